@@ -1,0 +1,44 @@
+# fusectl build and test entry points. `make test` is what CI runs.
+GO       ?= go
+BIN      ?= bin
+FUZZTIME ?= 20s
+PKGS     := ./...
+
+.PHONY: all build test test-race vet lint fuzz bench demo generate clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/fusectl ./cmd/fusectl
+
+vet:
+	$(GO) vet $(PKGS)
+
+# test: vet, then every test with the race detector (mount tests included;
+# they skip without root and /dev/fuse unless CI=true), then once more on one
+# CPU, where scheduling bugs show differently.
+test: vet
+	$(GO) test -race -count=1 -timeout 30m $(PKGS)
+	GOMAXPROCS=1 $(GO) test -count=1 -timeout 30m $(PKGS)
+
+lint: vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 $(PKGS)
+
+# fuzz: every fuzz target for FUZZTIME each.
+fuzz:
+	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$t"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m $(PKGS)
+
+generate:
+	$(GO) generate $(PKGS)
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,7 @@
+package main
+
+import "github.com/spf13/cobra"
+
+// addCommands registers every subcommand on root.
+func addCommands(root *cobra.Command, f *Factory) {
+}

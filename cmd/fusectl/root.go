@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/MakeNowJust/heredoc"
+	"github.com/spf13/cobra"
+)
+
+// Exit codes of fusectl, documented in the README.
+const (
+	exitOK        = 0
+	exitError     = 1 // the command failed
+	exitUsage     = 2 // bad flags or arguments
+	exitDiverged  = 3 // replay: the server's replies differ from the capture
+	exitCancelled = 130
+)
+
+// flagError marks an error in the command line, so that usage is printed
+// and the exit status is exitUsage.
+type flagError struct{ err error }
+
+func (e *flagError) Error() string { return e.err.Error() }
+func (e *flagError) Unwrap() error { return e.err }
+
+func flagErrorf(format string, args ...any) error {
+	return &flagError{fmt.Errorf(format, args...)}
+}
+
+// NewCmdRoot builds the command tree.
+func NewCmdRoot(f *Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "fusectl <command>",
+		Short: "Debug, record and replay FUSE sessions",
+		Long: heredoc.Doc(`
+			fusectl sees the FUSE protocol between the kernel (or its own
+			userspace client) and a FUSE server: it decodes every message,
+			records sessions to .fcap files that Wireshark can open, and
+			replays them against a server.
+		`),
+		Example: heredoc.Doc(`
+			$ fusectl decode session.fcap
+			$ fusectl decode --stats session.fcap
+		`),
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetOut(f.IO.Out)
+	root.SetErr(f.IO.ErrOut)
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return &flagError{err}
+	})
+	root.CompletionOptions.DisableDefaultCmd = true
+
+	addCommands(root, f)
+	return root
+}
+
+// Main runs fusectl and returns its exit status.
+func Main() int {
+	f := NewFactory()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := NewCmdRoot(f)
+	cmd, err := root.ExecuteContextC(ctx)
+	return exitCode(f, cmd, err)
+}
+
+// exitCode prints err and maps it to fusectl's exit status.
+func exitCode(f *Factory, cmd *cobra.Command, err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var fe *flagError
+	switch {
+	case errors.As(err, &fe):
+		fmt.Fprintf(f.IO.ErrOut, "fusectl: %v\n", err)
+		if cmd != nil {
+			fmt.Fprintf(f.IO.ErrOut, "\n%s", cmd.UsageString())
+		}
+		return exitUsage
+	case errors.Is(err, context.Canceled):
+		return exitCancelled
+	case errors.Is(err, errSilent):
+		return exitError
+	}
+	var ee *codeError
+	if errors.As(err, &ee) {
+		if ee.msg != "" {
+			fmt.Fprintf(f.IO.ErrOut, "fusectl: %s\n", ee.msg)
+		}
+		return ee.code
+	}
+	fmt.Fprintf(f.IO.ErrOut, "fusectl: %v\n", err)
+	return exitError
+}
+
+// errSilent ends a command with exitError after it has printed its own
+// message.
+var errSilent = errors.New("silent error")
+
+// codeError carries a specific exit status out of a command.
+type codeError struct {
+	code int
+	msg  string
+}
+
+func (e *codeError) Error() string { return e.msg }

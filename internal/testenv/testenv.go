@@ -1,0 +1,55 @@
+// Package testenv decides whether a test can run on this machine.
+//
+// Tests that need root, /dev/fuse or an installed program call one of these
+// functions first. On a developer's machine a missing requirement skips the
+// test with a message that says what is missing; in CI (CI=true) it fails
+// the test instead, so that a broken CI machine cannot pass by skipping.
+package testenv
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// InCI reports whether the tests run in CI, where skipping is an error.
+func InCI() bool { return os.Getenv("CI") == "true" }
+
+// Skip skips the test with the reason, or fails it in CI.
+func Skip(tb testing.TB, format string, args ...any) {
+	tb.Helper()
+	if InCI() {
+		tb.Fatalf("CI=true, cannot skip: "+format, args...)
+	}
+	tb.Skipf(format, args...)
+}
+
+// RequireRoot needs the test process to run as root.
+func RequireRoot(tb testing.TB) {
+	tb.Helper()
+	if os.Geteuid() != 0 {
+		Skip(tb, "needs root (running as uid %d)", os.Geteuid())
+	}
+}
+
+// RequireFUSE needs root and a usable /dev/fuse, for tests that mount.
+func RequireFUSE(tb testing.TB) {
+	tb.Helper()
+	RequireRoot(tb)
+	f, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
+	if err != nil {
+		Skip(tb, "needs /dev/fuse: %v", err)
+		return
+	}
+	f.Close()
+}
+
+// RequireCommand needs the named program on PATH and returns its path.
+func RequireCommand(tb testing.TB, name string) string {
+	tb.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		Skip(tb, "needs %s on PATH (install it; .ci/run does)", name)
+	}
+	return p
+}
