@@ -1,0 +1,466 @@
+package capture
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+	"github.com/google/gopacket/pcapgo"
+)
+
+// DefaultInterface is the interface a Writer describes when
+// WriterOptions.Interfaces is empty.
+var DefaultInterface = Interface{Name: "client"}
+
+// Interface describes one FUSE connection of a capture (one pcapng
+// interface description block).
+type Interface struct {
+	// Name is the mountpoint, or "replay" or "client" (pcapng if_name).
+	Name string
+	// Description is the server's command line (pcapng if_description).
+	Description string
+}
+
+// WriterOptions configures a Writer. The zero value is usable.
+type WriterOptions struct {
+	// Interfaces are written at once, in order; their indexes are the
+	// Iface values of records. Empty means one DefaultInterface.
+	Interfaces []Interface
+	// SnapLen, if positive, is the most bytes of a FUSE message kept in a
+	// record; longer messages are cut, flagged FlagTruncated, and keep
+	// their whole length as the record's original length. 0 keeps all.
+	SnapLen int
+	// ByteOrder is the byte order of the section, which must be that of
+	// the FUSE messages written: nil means this host's order, right for
+	// messages that cross this host's /dev/fuse. binary.LittleEndian or
+	// binary.BigEndian.
+	ByteOrder binary.ByteOrder
+}
+
+// flushThreshold is how many bytes of whole blocks the Writer gathers
+// before it writes them out without being asked.
+const flushThreshold = 64 << 10
+
+// maxOptionLen is the longest pcapng option value (a 16-bit length).
+const maxOptionLen = math.MaxUint16
+
+// Writer writes an .fcap stream. It is safe for concurrent use.
+//
+// Records are buffered: call Flush to push them to the underlying writer
+// (for a live reader, or to bound what a crash loses) and Close at the end.
+// Records not flushed are lost. The Writer only ever hands whole pcapng
+// blocks to the underlying writer, so a reader at the other end of a pipe,
+// or a file cut by SIGKILL after a Flush, ends on a block boundary.
+type Writer struct {
+	mu      sync.Mutex
+	w       io.Writer
+	f       *os.File // set by Create; closed by Close
+	order   binary.ByteOrder
+	snapLen int
+	enc     encoder
+	out     []byte // whole blocks not yet written to w
+	nIfaces int
+	err     error // sticky write error
+	closed  bool
+}
+
+// encoder appends pcapng blocks to *out.
+type encoder interface {
+	addInterface(intf Interface, snapLen uint32) error
+	writePacket(iface int, ts uint64, data []byte, origLen int) error
+}
+
+// Create creates (or truncates) the file at path with mode 0600, since
+// captures hold file names and contents, and returns a Writer on it. Close
+// closes the file.
+func Create(path string, opts WriterOptions) (*Writer, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	// O_CREATE leaves the mode of an existing file alone.
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return nil, err
+	}
+	w, err := NewWriter(f, opts)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	w.f = f
+	return w, nil
+}
+
+// NewWriter writes the section header and the interfaces of opts to w at
+// once, so that a reader at the other end of a pipe can start, and returns a
+// Writer for the records. Close does not close w.
+func NewWriter(w io.Writer, opts WriterOptions) (*Writer, error) {
+	if opts.SnapLen < 0 || opts.SnapLen > math.MaxUint32-PseudoHeaderSize {
+		return nil, fmt.Errorf("snap length %d out of range", opts.SnapLen)
+	}
+	ifaces := opts.Interfaces
+	if len(ifaces) == 0 {
+		ifaces = []Interface{DefaultInterface}
+	}
+	for _, intf := range ifaces {
+		if err := checkInterface(intf); err != nil {
+			return nil, err
+		}
+	}
+	order := opts.ByteOrder
+	if order == nil {
+		order = hostOrder()
+	} else {
+		order = canonicalOrder(order)
+	}
+	wr := &Writer{w: w, order: order, snapLen: opts.SnapLen}
+	if order == binary.LittleEndian {
+		enc, err := newPcapgoEncoder(&wr.out, ifaces[0], wr.idbSnapLen())
+		if err != nil {
+			return nil, err
+		}
+		wr.enc = enc
+		ifaces = ifaces[1:]
+		wr.nIfaces = 1
+	} else {
+		enc := &rawEncoder{out: &wr.out, o: order.(appendOrder)}
+		enc.sectionHeader()
+		wr.enc = enc
+	}
+	for _, intf := range ifaces {
+		if err := wr.enc.addInterface(intf, wr.idbSnapLen()); err != nil {
+			return nil, err
+		}
+		wr.nIfaces++
+	}
+	if err := wr.flushLocked(); err != nil {
+		return nil, err
+	}
+	return wr, nil
+}
+
+// idbSnapLen is the IDB snaplen: pcapng counts the pseudo-header.
+func (w *Writer) idbSnapLen() uint32 {
+	if w.snapLen == 0 {
+		return 0
+	}
+	return uint32(w.snapLen + PseudoHeaderSize)
+}
+
+func checkInterface(intf Interface) error {
+	if len(intf.Name) > maxOptionLen || len(intf.Description) > maxOptionLen {
+		return fmt.Errorf("interface %.40q: name or description longer than %d bytes", intf.Name, maxOptionLen)
+	}
+	return nil
+}
+
+// ByteOrder returns the byte order of the section being written.
+func (w *Writer) ByteOrder() binary.ByteOrder { return w.order }
+
+// AddInterface adds an interface (a FUSE connection) and returns its index
+// for Record.Iface.
+func (w *Writer) AddInterface(intf Interface) (int, error) {
+	if err := checkInterface(intf); err != nil {
+		return 0, err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usable(); err != nil {
+		return 0, err
+	}
+	if err := w.enc.addInterface(intf, w.idbSnapLen()); err != nil {
+		w.err = err
+		return 0, err
+	}
+	w.nIfaces++
+	return w.nIfaces - 1, w.maybeFlushLocked()
+}
+
+// Write appends one record, using r.Time, r.Iface, r.Dir, r.Flags, r.Msg and
+// r.OrigLen (the original length is the larger of r.OrigLen and len(r.Msg),
+// so a record read from a cut capture keeps its length). A message longer
+// than the snap length is cut and flagged FlagTruncated. The record is
+// buffered until Flush.
+func (w *Writer) Write(r *Record) error {
+	return w.write(r.Time, r.Iface, r.Dir, r.Flags, r.Msg, r.OrigLen)
+}
+
+// WriteMsg is Write for a message given by its parts.
+func (w *Writer) WriteMsg(t time.Time, iface int, dir Dir, flags Flags, msg []byte) error {
+	return w.write(t, iface, dir, flags, msg, 0)
+}
+
+func (w *Writer) write(t time.Time, iface int, dir Dir, flags Flags, msg []byte, origLen int) error {
+	if !dir.Valid() {
+		return fmt.Errorf("write record: %w: %d", ErrBadDir, dir)
+	}
+	origLen = max(origLen, len(msg))
+	if origLen > math.MaxUint32-PseudoHeaderSize-epbMinSize {
+		return fmt.Errorf("write record: message of %d bytes too long", origLen)
+	}
+	if w.snapLen > 0 && len(msg) > w.snapLen {
+		msg = msg[:w.snapLen]
+	}
+	if origLen > len(msg) {
+		flags |= FlagTruncated
+	}
+	var ts uint64
+	if ns := t.UnixNano(); ns > 0 && !t.IsZero() {
+		ts = uint64(ns)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usable(); err != nil {
+		return err
+	}
+	if iface < 0 || iface >= w.nIfaces {
+		return fmt.Errorf("write record: interface %d of %d", iface, w.nIfaces)
+	}
+	if err := w.enc.writePacket(iface, ts, w.packet(dir, flags, msg), origLen+PseudoHeaderSize); err != nil {
+		w.err = err
+		return err
+	}
+	return w.maybeFlushLocked()
+}
+
+// packet returns pseudo-header and message as one slice, for pcapgo; the raw
+// encoder copies it into the block right away.
+func (w *Writer) packet(dir Dir, flags Flags, msg []byte) []byte {
+	if e, ok := w.enc.(*pcapgoEncoder); ok {
+		e.scratch = append(AppendPseudoHeader(e.scratch[:0], dir, flags, w.order), msg...)
+		return e.scratch
+	}
+	e := w.enc.(*rawEncoder)
+	e.scratch = append(AppendPseudoHeader(e.scratch[:0], dir, flags, w.order), msg...)
+	return e.scratch
+}
+
+func (w *Writer) usable() error {
+	if w.closed {
+		return fmt.Errorf("fcap writer: %w", os.ErrClosed)
+	}
+	return w.err
+}
+
+// Flush writes every buffered record to the underlying writer, as whole
+// blocks.
+func (w *Writer) Flush() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usable(); err != nil {
+		return err
+	}
+	return w.flushLocked()
+}
+
+func (w *Writer) maybeFlushLocked() error {
+	if len(w.out) < flushThreshold {
+		return nil
+	}
+	return w.flushLocked()
+}
+
+func (w *Writer) flushLocked() error {
+	if len(w.out) == 0 {
+		return nil
+	}
+	_, err := w.w.Write(w.out)
+	w.out = w.out[:0]
+	if err != nil {
+		w.err = fmt.Errorf("write capture: %w", err)
+		return w.err
+	}
+	return nil
+}
+
+// Close flushes and, for a Writer from Create, closes the file. It must be
+// called: records still buffered are lost otherwise. Calling it again does
+// nothing; other calls after it fail with an error wrapping os.ErrClosed.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil
+	}
+	err := w.err
+	if err == nil {
+		err = w.flushLocked()
+	}
+	w.closed = true
+	if w.f != nil {
+		if cerr := w.f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// hostOrder returns binary.LittleEndian or binary.BigEndian, whichever this
+// host uses.
+func hostOrder() binary.ByteOrder { return canonicalOrder(binary.NativeEndian) }
+
+// canonicalOrder maps any byte order (binary.NativeEndian, abi.ByteOrder
+// values) to binary.LittleEndian or binary.BigEndian, by what it does.
+func canonicalOrder(o binary.ByteOrder) binary.ByteOrder {
+	if o.Uint16([]byte{1, 0}) == 1 {
+		return binary.LittleEndian
+	}
+	return binary.BigEndian
+}
+
+// appendOrder is a byte order that can also append; binary.LittleEndian
+// and binary.BigEndian are.
+type appendOrder interface {
+	binary.ByteOrder
+	binary.AppendByteOrder
+}
+
+// appendSink is the io.Writer pcapgo writes into: it appends to the
+// Writer's buffer, so that only whole blocks reach the underlying writer.
+type appendSink struct{ out *[]byte }
+
+func (s appendSink) Write(p []byte) (int, error) {
+	*s.out = append(*s.out, p...)
+	return len(p), nil
+}
+
+// pcapgoEncoder writes little-endian sections through pcapgo.NgWriter.
+// NgWriter buffers in a bufio.Writer of its own that spills whenever it is
+// full, mid-block; it writes into an appendSink and is flushed after every
+// block, so the Writer's buffer only ever holds whole blocks.
+type pcapgoEncoder struct {
+	ng      *pcapgo.NgWriter
+	scratch []byte
+}
+
+func newPcapgoEncoder(out *[]byte, first Interface, snapLen uint32) (*pcapgoEncoder, error) {
+	ng, err := pcapgo.NewNgWriterInterface(appendSink{out}, ngInterface(first, snapLen),
+		pcapgo.NgWriterOptions{SectionInfo: pcapgo.NgSectionInfo{Application: application}})
+	if err != nil {
+		return nil, err
+	}
+	if err := ng.Flush(); err != nil {
+		return nil, err
+	}
+	return &pcapgoEncoder{ng: ng}, nil
+}
+
+// application is the shb_userappl option of sections written here.
+const application = "fusectl"
+
+func ngInterface(intf Interface, snapLen uint32) pcapgo.NgInterface {
+	return pcapgo.NgInterface{
+		Name:                intf.Name,
+		Description:         intf.Description,
+		LinkType:            layers.LinkType(linkTypeUser0),
+		SnapLength:          snapLen,
+		TimestampResolution: 9,
+	}
+}
+
+func (e *pcapgoEncoder) addInterface(intf Interface, snapLen uint32) error {
+	if _, err := e.ng.AddInterface(ngInterface(intf, snapLen)); err != nil {
+		return err
+	}
+	return e.ng.Flush()
+}
+
+func (e *pcapgoEncoder) writePacket(iface int, ts uint64, data []byte, origLen int) error {
+	ci := gopacket.CaptureInfo{
+		Timestamp:      time.Unix(0, int64(ts)),
+		CaptureLength:  len(data),
+		Length:         origLen,
+		InterfaceIndex: iface,
+	}
+	if err := e.ng.WritePacket(ci, data); err != nil {
+		return err
+	}
+	return e.ng.Flush()
+}
+
+// rawEncoder writes sections in any byte order. pcapgo.NgWriter only
+// writes little-endian ones, and a big-endian host's FUSE messages need a
+// big-endian section. Its little-endian output is byte for byte pcapgo's
+// (checked by a test).
+type rawEncoder struct {
+	out     *[]byte
+	o       appendOrder
+	scratch []byte
+}
+
+func (e *rawEncoder) u16(v uint16) { *e.out = e.o.AppendUint16(*e.out, v) }
+func (e *rawEncoder) u32(v uint32) { *e.out = e.o.AppendUint32(*e.out, v) }
+
+func (e *rawEncoder) option(code uint16, val []byte) {
+	e.u16(code)
+	e.u16(uint16(len(val)))
+	*e.out = append(*e.out, val...)
+	*e.out = append(*e.out, make([]byte, pad4(len(val))-len(val))...)
+}
+
+// begin starts a block and returns where its length goes.
+func (e *rawEncoder) begin(typ uint32) int {
+	e.u32(typ)
+	at := len(*e.out)
+	e.u32(0)
+	return at
+}
+
+// end writes the block length at both ends.
+func (e *rawEncoder) end(at int) {
+	n := uint32(len(*e.out) - at + 4 + 4)
+	e.o.PutUint32((*e.out)[at:], n)
+	e.u32(n)
+}
+
+func (e *rawEncoder) sectionHeader() {
+	at := e.begin(blockSHB)
+	e.u32(byteOrderMagic)
+	e.u16(1)                                          // major
+	e.u16(0)                                          // minor
+	*e.out = e.o.AppendUint64(*e.out, math.MaxUint64) // section length unknown
+	e.option(optShbUserappl, []byte(application))
+	e.option(optEnd, nil)
+	e.end(at)
+}
+
+func (e *rawEncoder) addInterface(intf Interface, snapLen uint32) error {
+	at := e.begin(blockIDB)
+	e.u16(linkTypeUser0)
+	e.u16(0)
+	e.u32(snapLen)
+	if intf.Name != "" {
+		e.option(optIfName, []byte(intf.Name))
+	}
+	if intf.Description != "" {
+		e.option(optIfDesc, []byte(intf.Description))
+	}
+	e.option(optIfTsresol, []byte{9})
+	e.option(optEnd, nil)
+	e.end(at)
+	return nil
+}
+
+func (e *rawEncoder) writePacket(iface int, ts uint64, data []byte, origLen int) error {
+	if len(data) > origLen {
+		return errors.New("capture length larger than original length")
+	}
+	at := e.begin(blockEPB)
+	e.u32(uint32(iface))
+	e.u32(uint32(ts >> 32))
+	e.u32(uint32(ts))
+	e.u32(uint32(len(data)))
+	e.u32(uint32(origLen))
+	*e.out = append(*e.out, data...)
+	*e.out = append(*e.out, make([]byte, pad4(len(data))-len(data))...)
+	e.end(at)
+	return nil
+}
