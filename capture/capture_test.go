@@ -76,7 +76,16 @@ func wantRecord(r Record, snapLen int, o binary.ByteOrder) Record {
 
 func writeSample(t testing.TB, w io.Writer, o binary.ByteOrder, snapLen int) []Record {
 	t.Helper()
-	wr, err := NewWriter(w, WriterOptions{Interfaces: sampleIfaces[:1], SnapLen: snapLen, ByteOrder: o})
+	recs := sampleRecords(o)
+	writeRecords(t, w, o, snapLen, recs, false)
+	return recs
+}
+
+// writeRecords writes recs on the sample interfaces; raw forces the
+// writer's own encoder instead of pcapgo's for little-endian.
+func writeRecords(t testing.TB, w io.Writer, o binary.ByteOrder, snapLen int, recs []Record, raw bool) {
+	t.Helper()
+	wr, err := newWriter(w, WriterOptions{Interfaces: sampleIfaces[:1], SnapLen: snapLen, ByteOrder: o}, raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +94,6 @@ func writeSample(t testing.TB, w io.Writer, o binary.ByteOrder, snapLen int) []R
 			t.Fatal(err)
 		}
 	}
-	recs := sampleRecords(o)
 	for i := range recs {
 		if err := wr.Write(&recs[i]); err != nil {
 			t.Fatal(err)
@@ -94,7 +102,6 @@ func writeSample(t testing.TB, w io.Writer, o binary.ByteOrder, snapLen int) []R
 	if err := wr.Close(); err != nil {
 		t.Fatal(err)
 	}
-	return recs
 }
 
 func sameRecord(t testing.TB, i int, got, want Record) {

@@ -108,9 +108,7 @@ func ParsePseudoHeader(b []byte, o binary.ByteOrder) (dir Dir, flags Flags, msg 
 // AppendPseudoHeader appends the 8-byte pseudo-header for a message of the
 // given direction and flags, in byte order o.
 func AppendPseudoHeader(b []byte, dir Dir, flags Flags, o binary.ByteOrder) []byte {
-	var h [PseudoHeaderSize]byte
-	h[0] = FormatVersion
-	h[1] = byte(dir)
-	o.PutUint16(h[2:4], uint16(flags))
-	return append(b, h[:]...)
+	b = append(b, FormatVersion, byte(dir), 0, 0, 0, 0, 0, 0)
+	o.PutUint16(b[len(b)-6:], uint16(flags)) // not through a local array: it would escape
+	return b
 }

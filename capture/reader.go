@@ -192,7 +192,9 @@ func NewReader(r io.Reader, opts ReaderOptions) (*Reader, error) {
 		return nil, fmt.Errorf("no pcapng section header: %w", ErrNotFcap)
 	}
 	rec := Record{}
-	if err := rd.step(&rec, false, true); err != nil && err != io.EOF {
+	if err := rd.step(&rec, false, true); err == io.EOF {
+		return rd, nil // cut inside the section header
+	} else if err != nil {
 		return nil, err
 	}
 	// Interfaces already at hand, so that Interfaces is useful at once.

@@ -103,6 +103,12 @@ func Create(path string, opts WriterOptions) (*Writer, error) {
 // once, so that a reader at the other end of a pipe can start, and returns a
 // Writer for the records. Close does not close w.
 func NewWriter(w io.Writer, opts WriterOptions) (*Writer, error) {
+	return newWriter(w, opts, false)
+}
+
+// newWriter is NewWriter; raw makes it use rawEncoder in either byte order,
+// for the test that compares it with pcapgo.
+func newWriter(w io.Writer, opts WriterOptions, raw bool) (*Writer, error) {
 	if opts.SnapLen < 0 || opts.SnapLen > math.MaxUint32-PseudoHeaderSize {
 		return nil, fmt.Errorf("snap length %d out of range", opts.SnapLen)
 	}
@@ -122,7 +128,7 @@ func NewWriter(w io.Writer, opts WriterOptions) (*Writer, error) {
 		order = canonicalOrder(order)
 	}
 	wr := &Writer{w: w, order: order, snapLen: opts.SnapLen}
-	if order == binary.LittleEndian {
+	if order == binary.LittleEndian && !raw {
 		enc, err := newPcapgoEncoder(&wr.out, ifaces[0], wr.idbSnapLen())
 		if err != nil {
 			return nil, err

@@ -1,0 +1,287 @@
+package capture
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// endless is an io.Reader of an fcap stream that never ends: a header, then
+// the same run of packet blocks over and over. It allocates nothing per
+// read, so benchmarks measure the reader alone.
+type endless struct {
+	head, body []byte
+	pos        int // in head, then in body (pos-len(head), cyclic)
+}
+
+// newEndless returns an endless stream of typical records: requests and
+// replies of a metadata workload, with a READ reply now and then.
+func newEndless(tb testing.TB, o binary.ByteOrder) *endless {
+	var head, body bytes.Buffer
+	w, err := NewWriter(&head, WriterOptions{Interfaces: []Interface{{Name: "/mnt", Description: "srv"}}, ByteOrder: o})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		tb.Fatal(err)
+	}
+	w.w = &body // records go to the body, to be repeated
+	t0 := time.Unix(1_800_000_000, 0)
+	sizes := []struct {
+		dir Dir
+		n   int
+	}{{DirRequest, 40 + 6}, {DirReply, 16 + 128}, {DirRequest, 40 + 16}, {DirReply, 16 + 104}, {DirRequest, 40 + 24}, {DirReply, 16 + 4096}}
+	for i := range 512 {
+		s := sizes[i%len(sizes)]
+		msg := make([]byte, s.n)
+		o.PutUint32(msg, uint32(s.n))
+		if err := w.WriteMsg(t0.Add(time.Duration(i)*time.Microsecond), 0, s.dir, 0, msg); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return &endless{head: head.Bytes(), body: body.Bytes()}
+}
+
+func (e *endless) Read(p []byte) (int, error) {
+	if e.pos < len(e.head) {
+		n := copy(p, e.head[e.pos:])
+		e.pos += n
+		return n, nil
+	}
+	n := 0
+	for n < len(p) {
+		i := (e.pos - len(e.head)) % len(e.body)
+		c := copy(p[n:], e.body[i:])
+		n += c
+		e.pos += c
+	}
+	return n, nil
+}
+
+// BenchmarkReaderEndless reads records from a stream that never ends, with
+// NextInto (the decode path) and with Next.
+func BenchmarkReaderEndless(b *testing.B) {
+	for _, ord := range orders {
+		for _, mode := range []string{"NextInto", "Next"} {
+			b.Run(ord.name+"/"+mode, func(b *testing.B) {
+				src := newEndless(b, ord.o)
+				r, err := NewReader(src, ReaderOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				var rec Record
+				var bytes int64
+				b.ReportAllocs()
+				b.ResetTimer()
+				for range b.N {
+					if mode == "Next" {
+						p, err := r.Next()
+						if err != nil {
+							b.Fatal(err)
+						}
+						bytes += int64(len(p.Msg))
+					} else {
+						if err := r.NextInto(&rec); err != nil {
+							b.Fatal(err)
+						}
+						bytes += int64(len(rec.Msg))
+					}
+				}
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+				b.SetBytes(bytes / int64(b.N))
+			})
+		}
+	}
+}
+
+// BenchmarkWriter writes typical records to io.Discard.
+func BenchmarkWriter(b *testing.B) {
+	for _, ord := range orders {
+		b.Run(ord.name, func(b *testing.B) {
+			w, err := NewWriter(io.Discard, WriterOptions{ByteOrder: ord.o})
+			if err != nil {
+				b.Fatal(err)
+			}
+			msg := make([]byte, 120)
+			t0 := time.Now()
+			b.ReportAllocs()
+			b.SetBytes(int64(len(msg)))
+			for i := range b.N {
+				if err := w.WriteMsg(t0, 0, Dir(i%2+1), 0, msg); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := w.Close(); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+		})
+	}
+}
+
+// TestNextIntoNoAlloc checks that NextInto allocates nothing in the steady
+// state, and that reading hundreds of MiB keeps the reader's buffer as it
+// was: memory does not depend on the stream's length.
+func TestNextIntoNoAlloc(t *testing.T) {
+	for _, ord := range orders {
+		t.Run(ord.name, func(t *testing.T) {
+			r, err := NewReader(newEndless(t, ord.o), ReaderOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rec Record
+			for range 1000 { // rec.Msg grows to the largest message
+				if err := r.NextInto(&rec); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if a := testing.AllocsPerRun(10000, func() {
+				if err := r.NextInto(&rec); err != nil {
+					t.Fatal(err)
+				}
+			}); a != 0 {
+				t.Errorf("NextInto: %v allocations per record", a)
+			}
+			n := 200_000
+			if testing.Short() {
+				n = 20_000
+			}
+			bufLen := len(r.buf)
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			for range n {
+				if err := r.NextInto(&rec); err != nil {
+					t.Fatal(err)
+				}
+			}
+			runtime.ReadMemStats(&after)
+			if len(r.buf) != bufLen {
+				t.Errorf("buffer grew from %d to %d bytes", bufLen, len(r.buf))
+			}
+			if d := after.TotalAlloc - before.TotalAlloc; d > 64<<10 {
+				t.Errorf("%d records allocated %d bytes", n, d)
+			}
+		})
+	}
+}
+
+// recordingWriter keeps the size of each Write call.
+type recordingWriter struct {
+	bytes.Buffer
+	writes []int
+}
+
+func (w *recordingWriter) Write(p []byte) (int, error) {
+	w.writes = append(w.writes, len(p))
+	return w.Buffer.Write(p)
+}
+
+// TestWriterWholeBlocks checks that every write to the underlying writer
+// ends on a block boundary, whether it comes from Flush or from the buffer
+// filling up, so that a killed writer leaves only whole blocks behind.
+func TestWriterWholeBlocks(t *testing.T) {
+	for _, ord := range orders {
+		t.Run(ord.name, func(t *testing.T) {
+			var rw recordingWriter
+			w, err := NewWriter(&rw, WriterOptions{ByteOrder: ord.o})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 3000 {
+				msg := make([]byte, 16+(i*7919)%9000)
+				if err := w.WriteMsg(time.Unix(int64(i), 0), 0, DirReply, 0, msg); err != nil {
+					t.Fatal(err)
+				}
+				if i%1000 == 999 {
+					if err := w.Flush(); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if len(rw.writes) < 10 {
+				t.Fatalf("only %d writes: the buffer never filled", len(rw.writes))
+			}
+			b := rw.Bytes()
+			bounds := map[int]bool{}
+			for o := 0; o < len(b); o += int(ord.o.Uint32(b[o+4:])) {
+				bounds[o] = true
+			}
+			at := 0
+			for i, n := range rw.writes {
+				at += n
+				if at != len(b) && !bounds[at] {
+					t.Fatalf("write %d ends at %d, inside a block", i, at)
+				}
+			}
+		})
+	}
+}
+
+// TestLive reads a capture through a pipe while it is written: each record
+// must reach the reader after Flush, with the writer still open.
+func TestLive(t *testing.T) {
+	pr, pw := io.Pipe()
+	defer pr.Close()
+	const n = 50
+	ack := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- func() error {
+			w, err := NewWriter(pw, WriterOptions{Interfaces: []Interface{{Name: "/mnt/live"}}})
+			if err != nil {
+				return err
+			}
+			for i := range n {
+				if err := w.WriteMsg(time.Unix(int64(i), 0), 0, DirRequest, 0, []byte(fmt.Sprint(i))); err != nil {
+					return err
+				}
+				if err := w.Flush(); err != nil {
+					return err
+				}
+				select {
+				case <-ack:
+				case <-time.After(10 * time.Second):
+					return fmt.Errorf("record %d flushed but not read after 10s", i)
+				}
+			}
+			if err := w.Close(); err != nil {
+				return err
+			}
+			return pw.Close()
+		}()
+		pw.Close()
+	}()
+	r, err := NewReader(pr, ReaderOptions{Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ifs := r.Interfaces(); len(ifs) != 1 || ifs[0].Name != "/mnt/live" {
+		t.Errorf("Interfaces() right after NewReader = %q", ifs)
+	}
+	var rec Record
+	for i := range n {
+		if err := r.NextInto(&rec); err != nil {
+			t.Fatalf("record %d: %v (writer: %v)", i, err, <-done)
+		}
+		if string(rec.Msg) != fmt.Sprint(i) {
+			t.Errorf("record %d: %q", i, rec.Msg)
+		}
+		ack <- struct{}{}
+	}
+	if err := r.NextInto(&rec); err != io.EOF || r.Truncated() {
+		t.Errorf("at the end: %v, truncated %v", err, r.Truncated())
+	}
+	if err := <-done; err != nil {
+		t.Error(err)
+	}
+}
