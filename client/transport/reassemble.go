@@ -1,0 +1,95 @@
+package transport
+
+// datagramSource yields datagrams one at a time; SeqPacket implements it over
+// a socket and the fuzz test over a slice.
+type datagramSource interface {
+	// recv receives the next datagram into b and returns its full length,
+	// which exceeds len(b) when the datagram did not fit (the excess is
+	// lost). With peek the datagram stays queued. A length of 0 with a nil
+	// error is the end of the stream.
+	recv(b []byte, peek bool) (int, error)
+}
+
+// readMessage reads one whole message from src: a first datagram that
+// starts with a header, then as many further datagrams as the header's len
+// field needs. It never allocates more than maxMsg bytes and never more than
+// the header's len: when buf is smaller than maxMsg it peeks at the header
+// first and sizes the buffer from it; otherwise it reads straight into buf.
+// After a framing error on a first datagram the stream stays aligned on
+// datagram boundaries, so the next call can succeed.
+func readMessage(src datagramSource, buf []byte, maxMsg int) ([]byte, error) {
+	if cap(buf) < maxMsg {
+		var hdr [HeaderMin]byte
+		n, err := src.recv(hdr[:], true)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return nil, ErrPeerGone
+		}
+		if ferr := checkFirst(hdr[:min(n, HeaderMin)], n, maxMsg); ferr != nil {
+			if _, err := src.recv(nil, false); err != nil {
+				return nil, err
+			}
+			return nil, ferr
+		}
+		if l := msgLen(hdr[:]); cap(buf) < l {
+			buf = make([]byte, l)
+		}
+	}
+	buf = buf[:cap(buf)]
+	n, err := src.recv(buf, false)
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, ErrPeerGone
+	}
+	if n > len(buf) {
+		return nil, &FrameError{Reason: "datagram larger than maximum message", Len: headerLen(buf), Got: n}
+	}
+	if ferr := checkFirst(buf[:n], n, maxMsg); ferr != nil {
+		return nil, ferr
+	}
+	l, got := msgLen(buf), n
+	for got < l {
+		m, err := src.recv(buf[got:l], false)
+		if err != nil {
+			return nil, err
+		}
+		if m == 0 {
+			return nil, ErrPeerGone
+		}
+		if m > l-got {
+			return nil, &FrameError{Reason: "piece overruns header len", Len: l, Got: got + m}
+		}
+		got += m
+	}
+	return buf[:l], nil
+}
+
+// checkFirst validates the first datagram of a message, of which b holds at
+// least the header when n >= HeaderMin.
+func checkFirst(b []byte, n, maxMsg int) error {
+	if n < HeaderMin {
+		return &FrameError{Reason: "datagram shorter than a header", Len: headerLen(b), Got: n}
+	}
+	l := msgLen(b)
+	switch {
+	case l < HeaderMin:
+		return &FrameError{Reason: "header len below minimum", Len: l, Got: n}
+	case l > maxMsg:
+		return &FrameError{Reason: "header len above maximum", Len: l, Got: n}
+	case n > l:
+		return &FrameError{Reason: "datagram longer than header len", Len: l, Got: n}
+	}
+	return nil
+}
+
+// headerLen returns the len field if b holds one, else 0.
+func headerLen(b []byte) int {
+	if len(b) < 4 {
+		return 0
+	}
+	return msgLen(b)
+}
