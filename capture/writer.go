@@ -208,9 +208,12 @@ func (w *Writer) write(t time.Time, iface int, dir Dir, flags Flags, msg []byte,
 	if !dir.Valid() {
 		return fmt.Errorf("write record: %w: %d", ErrBadDir, dir)
 	}
+	if len(msg) > math.MaxUint32-PseudoHeaderSize-epbMinSize-3 {
+		return fmt.Errorf("write record: message of %d bytes too long", len(msg))
+	}
 	origLen = max(origLen, len(msg))
-	if origLen > math.MaxUint32-PseudoHeaderSize-epbMinSize {
-		return fmt.Errorf("write record: message of %d bytes too long", origLen)
+	if origLen > math.MaxUint32-PseudoHeaderSize {
+		return fmt.Errorf("write record: original length %d too long", origLen)
 	}
 	if w.snapLen > 0 && len(msg) > w.snapLen {
 		msg = msg[:w.snapLen]
