@@ -1,0 +1,560 @@
+package launch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/fusectl/fusectl/client/transport"
+	"golang.org/x/sys/unix"
+)
+
+// Defaults of Options.
+const (
+	// OutputSize is how much server output Server.Output keeps.
+	OutputSize = 64 << 10
+	// DefaultStopGrace is how long Stop waits for the server to exit after
+	// closing the socket, and again after SIGTERM, before escalating.
+	DefaultStopGrace = 2 * time.Second
+	// DefaultMountTimeout bounds how long Start waits for a shim-launched
+	// server to ask for its mount.
+	DefaultMountTimeout = 30 * time.Second
+	// DevFDNumber is the descriptor number of the socket in a DevFD server.
+	DevFDNumber = 3
+)
+
+var (
+	// ErrNoArgs means Options.Args is empty.
+	ErrNoArgs = errors.New("no server command")
+	// ErrBadMethod means a method name could not be parsed.
+	ErrBadMethod = errors.New("unknown launch method")
+	// ErrUnsupported means the server needs a method this package lacks.
+	ErrUnsupported = errors.New("server not launchable")
+	// ErrExited means the server exited before it took its end of the
+	// socketpair.
+	ErrExited = errors.New("server exited before mounting")
+	// ErrShimProtocol means a malformed message on the rendezvous socket.
+	ErrShimProtocol = errors.New("shim protocol error")
+)
+
+// Options configure Start.
+type Options struct {
+	// Args is the server's command line as the user typed it. An element
+	// "{}" (or containing "{}") marks where the mountpoint goes.
+	Args []string
+	// Mountpoint, when Args has no "{}", names the argument to replace
+	// with the mountpoint. If empty or absent, the mountpoint is appended.
+	Mountpoint string
+	// Method is how the server gets its end; Auto detects it.
+	Method Method
+	// Stdout and Stderr receive the server's output as it comes, in
+	// addition to the ring buffer behind Server.Output. They are written
+	// from one goroutine at a time.
+	Stdout, Stderr io.Writer
+	// Env is added to the inherited environment of the server.
+	Env []string
+	// MaxWrite sizes the socket buffers (see transport.Options).
+	MaxWrite int
+	// ShimPath is the executable that acts as fusermount and as the
+	// namespace launcher; it must call RunShimIfInvoked first thing. The
+	// default is the running executable.
+	ShimPath string
+	// StopGrace overrides DefaultStopGrace.
+	StopGrace time.Duration
+	// MountTimeout overrides DefaultMountTimeout.
+	MountTimeout time.Duration
+	// Logf receives progress messages; nil discards them.
+	Logf func(format string, args ...any)
+}
+
+// Server is a running FUSE server with its end of the socketpair.
+type Server struct {
+	conn   *transport.SeqPacket
+	method Method
+	cmd    *exec.Cmd
+	logf   func(string, ...any)
+	grace  time.Duration
+	out    *ring
+	tmp    string // private temporary directory of shim methods, or ""
+	ln     *net.UnixListener
+
+	done    chan struct{} // closed when the process has been reaped
+	waitErr error         // set before done is closed
+
+	handed chan struct{} // closed when a shim took the server end
+
+	mu        sync.Mutex
+	remote    *os.File // +checklocks:mu; server end until handed over
+	mountOpts []string // +checklocks:mu
+
+	bg       sync.WaitGroup // accept loop
+	outWG    sync.WaitGroup // output copiers
+	outR     []*os.File
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Start launches the server of opts.Args on the far end of a fresh
+// socketpair. With DevFD it returns once the process runs; with the shim
+// methods once the server has asked for its mount and received its end,
+// so MountOptions is known. If the server exits first, Start fails with
+// ErrExited and the server's output. On any failure nothing is left
+// running and temporary directories are gone.
+func Start(ctx context.Context, opts Options) (_ *Server, err error) {
+	if len(opts.Args) == 0 || opts.Args[0] == "" {
+		return nil, ErrNoArgs
+	}
+	logf := opts.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	path, err := lookPath(opts.Args[0])
+	if err != nil {
+		return nil, err
+	}
+	method, reason := opts.Method, "chosen by caller"
+	if method == Auto {
+		if method, reason, err = DetectMethod(path); err != nil {
+			return nil, err
+		}
+	}
+	if method != DevFD && method != ShimPath && method != ShimNamespace {
+		return nil, fmt.Errorf("%w: %v", ErrBadMethod, method)
+	}
+	logf("launch: %s via %s (%s)", path, method, reason)
+
+	conn, remote, err := transport.SocketPair(transport.Options{MaxWrite: opts.MaxWrite})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		conn:   conn,
+		method: method,
+		logf:   logf,
+		grace:  cmp(opts.StopGrace, DefaultStopGrace),
+		out:    newRing(OutputSize),
+		done:   make(chan struct{}),
+		handed: make(chan struct{}),
+		remote: remote,
+	}
+	defer func() {
+		if err != nil {
+			s.Stop(context.Background())
+		}
+	}()
+
+	argv := slices.Clone(opts.Args)
+	env := append(os.Environ(), opts.Env...)
+	cmd := &exec.Cmd{Path: path, SysProcAttr: &syscall.SysProcAttr{Setsid: true}}
+	mnt := fmt.Sprintf("/dev/fd/%d", DevFDNumber)
+	switch method {
+	case DevFD:
+		cmd.ExtraFiles = []*os.File{remote}
+	case ShimPath, ShimNamespace:
+		shim := opts.ShimPath
+		if shim == "" {
+			if shim, err = os.Executable(); err != nil {
+				return nil, fmt.Errorf("find shim executable: %w", err)
+			}
+		}
+		if mnt, env, err = s.prepareShim(shim, env); err != nil {
+			return nil, err
+		}
+		if method == ShimNamespace || isMergerfs(path) {
+			argv = addAutoUnmount(argv)
+		}
+		if method == ShimNamespace {
+			targets := fusermountTargets()
+			logf("launch: private mount namespace, shim %s over %v", shim, targets)
+			env = append(env, envNSExec+"="+strings.Join(targets, ":"))
+			cmd.SysProcAttr.Cloneflags = unix.CLONE_NEWNS
+			if os.Geteuid() != 0 {
+				cmd.SysProcAttr.Cloneflags |= unix.CLONE_NEWUSER
+				cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}}
+				cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}}
+			}
+		}
+	}
+	argv = placeMountpoint(argv, opts.Mountpoint, mnt)
+	cmd.Args = argv
+	if method == ShimNamespace {
+		cmd.Path = shimExe(opts.ShimPath)
+		cmd.Args = append([]string{"fusectl-nsexec", path}, argv[1:]...)
+	}
+	cmd.Env = env
+	if err := s.pipeOutput(cmd, opts.Stdout, opts.Stderr); err != nil {
+		return nil, err
+	}
+	logf("launch: argv %q", argv)
+	if err := cmd.Start(); err != nil {
+		cmd.Stdout.(*os.File).Close()
+		cmd.Stderr.(*os.File).Close()
+		return nil, fmt.Errorf("start server: %w", err)
+	}
+	s.cmd = cmd
+	go func() {
+		err := cmd.Wait()
+		s.waitErr = err
+		logf("launch: server pid %d exited: %v", cmd.Process.Pid, err)
+		close(s.done)
+	}()
+	for _, f := range []*os.File{cmd.Stdout.(*os.File), cmd.Stderr.(*os.File)} {
+		f.Close()
+	}
+	if method == DevFD {
+		// The child has its copy; ours would hide the server's exit
+		// from our reads.
+		s.closeRemote()
+		return s, nil
+	}
+	wait := cmp(opts.MountTimeout, DefaultMountTimeout)
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-s.handed:
+	case <-s.done:
+		select {
+		case <-s.handed:
+		default:
+			s.waitOutput()
+			return nil, fmt.Errorf("%w: %v: %s", ErrExited, s.waitErr, outputTail(s.out.Bytes()))
+		}
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wait for the server to mount: %w", ctx.Err())
+	case <-timer.C:
+		return nil, fmt.Errorf("wait for the server to mount: no fusermount call within %v", wait)
+	}
+	return s, nil
+}
+
+func cmp(v, def time.Duration) time.Duration {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+func shimExe(p string) string {
+	if p != "" {
+		return p
+	}
+	exe, _ := os.Executable()
+	return exe
+}
+
+// prepareShim creates the private temporary directory of the shim methods:
+// bin/ with the shim under every fusermount name (put first on PATH), an
+// empty mnt/ as the mountpoint, and the rendezvous socket. It returns the
+// mountpoint and the environment to add.
+func (s *Server) prepareShim(shim string, env []string) (string, []string, error) {
+	tmp, err := os.MkdirTemp("", "fusectl-launch-")
+	if err != nil {
+		return "", nil, fmt.Errorf("create temp dir: %w", err)
+	}
+	s.tmp = tmp
+	bin, mnt := filepath.Join(tmp, "bin"), filepath.Join(tmp, "mnt")
+	for _, d := range []string{bin, mnt} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return "", nil, fmt.Errorf("create temp dir: %w", err)
+		}
+	}
+	for name := range shimNames {
+		if err := os.Symlink(shim, filepath.Join(bin, name)); err != nil {
+			return "", nil, fmt.Errorf("link shim: %w", err)
+		}
+	}
+	sock := filepath.Join(tmp, "shim.sock")
+	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: sock, Net: "unixpacket"})
+	if err != nil {
+		return "", nil, fmt.Errorf("listen for shim: %w", err)
+	}
+	s.ln = ln
+	s.bg.Add(1)
+	go s.acceptShims()
+	pathVar := os.Getenv("PATH")
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			pathVar = v
+		}
+	}
+	env = append(env, EnvShimSock+"="+sock, "PATH="+bin+string(os.PathListSeparator)+pathVar)
+	return mnt, env, nil
+}
+
+// acceptShims serves shim connections until the listener closes. The first
+// well-formed one receives the server end; later ones are refused.
+func (s *Server) acceptShims() {
+	defer s.bg.Done()
+	for {
+		c, err := s.ln.AcceptUnix()
+		if err != nil {
+			return
+		}
+		if err := s.serveShim(c); err != nil {
+			s.logf("launch: shim: %v", err)
+		}
+		c.Close()
+	}
+}
+
+func (s *Server) serveShim(c *net.UnixConn) error {
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 64<<10)
+	n, _, _, _, err := c.ReadMsgUnix(buf, nil)
+	if err != nil {
+		return fmt.Errorf("read shim argv: %w", err)
+	}
+	argv, err := parseShimArgv(buf[:n])
+	if err != nil {
+		c.WriteMsgUnix([]byte(replyErr+"bad hello"), nil, nil)
+		return err
+	}
+	s.logf("launch: fusermount called: %q", argv)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.remote == nil {
+		c.WriteMsgUnix([]byte(replyErr+"the server end was already handed over"), nil, nil)
+		return errors.New("second mount request refused")
+	}
+	rc, err := s.remote.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var werr error
+	rc.Control(func(fd uintptr) {
+		_, _, werr = c.WriteMsgUnix([]byte(replyOK), unix.UnixRights(int(fd)), nil)
+	})
+	if werr != nil {
+		return fmt.Errorf("send fd to shim: %w", werr)
+	}
+	s.mountOpts = mountOptions(argv)
+	// The descriptor in flight holds its own reference.
+	s.remote.Close()
+	s.remote = nil
+	close(s.handed)
+	return nil
+}
+
+func (s *Server) closeRemote() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.remote != nil {
+		s.remote.Close()
+		s.remote = nil
+	}
+}
+
+// lockedWriter serializes writes from the stdout and stderr copiers into
+// caller-supplied writers, which may be one and the same.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// pipeOutput connects the server's stdout and stderr to pipes whose
+// readers feed the ring and the caller's writers. Plain pipes rather than
+// exec's copying goroutines, so that reaping the server (Done) does not
+// wait for a daemonized child that still holds the pipe.
+func (s *Server) pipeOutput(cmd *exec.Cmd, stdout, stderr io.Writer) error {
+	var mu sync.Mutex
+	for i, user := range []io.Writer{stdout, stderr} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return fmt.Errorf("create output pipe: %w", err)
+		}
+		s.outR = append(s.outR, r)
+		if i == 0 {
+			cmd.Stdout = w
+		} else {
+			cmd.Stderr = w
+		}
+		dst := io.Writer(s.out)
+		if user != nil {
+			dst = io.MultiWriter(s.out, lockedWriter{&mu, user})
+		}
+		s.outWG.Add(1)
+		go func() {
+			defer s.outWG.Done()
+			io.Copy(dst, r)
+		}()
+	}
+	return nil
+}
+
+// waitOutput waits briefly for the output copiers to drain, then closes
+// the read ends so that a grandchild holding the pipes cannot keep them.
+func (s *Server) waitOutput() {
+	drained := make(chan struct{})
+	go func() { s.outWG.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(time.Second):
+	}
+	for _, r := range s.outR {
+		r.Close()
+	}
+	<-drained
+}
+
+// placeMountpoint puts mnt where the user marked it: every "{}" (also
+// inside an element, as in --mount_point={}); else the element equal to
+// mountpoint; else at the end.
+func placeMountpoint(args []string, mountpoint, mnt string) []string {
+	out := slices.Clone(args)
+	placed := false
+	for i := 1; i < len(out); i++ {
+		if strings.Contains(out[i], "{}") {
+			out[i] = strings.ReplaceAll(out[i], "{}", mnt)
+			placed = true
+		}
+	}
+	if !placed && mountpoint != "" {
+		for i := 1; i < len(out); i++ {
+			if out[i] == mountpoint {
+				out[i] = mnt
+				placed = true
+			}
+		}
+	}
+	if !placed {
+		out = append(out, mnt)
+	}
+	return out
+}
+
+// addAutoUnmount inserts -o auto_unmount right after the program name,
+// unless the option is already there. libfuse then uses fusermount even as
+// root (and mergerfs does too), instead of calling mount(2).
+func addAutoUnmount(args []string) []string {
+	if slices.Contains(mountOptions(args), "auto_unmount") {
+		return args
+	}
+	return slices.Concat(args[:1], []string{"-o", "auto_unmount"}, args[1:])
+}
+
+// outputTail returns the last lines of server output for an error message.
+func outputTail(out []byte) string {
+	const max = 2048
+	if len(out) > max {
+		out = out[len(out)-max:]
+	}
+	s := strings.TrimSpace(string(out))
+	if s == "" {
+		return "(no output)"
+	}
+	return s
+}
+
+// Conn returns our end of the socketpair.
+func (s *Server) Conn() *transport.SeqPacket { return s.conn }
+
+// Method returns the method used.
+func (s *Server) Method() Method { return s.method }
+
+// MountOptions returns the -o options the server passed to fusermount
+// (shim methods), such as default_permissions, allow_other, fsname=…; nil
+// under DevFD, where the server never says.
+func (s *Server) MountOptions() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.mountOpts)
+}
+
+// Pid returns the server's process id.
+func (s *Server) Pid() int { return s.cmd.Process.Pid }
+
+// Done is closed when the server process has exited and been reaped.
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+// Wait waits for the server to exit and returns its exit status as
+// exec.Cmd.Wait does (nil for status 0). Exit statuses at shutdown carry no
+// meaning: libfuse servers exit 1 or 8 when the socket closes.
+func (s *Server) Wait() error {
+	<-s.done
+	return s.waitErr
+}
+
+// Output returns the last OutputSize bytes the server wrote to stdout and
+// stderr, interleaved as they arrived.
+func (s *Server) Output() []byte { return s.out.Bytes() }
+
+// Stop ends the server: it closes our end of the socket (servers exit on
+// end of stream), sends SIGTERM to the server's session after the grace
+// period and SIGKILL after another, reaps it, and removes the temporary
+// directory. It is idempotent. A non-zero exit caused by the closed socket
+// is not an error; Stop fails only if the server could not be reaped
+// before ctx ended (it keeps trying in the background).
+func (s *Server) Stop(ctx context.Context) error {
+	s.stopOnce.Do(func() { s.stopErr = s.stop(ctx) })
+	return s.stopErr
+}
+
+func (s *Server) stop(ctx context.Context) error {
+	s.conn.Close()
+	if s.ln != nil {
+		s.ln.Close()
+	}
+	s.bg.Wait()
+	s.closeRemote()
+	var err error
+	if s.cmd != nil {
+		err = s.reap(ctx)
+		// Stragglers in the server's session (helpers it started).
+		if left := killSession(s.cmd.Process.Pid, 5*time.Second); len(left) > 0 && err == nil {
+			err = fmt.Errorf("stop server: processes %v of its session did not die", left)
+		}
+	}
+	s.waitOutput()
+	if s.tmp != "" {
+		if rerr := os.RemoveAll(s.tmp); rerr != nil && err == nil {
+			err = fmt.Errorf("remove temp dir: %w", rerr)
+		}
+	}
+	return err
+}
+
+// reap waits for the server to exit, escalating from end of stream to
+// SIGTERM to SIGKILL.
+func (s *Server) reap(ctx context.Context) error {
+	pid := s.cmd.Process.Pid
+	for _, sig := range []unix.Signal{0, unix.SIGTERM, unix.SIGKILL} {
+		if sig != 0 {
+			s.logf("launch: sending %v to server pid %d", sig, pid)
+			// The whole session: Setsid made pid its id. pid cannot be
+			// reused before we reap it.
+			unix.Kill(-pid, sig)
+		}
+		wait := s.grace
+		if sig == unix.SIGKILL {
+			wait = 10 * time.Second
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-s.done:
+			t.Stop()
+			return nil
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			unix.Kill(-pid, unix.SIGKILL)
+			return fmt.Errorf("stop server: %w", ctx.Err())
+		}
+	}
+	return fmt.Errorf("stop server: pid %d did not exit after SIGKILL", pid)
+}

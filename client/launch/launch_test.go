@@ -1,0 +1,302 @@
+package launch
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fusectl/fusectl/internal/testenv"
+)
+
+func TestParseMethod(t *testing.T) {
+	for _, m := range []Method{Auto, DevFD, ShimPath, ShimNamespace} {
+		got, err := ParseMethod(m.String())
+		if err != nil || got != m {
+			t.Errorf("ParseMethod(%q) = %v, %v", m.String(), got, err)
+		}
+	}
+	for in, want := range map[string]Method{"A": DevFD, "path": ShimPath, "ns": ShimNamespace, "": Auto} {
+		if got, err := ParseMethod(in); err != nil || got != want {
+			t.Errorf("ParseMethod(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	if _, err := ParseMethod("preload"); !errors.Is(err, ErrBadMethod) {
+		t.Errorf("ParseMethod(preload): %v, want ErrBadMethod", err)
+	}
+	if s := Method(9).String(); s != "method(9)" {
+		t.Errorf("Method(9).String() = %q", s)
+	}
+}
+
+func TestPlaceMountpoint(t *testing.T) {
+	tests := []struct {
+		args       []string
+		mountpoint string
+		want       []string
+	}{
+		{[]string{"srv", "-f", "img", "{}"}, "", []string{"srv", "-f", "img", "M"}},
+		{[]string{"srv", "--mount_point={}", "x"}, "/mnt", []string{"srv", "--mount_point=M", "x"}},
+		{[]string{"srv", "img", "/mnt", "-f"}, "/mnt", []string{"srv", "img", "M", "-f"}},
+		{[]string{"srv", "img"}, "/mnt", []string{"srv", "img", "M"}},
+		{[]string{"srv", "img"}, "", []string{"srv", "img", "M"}},
+		// argv[0] is never the mountpoint.
+		{[]string{"{}", "a"}, "", []string{"{}", "a", "M"}},
+	}
+	for _, tt := range tests {
+		if got := placeMountpoint(tt.args, tt.mountpoint, "M"); !slices.Equal(got, tt.want) {
+			t.Errorf("placeMountpoint(%q, %q) = %q, want %q", tt.args, tt.mountpoint, got, tt.want)
+		}
+	}
+}
+
+func TestAddAutoUnmount(t *testing.T) {
+	got := addAutoUnmount([]string{"bindfs", "-f", "a", "b"})
+	if want := []string{"bindfs", "-o", "auto_unmount", "-f", "a", "b"}; !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	already := []string{"mergerfs", "-o", "ro,auto_unmount", "a", "b"}
+	if got := addAutoUnmount(already); !slices.Equal(got, already) {
+		t.Errorf("added twice: %q", got)
+	}
+}
+
+func TestMountOptions(t *testing.T) {
+	tests := []struct {
+		argv []string
+		want []string
+	}{
+		{[]string{"fusermount", "-o", `rw,nosuid,allow_other,fsname=a\,b`, "--", "/m"}, []string{"rw", "nosuid", "allow_other", "fsname=a,b"}},
+		{[]string{"fusermount3", "/m", "-o", "default_permissions,subtype=x"}, []string{"default_permissions", "subtype=x"}},
+		{[]string{"fusermount3", "-oro", "-o", "allow_other", "--", "-o"}, []string{"ro", "allow_other"}},
+		{[]string{"fusermount3", "--", "/m"}, nil},
+	}
+	for _, tt := range tests {
+		if got := mountOptions(tt.argv); !slices.Equal(got, tt.want) {
+			t.Errorf("mountOptions(%q) = %q, want %q", tt.argv, got, tt.want)
+		}
+	}
+}
+
+func TestRing(t *testing.T) {
+	r := newRing(8)
+	r.Write([]byte("abc"))
+	if got := string(r.Bytes()); got != "abc" {
+		t.Fatalf("got %q", got)
+	}
+	r.Write([]byte("defghij"))
+	if got := string(r.Bytes()); got != "cdefghij" {
+		t.Fatalf("got %q", got)
+	}
+	r.Write([]byte("0123456789"))
+	if got := string(r.Bytes()); got != "23456789" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestShimUnmountAndErrors(t *testing.T) {
+	if code := runShim([]string{"fusermount3", "-u", "-q", "-z", "--", "/x"}, "", ""); code != 0 {
+		t.Errorf("-u exited %d, want 0", code)
+	}
+	if code := runShim([]string{"fusermount", "-o", "rw", "--", "/x"}, "", "3"); code == 0 {
+		t.Error("mount without a rendezvous socket succeeded")
+	}
+	if code := runShim([]string{"fusermount", "-o", "rw", "--", "/x"}, filepath.Join(t.TempDir(), "none"), "nope"); code == 0 {
+		t.Error("mount without _FUSE_COMMFD succeeded")
+	}
+}
+
+// buildGo builds a Go main package into the test's temp dir.
+func buildGo(t *testing.T, pkg, name string) string {
+	t.Helper()
+	testenv.RequireCommand(t, "go")
+	out := filepath.Join(t.TempDir(), name)
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+	}
+	return out
+}
+
+func TestDetectMethod(t *testing.T) {
+	sh, _ := exec.LookPath("sh")
+	cases := []struct {
+		path string
+		want Method
+	}{
+		{sh, DevFD},
+		{os.Args[0], DevFD}, // a Go binary without a FUSE library
+	}
+	for _, c := range []struct {
+		cmd  string
+		want Method
+	}{{"squashfuse", DevFD}, {"fuse-overlayfs", DevFD}, {"bindfs", ShimNamespace}} {
+		if p, err := exec.LookPath(c.cmd); err == nil {
+			cases = append(cases, struct {
+				path string
+				want Method
+			}{p, c.want})
+		}
+	}
+	if testing.Short() {
+		t.Log("-short: not building jacobsa memfs")
+	} else {
+		cases = append(cases, struct {
+			path string
+			want Method
+		}{buildGo(t, "github.com/jacobsa/fuse/samples/mount_memfs", "mount_memfs"), DevFD})
+	}
+	for _, c := range cases {
+		got, reason, err := DetectMethod(c.path)
+		if err != nil || got != c.want {
+			t.Errorf("DetectMethod(%s) = %v (%s), %v; want %v", c.path, got, reason, err, c.want)
+		}
+		t.Logf("%s: %v (%s)", filepath.Base(c.path), got, reason)
+	}
+	if _, _, err := DetectMethod("/nonexistent/server"); err == nil {
+		t.Error("DetectMethod of a missing file succeeded")
+	}
+}
+
+// checkGone checks that no process of the server's session is left: not
+// the server, and nothing it started.
+func checkGone(t *testing.T, pid int) {
+	t.Helper()
+	if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil {
+		t.Errorf("server pid %d still exists", pid)
+	}
+	for _, p := range sessionProcs(pid) {
+		t.Errorf("process %d of the server's session still runs", p)
+	}
+}
+
+// startServer starts a server, registers its Stop and leftover checks, and
+// returns it.
+func startServer(t *testing.T, opts Options) *Server {
+	t.Helper()
+	opts.Logf = t.Logf
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s, err := Start(ctx, opts)
+	if err != nil {
+		t.Fatalf("start %q: %v", opts.Args, err)
+	}
+	t.Cleanup(func() {
+		pid, tmp := s.Pid(), s.tmp
+		if err := s.Stop(context.Background()); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+		select {
+		case <-s.Done():
+		default:
+			t.Error("Done not closed after Stop")
+		}
+		checkGone(t, pid)
+		if tmp != "" {
+			if _, err := os.Stat(tmp); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("temp dir %s left behind (%v)", tmp, err)
+			}
+		}
+		t.Logf("server output:\n%s", s.Output())
+	})
+	return s
+}
+
+func TestShimPath(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, Options{
+		Args:   []string{exe, "-test.run=^$", "{}"},
+		Env:    []string{envFakeServer + "=1"},
+		Method: ShimPath,
+	})
+	if s.Method() != ShimPath {
+		t.Fatalf("method %v", s.Method())
+	}
+	if minor := handshake(t, s.Conn()); minor != 31 {
+		t.Errorf("minor %d, want 31", minor)
+	}
+	want := []string{"fsname=fake,server", "allow_other", "default_permissions"}
+	if got := s.MountOptions(); !slices.Equal(got, want) {
+		t.Errorf("MountOptions() = %q, want %q", got, want)
+	}
+}
+
+func TestServerExitsAtOnce(t *testing.T) {
+	args := []string{"sh", "-c", "echo no such image >&2; exit 3"}
+	t.Run("devfd", func(t *testing.T) {
+		s := startServer(t, Options{Args: args, Method: DevFD})
+		<-s.Done()
+		var ee *exec.ExitError
+		if err := s.Wait(); !errors.As(err, &ee) || ee.ExitCode() != 3 {
+			t.Fatalf("Wait() = %v, want exit status 3", err)
+		}
+		// Output may still be in flight when Done closes; Stop drains it.
+		s.Stop(context.Background())
+		if !bytes.Contains(s.Output(), []byte("no such image")) {
+			t.Errorf("output %q lacks the server's message", s.Output())
+		}
+	})
+	t.Run("shim", func(t *testing.T) {
+		tmp := t.TempDir()
+		t.Setenv("TMPDIR", tmp)
+		_, err := Start(context.Background(), Options{Args: args, Method: ShimPath, Logf: t.Logf})
+		if !errors.Is(err, ErrExited) || !strings.Contains(err.Error(), "no such image") {
+			t.Fatalf("Start: %v, want ErrExited with the server's output", err)
+		}
+		if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+			t.Errorf("temp dir left behind: %v", ents[0].Name())
+		}
+	})
+}
+
+// TestStopStubborn: a server that ignores end of stream and SIGTERM and
+// has a child still ends with nothing left.
+func TestStopStubborn(t *testing.T) {
+	s := startServer(t, Options{
+		Args:      []string{"sh", "-c", `trap "" TERM; sleep 1000 & sleep 1000; wait`},
+		Method:    DevFD,
+		StopGrace: 100 * time.Millisecond,
+	})
+	pid := s.Pid()
+	if err := s.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkGone(t, pid)
+}
+
+// TestStartFailsHalfway: a shim-method server that never calls fusermount
+// makes Start time out, and nothing is left running or on disk.
+func TestStartFailsHalfway(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	marker := "fusectl-test-marker-" + strconv.Itoa(os.Getpid())
+	_, err := Start(context.Background(), Options{
+		Args:         []string{"sh", "-c", "sleep 1000", marker},
+		Method:       ShimPath,
+		MountTimeout: 300 * time.Millisecond,
+		StopGrace:    100 * time.Millisecond,
+		Logf:         t.Logf,
+	})
+	if err == nil {
+		t.Fatal("Start succeeded without a mount")
+	}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline"); err == nil && bytes.Contains(b, []byte(marker)) {
+			t.Errorf("process %s still runs: %q", e.Name(), b)
+		}
+	}
+	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+		t.Errorf("temp dir left behind: %v", ents[0].Name())
+	}
+}

@@ -1,0 +1,21 @@
+package launch
+
+import (
+	"os"
+	"testing"
+)
+
+// envFakeServer makes the test binary run fakeServer on its last argument.
+const envFakeServer = "FUSECTL_TEST_FAKESERVER"
+
+func TestMain(m *testing.M) {
+	// The test binary is the shim and the namespace launcher of the tests
+	// that use those methods, as fusectl is in production.
+	if code, ok := RunShimIfInvoked(); ok {
+		os.Exit(code)
+	}
+	if os.Getenv(envFakeServer) == "1" {
+		os.Exit(fakeServer(os.Args[len(os.Args)-1]))
+	}
+	os.Exit(m.Run())
+}

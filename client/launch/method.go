@@ -1,0 +1,163 @@
+package launch
+
+import (
+	"bytes"
+	"debug/buildinfo"
+	"debug/elf"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// Method is a way of handing a FUSE server its end of the socketpair.
+type Method int
+
+const (
+	// Auto picks a method with DetectMethod.
+	Auto Method = iota
+	// DevFD passes the socket as inherited descriptor 3 and /dev/fd/3 as
+	// the mountpoint (libfuse3, go-fuse, jacobsa/fuse).
+	DevFD
+	// ShimPath puts a fake fusermount first on PATH (bazil, mergerfs).
+	ShimPath
+	// ShimNamespace runs the server in a private mount namespace with the
+	// shim bind-mounted over the real fusermount and -o auto_unmount added
+	// (libfuse2).
+	ShimNamespace
+)
+
+var methodNames = [...]string{
+	Auto:          "auto",
+	DevFD:         "devfd",
+	ShimPath:      "shim-path",
+	ShimNamespace: "shim-namespace",
+}
+
+// String returns the name ParseMethod accepts.
+func (m Method) String() string {
+	if m >= 0 && int(m) < len(methodNames) {
+		return methodNames[m]
+	}
+	return fmt.Sprintf("method(%d)", int(m))
+}
+
+// ParseMethod parses a --method flag: auto, devfd, shim-path or
+// shim-namespace (also accepted: dev-fd, path, namespace, ns, and the
+// letters A, B, C of the reference).
+func ParseMethod(s string) (Method, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "auto":
+		return Auto, nil
+	case "devfd", "dev-fd", "fd", "a":
+		return DevFD, nil
+	case "shim-path", "shimpath", "path", "b":
+		return ShimPath, nil
+	case "shim-namespace", "shimnamespace", "shim-ns", "namespace", "ns", "c":
+		return ShimNamespace, nil
+	}
+	return Auto, fmt.Errorf("%w: %q (want auto, devfd, shim-path or shim-namespace)", ErrBadMethod, s)
+}
+
+// Go modules whose presence in a binary's build information decides the
+// method.
+var goModules = []struct {
+	path   string
+	method Method
+}{
+	{"github.com/hanwen/go-fuse", DevFD},
+	{"github.com/jacobsa/fuse", DevFD},
+	{"bazil.org/fuse", ShimPath},
+}
+
+// DetectMethod inspects the executable at path (looked up on PATH when it
+// has no slash) and returns the method to use with a reason for logs. A
+// binary it does not recognise gets DevFD, the method needing nothing.
+// ntfs-3g-style servers with a built-in mount routine get ErrUnsupported.
+func DetectMethod(path string) (Method, string, error) {
+	resolved, err := lookPath(path)
+	if err != nil {
+		return Auto, "", err
+	}
+	if bi, err := buildinfo.ReadFile(resolved); err == nil {
+		mods := []string{bi.Main.Path}
+		for _, d := range bi.Deps {
+			mods = append(mods, d.Path)
+		}
+		// go-fuse and jacobsa first: rclone has both go-fuse (mount2) and
+		// bazil (mount), and /dev/fd/N is the method that needs nothing.
+		for _, gm := range goModules {
+			for _, m := range mods {
+				if m == gm.path || strings.HasPrefix(m, gm.path+"/") {
+					return gm.method, fmt.Sprintf("Go binary built with %s", m), nil
+				}
+			}
+		}
+		return DevFD, "Go binary without a known FUSE library", nil
+	}
+	f, err := elf.Open(resolved)
+	if err != nil {
+		return DevFD, "not an ELF executable (script?): trying devfd", nil
+	}
+	defer f.Close()
+	libs, _ := f.ImportedLibraries()
+	for _, l := range libs {
+		switch {
+		case strings.HasPrefix(l, "libfuse3.so"):
+			return DevFD, "links " + l + " (libfuse3 takes /dev/fd/N)", nil
+		case strings.HasPrefix(l, "libfuse.so"):
+			return ShimNamespace, "links " + l + " (libfuse2 execs /bin/fusermount)", nil
+		case strings.HasPrefix(l, "libntfs-3g.so"):
+			return Auto, "", fmt.Errorf("%w: %s links %s, whose built-in mount needs LD_PRELOAD", ErrUnsupported, path, l)
+		}
+	}
+	if elfContains(f, "mergerfs-fusermount") {
+		return ShimPath, "bundles a libfuse2 fork that runs mergerfs-fusermount from PATH", nil
+	}
+	return DevFD, "no FUSE library recognised: trying devfd", nil
+}
+
+// lookPath resolves a command name the way exec does.
+func lookPath(path string) (string, error) {
+	p, err := exec.LookPath(path)
+	if err != nil {
+		return "", fmt.Errorf("find server executable: %w", err)
+	}
+	return filepath.Abs(p)
+}
+
+// elfContains reports whether a read-only data section holds s.
+func elfContains(f *elf.File, s string) bool {
+	for _, name := range []string{".rodata", ".data"} {
+		sec := f.Section(name)
+		if sec == nil || sec.Type == elf.SHT_NOBITS || sec.Size > 256<<20 {
+			continue
+		}
+		data, err := sec.Data()
+		if err == nil && bytes.Contains(data, []byte(s)) {
+			return true
+		}
+	}
+	return false
+}
+
+// isMergerfs reports whether the server needs -o auto_unmount under
+// ShimPath: mergerfs mounts directly as root unless told to use fusermount.
+func isMergerfs(path string) bool {
+	if strings.HasPrefix(filepath.Base(path), "mergerfs") {
+		return true
+	}
+	f, err := elf.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	return elfContains(f, "mergerfs-fusermount")
+}
+
+// exists reports whether path names an existing file.
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}

@@ -1,0 +1,101 @@
+package launch
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/fusectl/fusectl/internal/testenv"
+)
+
+// dataDir makes a small directory tree for servers that serve one.
+func dataDir(t *testing.T) string {
+	t.Helper()
+	d := t.TempDir()
+	if err := os.WriteFile(filepath.Join(d, "a.txt"), []byte("hello from a\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(d, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(d, "sub", "c.txt"), []byte("c\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func squashImage(t *testing.T) string {
+	t.Helper()
+	testenv.RequireCommand(t, "mksquashfs")
+	img := filepath.Join(t.TempDir(), "img.squashfs")
+	if out, err := exec.Command("mksquashfs", dataDir(t), img, "-noappend", "-quiet").CombinedOutput(); err != nil {
+		t.Fatalf("mksquashfs: %v\n%s", err, out)
+	}
+	return img
+}
+
+// TestRealServers starts real FUSE servers over the socketpair with the
+// method Auto picks (or a forced one), runs INIT and GETATTR(1), and stops
+// them, checking that nothing is left behind.
+func TestRealServers(t *testing.T) {
+	tests := []struct {
+		name   string
+		cmd    string // must be on PATH, unless build is set
+		build  string // Go package to build as the server
+		method Method // forced; Auto means check what Auto picks
+		want   Method
+		args   func(t *testing.T, bin string) []string
+	}{
+		{name: "squashfuse", cmd: "squashfuse", want: DevFD, args: func(t *testing.T, bin string) []string {
+			return []string{bin, "-f", squashImage(t), "{}"}
+		}},
+		{name: "fuse-overlayfs", cmd: "fuse-overlayfs", want: DevFD, args: func(t *testing.T, bin string) []string {
+			l, d := dataDir(t), t.TempDir()
+			u, w := filepath.Join(d, "u"), filepath.Join(d, "w")
+			os.Mkdir(u, 0o755)
+			os.Mkdir(w, 0o755)
+			return []string{bin, "-f", "-o", "lowerdir=" + l + ",upperdir=" + u + ",workdir=" + w, "{}"}
+		}},
+		{name: "bindfs", cmd: "bindfs", want: ShimNamespace, args: func(t *testing.T, bin string) []string {
+			return []string{bin, "-f", dataDir(t), "{}"}
+		}},
+		{name: "squashfuse-namespace", cmd: "squashfuse", method: ShimNamespace, want: ShimNamespace, args: func(t *testing.T, bin string) []string {
+			return []string{bin, "-f", squashImage(t), "{}"}
+		}},
+		{name: "jacobsa-memfs", build: "github.com/jacobsa/fuse/samples/mount_memfs", want: DevFD, args: func(t *testing.T, bin string) []string {
+			return []string{bin, "--mount_point", "{}"}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var bin string
+			if tt.build != "" {
+				if testing.Short() {
+					t.Skip("-short: not building Go servers")
+				}
+				bin = buildGo(t, tt.build, filepath.Base(tt.build))
+			} else {
+				bin = testenv.RequireCommand(t, tt.cmd)
+			}
+			if tt.want == ShimNamespace {
+				testenv.RequireRoot(t)
+			}
+			if tt.method == Auto {
+				got, reason, err := DetectMethod(bin)
+				if err != nil || got != tt.want {
+					t.Fatalf("DetectMethod = %v (%s), %v; want %v", got, reason, err, tt.want)
+				}
+			}
+			s := startServer(t, Options{Args: tt.args(t, bin), Method: tt.method})
+			if s.Method() != tt.want {
+				t.Fatalf("method %v, want %v", s.Method(), tt.want)
+			}
+			minor := handshake(t, s.Conn())
+			t.Logf("%s: method %v, proto 7.%d, mount options %q", tt.name, s.Method(), minor, s.MountOptions())
+			if tt.want != DevFD && len(s.MountOptions()) == 0 {
+				t.Error("a shim-launched server reported no mount options")
+			}
+		})
+	}
+}

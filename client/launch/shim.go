@@ -1,0 +1,271 @@
+package launch
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Environment variables of the shim protocol.
+const (
+	// EnvShim set to 1 makes RunShimIfInvoked act as the shim whatever
+	// argv[0] is.
+	EnvShim = "FUSECTL_SHIM"
+	// EnvShimSock is the path of Start's rendezvous socket.
+	EnvShimSock = "FUSECTL_SHIM_SOCK"
+	// envNSExec makes RunShimIfInvoked the namespace launcher: bind-mount
+	// the executable over each ':'-separated target, then exec argv[1:].
+	envNSExec = "FUSECTL_NSEXEC"
+	// envCommFD is how libfuse, bazil and jacobsa tell fusermount where
+	// to send the /dev/fuse descriptor.
+	envCommFD = "_FUSE_COMMFD"
+)
+
+// shimNames are the names under which an executable acts as the shim.
+var shimNames = map[string]bool{"fusermount": true, "fusermount3": true, "mergerfs-fusermount": true}
+
+// Rendezvous messages: the shim sends shimHello followed by its argv,
+// NUL-separated; Start answers replyOK with the descriptor, or replyErr
+// followed by a reason.
+const (
+	shimHello = "fusectl-shim-1\x00"
+	replyOK   = "ok"
+	replyErr  = "error: "
+)
+
+// RunShimIfInvoked must be called first thing in main (and in TestMain of
+// tests that use the shim methods). When the program was invoked as
+// fusermount, fusermount3 or mergerfs-fusermount (argv[0] basename), or
+// with FUSECTL_SHIM=1, it acts as the fake fusermount and returns its exit
+// code with ok=true; the caller must then exit with that code. When invoked
+// by Start as the namespace launcher it execs the server and does not
+// return unless that fails. Otherwise it returns ok=false at once.
+func RunShimIfInvoked() (exitCode int, ok bool) {
+	if targets, set := os.LookupEnv(envNSExec); set {
+		return runNSExec(targets, os.Args[1:]), true
+	}
+	if !shimNames[filepath.Base(os.Args[0])] && os.Getenv(EnvShim) != "1" {
+		return 0, false
+	}
+	return runShim(os.Args, os.Getenv(EnvShimSock), os.Getenv(envCommFD)), true
+}
+
+// runShim is the fake fusermount of the reference's §5.
+func runShim(argv []string, sock, commfd string) int {
+	name := "fusermount3"
+	if len(argv) > 0 {
+		name = filepath.Base(argv[0])
+	}
+args:
+	for _, a := range argv[1:] {
+		switch {
+		case a == "--":
+			break args
+		case strings.HasPrefix(a, "-u"):
+			// Nothing was mounted, so unmounting succeeds.
+			return 0
+		case a == "-V" || a == "--version":
+			fmt.Printf("%s version: 3.14.0 (fusectl shim)\n", name)
+			return 0
+		}
+	}
+	fail := func(format string, args ...any) int {
+		fmt.Fprintf(os.Stderr, "%s (fusectl shim): "+format+"\n", append([]any{name}, args...)...)
+		return 1
+	}
+	if sock == "" {
+		return fail("%s is not set; this program is not a real fusermount", EnvShimSock)
+	}
+	cfd, err := strconv.Atoi(commfd)
+	if err != nil || cfd < 0 {
+		return fail("bad or missing %s=%q", envCommFD, commfd)
+	}
+	fd, err := fetchFD(sock, argv)
+	if err != nil {
+		return fail("%v", err)
+	}
+	// What fusermount does: one byte with the descriptor attached.
+	if err := unix.Sendmsg(cfd, []byte{0}, unix.UnixRights(fd), nil, 0); err != nil {
+		return fail("send fd over %s: %v", envCommFD, err)
+	}
+	unix.Close(fd)
+	return 0
+}
+
+// fetchFD connects to Start's rendezvous socket, sends argv and receives
+// the server end of the socketpair.
+func fetchFD(sock string, argv []string) (int, error) {
+	c, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: sock, Net: "unixpacket"})
+	if err != nil {
+		return -1, fmt.Errorf("connect to fusectl: %w", err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	msg := []byte(shimHello + strings.Join(argv, "\x00"))
+	if _, _, err := c.WriteMsgUnix(msg, nil, nil); err != nil {
+		return -1, fmt.Errorf("send argv: %w", err)
+	}
+	buf, oob := make([]byte, 4096), make([]byte, unix.CmsgSpace(4*4))
+	n, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
+	if err != nil {
+		return -1, fmt.Errorf("receive fd: %w", err)
+	}
+	fds, perr := parseRights(oob[:oobn])
+	if string(buf[:n]) != replyOK || perr != nil || len(fds) != 1 {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		if reason, ok := strings.CutPrefix(string(buf[:n]), replyErr); ok {
+			return -1, fmt.Errorf("fusectl refused: %s", reason)
+		}
+		return -1, fmt.Errorf("%w: bad reply from fusectl", ErrShimProtocol)
+	}
+	return fds[0], nil
+}
+
+// parseRights returns the descriptors of SCM_RIGHTS messages in oob.
+func parseRights(oob []byte) ([]int, error) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil, err
+	}
+	var fds []int
+	for i := range msgs {
+		got, err := unix.ParseUnixRights(&msgs[i])
+		if err != nil {
+			continue
+		}
+		fds = append(fds, got...)
+	}
+	return fds, nil
+}
+
+// parseShimArgv checks a rendezvous message and returns the argv in it.
+func parseShimArgv(msg []byte) ([]string, error) {
+	rest, ok := bytes.CutPrefix(msg, []byte(shimHello))
+	if !ok {
+		return nil, fmt.Errorf("%w: no hello", ErrShimProtocol)
+	}
+	return strings.Split(string(rest), "\x00"), nil
+}
+
+// mountOptions extracts the -o options from a fusermount argv, in order,
+// splitting comma lists (libfuse escapes a comma inside a value as "\,").
+// The forms seen are `-o opts -- MNT` (libfuse, bazil, jacobsa) and
+// `MNT -o opts` (go-fuse); "-oopts" is accepted too.
+func mountOptions(argv []string) []string {
+	var opts []string
+	for i := 1; i < len(argv); i++ {
+		a := argv[i]
+		var v string
+		switch {
+		case a == "--":
+			return opts
+		case a == "-o" && i+1 < len(argv):
+			i++
+			v = argv[i]
+		case strings.HasPrefix(a, "-o") && len(a) > 2:
+			v = a[2:]
+		default:
+			continue
+		}
+		opts = append(opts, splitOptions(v)...)
+	}
+	return opts
+}
+
+func splitOptions(v string) []string {
+	var out []string
+	var cur strings.Builder
+	for i := 0; i < len(v); i++ {
+		switch {
+		case v[i] == '\\' && i+1 < len(v):
+			i++
+			cur.WriteByte(v[i])
+		case v[i] == ',':
+			if cur.Len() > 0 {
+				out = append(out, cur.String())
+			}
+			cur.Reset()
+		default:
+			cur.WriteByte(v[i])
+		}
+	}
+	if cur.Len() > 0 {
+		out = append(out, cur.String())
+	}
+	return out
+}
+
+// runNSExec is the namespace launcher. Start runs it with CLONE_NEWNS
+// (and CLONE_NEWUSER when not root), so the mounts below exist only in the
+// server's private namespace and vanish with it; the real fusermount is
+// never touched.
+func runNSExec(targets string, argv []string) int {
+	fail := func(format string, args ...any) int {
+		fmt.Fprintf(os.Stderr, "fusectl namespace launcher: "+format+"\n", args...)
+		return 127
+	}
+	if len(argv) == 0 {
+		return fail("no server command")
+	}
+	// Keep the bind mounts from propagating to the host namespace, in
+	// case / is a shared mount.
+	if err := unix.Mount("none", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fail("make mounts private: %v", err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fail("find own executable: %v", err)
+	}
+	for _, t := range strings.Split(targets, ":") {
+		if t == "" {
+			continue
+		}
+		if err := unix.Mount(self, t, "", unix.MS_BIND, ""); err != nil {
+			return fail("bind %s over %s: %v", self, t, err)
+		}
+	}
+	env := make([]string, 0, len(os.Environ()))
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, envNSExec+"=") {
+			env = append(env, e)
+		}
+	}
+	err = syscall.Exec(argv[0], argv, env)
+	return fail("exec %s: %v", argv[0], err)
+}
+
+// fusermountTargets returns the real fusermount executables a FUSE library
+// may exec by absolute path, resolved through symlinks and deduplicated:
+// on Debian /bin/fusermount, /usr/bin/fusermount and /bin/fusermount3 all
+// end at /usr/bin/fusermount3, so one bind mount covers them.
+func fusermountTargets() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, p := range []string{
+		"/bin/fusermount", "/bin/fusermount3",
+		"/usr/bin/fusermount", "/usr/bin/fusermount3",
+		"/usr/local/bin/fusermount", "/usr/local/bin/fusermount3",
+		"/usr/local/bin/mergerfs-fusermount",
+	} {
+		r, err := filepath.EvalSymlinks(p)
+		if err != nil || seen[r] {
+			continue
+		}
+		if fi, err := os.Stat(r); err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		seen[r] = true
+		out = append(out, r)
+	}
+	return out
+}
