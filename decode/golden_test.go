@@ -1,0 +1,79 @@
+package decode_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"testing"
+
+	"github.com/charmbracelet/x/exp/golden"
+
+	"github.com/fusectl/fusectl/capture"
+	"github.com/fusectl/fusectl/decode"
+	"github.com/fusectl/fusectl/decode/decodetest"
+)
+
+// sessionCases are the built sessions the golden tests decode.
+var sessionCases = []struct {
+	name  string
+	build func(b *decodetest.Builder)
+}{
+	{"minor45", func(b *decodetest.Builder) { decodetest.AllOps(b, 45) }},
+	{"minor31", func(b *decodetest.Builder) { decodetest.AllOps(b, 31) }},
+	{"minor19", func(b *decodetest.Builder) { decodetest.AllOps(b, 19) }},
+	{"minor12", func(b *decodetest.Builder) { decodetest.AllOps(b, 12) }},
+	{"minor8", func(b *decodetest.Builder) { decodetest.AllOps(b, 8) }},
+	{"bigendian", func(b *decodetest.Builder) { b.O = binary.BigEndian; decodetest.AllOps(b, 45) }},
+	{"midsession", decodetest.MidSession},
+	{"cuse", decodetest.Cuse},
+	{"malformed", decodetest.Malformed},
+	{"realistic", decodetest.Realistic},
+}
+
+// decodeAll decodes built messages through a Decoder and renders each.
+func decodeAll(t *testing.T, b *decodetest.Builder, render func(f *decode.Formatter, out []byte, r *decode.Record) []byte) []byte {
+	t.Helper()
+	d := decode.NewDecoder(decode.Options{})
+	f := &decode.Formatter{Time: decode.TimeUTC}
+	var r decode.Record
+	var out []byte
+	for _, m := range b.Msgs {
+		cr := capture.Record{Time: m.Time, Dir: m.Dir, Flags: m.Flags, Msg: m.Data, OrigLen: len(m.Data), Order: b.O}
+		d.Decode(&cr, &r)
+		out = render(f, out, &r)
+	}
+	return out
+}
+
+func TestGoldenText(t *testing.T) {
+	for _, c := range sessionCases {
+		t.Run(c.name, func(t *testing.T) {
+			b := decodetest.New()
+			c.build(b)
+			out := decodeAll(t, b, (*decode.Formatter).AppendText)
+			golden.RequireEqual(t, out)
+		})
+	}
+}
+
+func TestGoldenJSON(t *testing.T) {
+	for _, c := range sessionCases {
+		t.Run(c.name, func(t *testing.T) {
+			b := decodetest.New()
+			c.build(b)
+			out := decodeAll(t, b, (*decode.Formatter).AppendJSON)
+			for i, line := range bytes.Split(bytes.TrimSuffix(out, []byte("\n")), []byte("\n")) {
+				var v map[string]any
+				if err := json.Unmarshal(line, &v); err != nil {
+					t.Fatalf("line %d is not valid JSON: %v\n%s", i+1, err, line)
+				}
+				for _, k := range []string{"time", "dir", "unique", "op", "nodeid", "error"} {
+					if _, ok := v[k]; !ok {
+						t.Errorf("line %d lacks %q: %s", i+1, k, line)
+					}
+				}
+			}
+			golden.RequireEqual(t, out)
+		})
+	}
+}
