@@ -4,7 +4,7 @@ BIN      ?= bin
 FUZZTIME ?= 20s
 PKGS     := ./...
 
-.PHONY: all build test test-race vet lint fuzz bench demo generate clean
+.PHONY: all build deps test vet lint fuzz bench generate clean
 
 all: build
 
@@ -14,10 +14,15 @@ build:
 vet:
 	$(GO) vet $(PKGS)
 
+# deps: the Debian packages and Go modules the tests and the demo use.
+deps:
+	./scripts/deps.sh
+	$(GO) mod download
+
 # test: vet, then every test with the race detector (mount tests included;
 # they skip without root and /dev/fuse unless CI=true), then once more on one
 # CPU, where scheduling bugs show differently.
-test: vet
+test: deps vet
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
 	GOMAXPROCS=1 $(GO) test -count=1 -timeout 30m $(PKGS)
 
@@ -34,7 +39,7 @@ fuzz:
 	  done; \
 	done
 
-bench:
+bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m $(PKGS)
 
 generate:
