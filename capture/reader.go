@@ -31,7 +31,8 @@ type Record struct {
 	// Order is the byte order of the section the record comes from: decode
 	// Msg with it. It is binary.LittleEndian or binary.BigEndian.
 	Order binary.ByteOrder
-	// Offset is the byte offset of the record's block in the file.
+	// Offset is the byte offset of the record's block in the file (in the
+	// stream given to NewReader, counted from where it was).
 	Offset int64
 }
 
