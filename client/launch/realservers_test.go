@@ -63,6 +63,9 @@ func TestRealServers(t *testing.T) {
 		{name: "squashfuse-namespace", cmd: "squashfuse", method: ShimNamespace, want: ShimNamespace, args: func(t *testing.T, bin string) []string {
 			return []string{bin, "-f", squashImage(t), "{}"}
 		}},
+		{name: "demofs", build: "github.com/fusectl/fusectl/cmd/demofs", want: DevFD, args: func(t *testing.T, bin string) []string {
+			return []string{bin, "-ttl", "0", "-seed", dataDir(t), "{}"}
+		}},
 		{name: "jacobsa-memfs", build: "github.com/jacobsa/fuse/samples/mount_memfs", want: DevFD, args: func(t *testing.T, bin string) []string {
 			return []string{bin, "--mount_point", "{}"}
 		}},
