@@ -84,3 +84,16 @@ func AppendExt(b []byte, typ uint32, body []byte, o ByteOrder) []byte {
 	b = append(b, body...)
 	return appendZeros(b, n-8-len(body))
 }
+
+// SplitExt splits the bytes of a request after its [InHeader] into the
+// arguments and the extension area, the last 8·totalExtlen bytes
+// (InHeader.TotalExtlen). Both alias body. The error wraps ErrBadExt if the
+// extension area would be longer than body.
+func SplitExt(body []byte, totalExtlen uint16) (args, ext []byte, err error) {
+	n := int(totalExtlen) * 8
+	if n > len(body) {
+		return body, nil, fmt.Errorf("split extensions: %w: %d bytes of extensions in a %d-byte body", ErrBadExt, n, len(body))
+	}
+	k := len(body) - n
+	return body[:k:k], body[k:], nil
+}

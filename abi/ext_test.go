@@ -137,3 +137,25 @@ func TestCString(t *testing.T) {
 		t.Errorf("AppendCString([]byte) = %q", got)
 	}
 }
+
+func TestSplitExt(t *testing.T) {
+	o := binary.LittleEndian
+	ext := kernelExtensions(o)
+	body := (&CreateIn{Flags: 1, Mode: 0o100644}).Append(nil, o)
+	body = AppendCString(body, "new-file")
+	body = append(body, ext...)
+	h := InHeader{Len: uint32(InHeaderSize + len(body)), Opcode: FUSE_CREATE, TotalExtlen: uint16(len(ext) / 8)}
+	args, gotExt, err := SplitExt(body, h.TotalExtlen)
+	if err != nil || !bytes.Equal(gotExt, ext) || len(args) != 16+9 || h.ExtLen() != len(ext) {
+		t.Fatalf("SplitExt: args %d bytes, ext %x, %v", len(args), gotExt, err)
+	}
+	if cap(args) != len(args) {
+		t.Error("args can be extended into the extensions")
+	}
+	if args, ext, err := SplitExt(body, 0); err != nil || len(args) != len(body) || len(ext) != 0 {
+		t.Errorf("SplitExt without extensions: %d, %d, %v", len(args), len(ext), err)
+	}
+	if _, _, err := SplitExt(body[:8], 2); !errors.Is(err, ErrBadExt) {
+		t.Errorf("SplitExt past the body: %v", err)
+	}
+}
