@@ -1,0 +1,3 @@
+// Package archtest checks, as a test, the package boundaries the design sets:
+// which packages may use golang.org/x/sys and which may depend on which.
+package archtest
