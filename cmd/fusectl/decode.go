@@ -1,0 +1,271 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/MakeNowJust/heredoc"
+	"github.com/spf13/cobra"
+
+	"github.com/fusectl/fusectl/capture"
+	"github.com/fusectl/fusectl/decode"
+)
+
+// DecodeOptions are the inputs of `fusectl decode`.
+type DecodeOptions struct {
+	IO *IOStreams
+	// Open opens a capture file; tests replace it.
+	Open func(path string) (io.ReadCloser, error)
+	// Ctx ends a live decode early (Ctrl-C).
+	Ctx context.Context
+
+	// Input is the capture path, "-" for standard input.
+	Input string
+	// JSON prints one JSON object per record (and the statistics as one
+	// object with Stats).
+	JSON bool
+	// Stats prints per-operation statistics instead of the records.
+	Stats bool
+	// Hex adds the raw bytes of every message.
+	Hex bool
+	// UTC and Relative select the time format (default: local time).
+	UTC, Relative bool
+	// Live flushes the output after every record; set for a pipe input.
+	Live bool
+	// Ops, Errors, MinLatency, NodeID, Path and PID filter the records.
+	Ops        string
+	Errors     bool
+	MinLatency time.Duration
+	NodeID     uint64
+	HasNodeID  bool
+	Path       string
+	PID        uint32
+	HasPID     bool
+
+	filter decode.Filter
+}
+
+// NewCmdDecode builds `fusectl decode`. runF, if set, receives the parsed
+// options instead of runDecode (tests).
+func NewCmdDecode(f *Factory, runF func(*DecodeOptions) error) *cobra.Command {
+	opts := &DecodeOptions{
+		IO:   f.IO,
+		Open: func(path string) (io.ReadCloser, error) { return os.Open(path) },
+	}
+	cmd := &cobra.Command{
+		Use:   "decode FILE|-",
+		Short: "Print the records of a capture, decoded",
+		Long: heredoc.Doc(`
+			Print every record of an .fcap capture as one line: time, unique,
+			operation, node and path, the decoded arguments; replies with their
+			status (OK or the errno name) and latency. Paths are resolved from
+			the LOOKUPs, creates, renames and READDIRPLUS entries seen so far.
+			Data payloads are summarised as their length and first bytes.
+
+			With - the capture is read from standard input, so that
+			"fusectl capture -o - | fusectl decode -" shows a live session. A
+			capture that ends inside a record (a capture killed mid-write)
+			decodes to its last whole record, with a warning.
+
+			Filters combine: --op selects operations (and notify codes),
+			--errors and --min-latency select replies, --nodeid, --path and
+			--pid select what the records are about.
+		`),
+		Example: heredoc.Doc(`
+			$ fusectl decode session.fcap
+			$ fusectl decode --json session.fcap | jq 'select(.op == "READ")'
+			$ fusectl decode --op LOOKUP,READ --errors session.fcap
+			$ fusectl decode --min-latency 1ms --path '/home/*' session.fcap
+			$ fusectl decode --stats session.fcap
+			$ fusectl capture -o - | fusectl decode -
+		`),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return flagErrorf("decode needs one capture file, or - for standard input")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Input = args[0]
+			opts.Ctx = cmd.Context()
+			opts.HasNodeID = cmd.Flags().Changed("nodeid")
+			opts.HasPID = cmd.Flags().Changed("pid")
+			if opts.UTC && opts.Relative {
+				return flagErrorf("--utc and --relative cannot be used together")
+			}
+			if opts.MinLatency < 0 {
+				return flagErrorf("invalid --min-latency %v: must not be negative", opts.MinLatency)
+			}
+			if opts.Hex && opts.Stats {
+				return flagErrorf("--hex and --stats cannot be used together")
+			}
+			opts.filter = decode.Filter{
+				ErrorsOnly: opts.Errors, MinLatency: opts.MinLatency,
+				NodeID: opts.NodeID, HasNodeID: opts.HasNodeID,
+				Path: opts.Path, PID: opts.PID, HasPID: opts.HasPID,
+			}
+			if cmd.Flags().Changed("op") {
+				set, err := decode.ParseOps(opts.Ops)
+				if err != nil {
+					return flagErrorf("invalid --op: %v", err)
+				}
+				opts.filter.Ops = set
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return runDecode(opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&opts.JSON, "json", false, "print one JSON object per record")
+	fl.BoolVar(&opts.Stats, "stats", false, "print per-operation counts, errors and latency percentiles")
+	fl.BoolVar(&opts.Hex, "hex", false, "show the raw bytes of every message")
+	fl.BoolVar(&opts.UTC, "utc", false, "print times in UTC")
+	fl.BoolVar(&opts.Relative, "relative", false, "print times as seconds since the first record")
+	fl.StringVar(&opts.Ops, "op", "", "only these operations or notify codes, comma-separated (LOOKUP,READ,INVAL_INODE)")
+	fl.BoolVar(&opts.Errors, "errors", false, "only replies with an error")
+	fl.DurationVar(&opts.MinLatency, "min-latency", 0, "only replies at least this slow (e.g. 1ms)")
+	fl.Uint64Var(&opts.NodeID, "nodeid", 0, "only records about this node ID")
+	fl.StringVar(&opts.Path, "path", "", "only records whose path starts with `PATH` or matches it as a glob")
+	fl.Uint32Var(&opts.PID, "pid", 0, "only requests (and their replies) of this process")
+	return cmd
+}
+
+// flushSize is how much output is gathered before a write.
+const flushSize = 64 << 10
+
+// runDecode decodes the capture and prints it.
+func runDecode(opts *DecodeOptions) error {
+	name := opts.Input
+	var in io.Reader
+	if name == "-" {
+		name = "standard input"
+		in = opts.IO.In
+		if f, ok := in.(*os.File); ok {
+			if fi, err := f.Stat(); err == nil && fi.Mode()&(os.ModeNamedPipe|os.ModeSocket|os.ModeCharDevice) != 0 {
+				opts.Live = true
+			}
+		}
+	} else {
+		rc, err := opts.Open(name)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		in = rc
+	}
+	ctx := opts.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if c, ok := in.(io.Closer); ok && opts.Live {
+		// A blocked read of a live pipe ends when the input is closed.
+		stop := context.AfterFunc(ctx, func() { c.Close() })
+		defer stop()
+	}
+	rd, err := capture.NewReader(in, capture.ReaderOptions{})
+	if err != nil {
+		return decodeError(name, err)
+	}
+	n, err := decodeStream(ctx, opts, rd)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return decodeError(name, err)
+	}
+	if rd.Truncated() {
+		fmt.Fprintf(opts.IO.ErrOut, "fusectl: warning: %s ends inside a record (truncated capture); decoded %d records\n", name, n)
+	}
+	return nil
+}
+
+// decodeError words a reader error for the user, with the byte offset of
+// corrupt data.
+func decodeError(name string, err error) error {
+	var fe *capture.FormatError
+	if errors.As(err, &fe) {
+		return fmt.Errorf("%s: corrupt capture at byte offset %d: %w", name, fe.Offset, fe.Err)
+	}
+	return fmt.Errorf("%s: %w", name, err)
+}
+
+// decodeStream decodes every record of rd and writes the output; it
+// returns the number of records read.
+func decodeStream(ctx context.Context, opts *DecodeOptions, rd *capture.Reader) (int, error) {
+	out := opts.IO.Out
+	d := decode.NewDecoder(decode.Options{})
+	f := &decode.Formatter{Hex: opts.Hex}
+	switch {
+	case opts.UTC:
+		f.Time = decode.TimeUTC
+	case opts.Relative:
+		f.Time = decode.TimeRelative
+	}
+	var stats *decode.Stats
+	if opts.Stats {
+		stats = decode.NewStats()
+	}
+	filter := &opts.filter
+	var (
+		cr  capture.Record
+		r   decode.Record
+		buf = make([]byte, 0, flushSize+4096)
+		n   int
+	)
+	flush := func() error {
+		if len(buf) == 0 {
+			return nil
+		}
+		_, err := out.Write(buf)
+		buf = buf[:0]
+		return err
+	}
+	for {
+		err := rd.NextInto(&cr)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if ferr := flush(); ferr != nil {
+				return n, ferr
+			}
+			return n, err
+		}
+		n++
+		if n&4095 == 0 && ctx.Err() != nil {
+			return n, ctx.Err()
+		}
+		d.Decode(&cr, &r)
+		if !filter.Match(&r) {
+			continue
+		}
+		if stats != nil {
+			stats.Add(&r)
+			continue
+		}
+		if opts.JSON {
+			buf = f.AppendJSON(buf, &r)
+		} else {
+			buf = f.AppendText(buf, &r)
+		}
+		if len(buf) >= flushSize || opts.Live {
+			if err := flush(); err != nil {
+				return n, err
+			}
+		}
+	}
+	if stats != nil {
+		if opts.JSON {
+			buf = stats.AppendJSON(buf)
+		} else {
+			buf = stats.AppendTable(buf, opts.IO.IsStdoutTTY())
+		}
+	}
+	return n, flush()
+}
