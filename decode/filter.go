@@ -38,7 +38,7 @@ type Filter struct {
 
 // OpSet is a set of opcodes and notify codes.
 type OpSet struct {
-	ops     map[abi.Opcode]bool
+	ops      map[abi.Opcode]bool
 	notifies map[abi.NotifyCode]bool
 }
 

@@ -32,6 +32,8 @@ type Stats struct {
 type opStats struct {
 	requests, replies, errors uint64
 	hist                      *hdrhistogram.Histogram
+	// max is exact; the histogram rounds to its precision.
+	max int64
 }
 
 // NewStats returns empty statistics.
@@ -80,7 +82,9 @@ func (s *Stats) Add(r *Record) {
 		if o.hist == nil {
 			o.hist = hdrhistogram.New(histMin, histMax, histSigFigs)
 		}
-		o.hist.RecordValue(min(max(int64(r.Latency), histMin), histMax))
+		v := min(max(int64(r.Latency), histMin), histMax)
+		o.hist.RecordValue(v)
+		o.max = max(o.max, v)
 	}
 }
 
@@ -115,10 +119,11 @@ func (s *Stats) Rows() []OpRow {
 			row.Name = "OTHER"
 		}
 		if o.hist != nil {
-			row.P50 = time.Duration(o.hist.ValueAtQuantile(50))
-			row.P90 = time.Duration(o.hist.ValueAtQuantile(90))
-			row.P99 = time.Duration(o.hist.ValueAtQuantile(99))
-			row.Max = time.Duration(o.hist.Max())
+			// Percentiles are bucket upper bounds, never past the exact max.
+			row.P50 = time.Duration(min(o.hist.ValueAtQuantile(50), o.max))
+			row.P90 = time.Duration(min(o.hist.ValueAtQuantile(90), o.max))
+			row.P99 = time.Duration(min(o.hist.ValueAtQuantile(99), o.max))
+			row.Max = time.Duration(o.max)
 		}
 		rows = append(rows, row)
 	}

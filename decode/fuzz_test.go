@@ -1,0 +1,189 @@
+package decode_test
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"testing"
+
+	"github.com/fusectl/fusectl/abi"
+	"github.com/fusectl/fusectl/capture"
+	"github.com/fusectl/fusectl/decode"
+	"github.com/fusectl/fusectl/decode/decodetest"
+)
+
+var le = binary.LittleEndian
+
+// seedSessions returns the messages of the golden sessions, the fuzz
+// targets' seeds.
+func seedSessions() []decodetest.Msg {
+	var msgs []decodetest.Msg
+	for _, minor := range []uint32{8, 12, 19, 31, 45} {
+		b := decodetest.New()
+		decodetest.AllOps(b, minor)
+		msgs = append(msgs, b.Msgs...)
+	}
+	for _, build := range []func(*decodetest.Builder){decodetest.Malformed, decodetest.Cuse, decodetest.MidSession} {
+		b := decodetest.New()
+		build(b)
+		msgs = append(msgs, b.Msgs...)
+	}
+	return msgs
+}
+
+// checkPrint renders r both ways: printing must not panic and the JSON
+// must be valid.
+func checkPrint(t *testing.T, r *decode.Record) {
+	t.Helper()
+	f := &decode.Formatter{Time: decode.TimeUTC, Hex: true}
+	_ = f.AppendText(nil, r)
+	if js := f.AppendJSON(nil, r); !json.Valid(js) {
+		t.Fatalf("invalid JSON: %s", js)
+	}
+}
+
+func FuzzDecodeRequest(f *testing.F) {
+	for _, m := range seedSessions() {
+		if m.Dir == capture.DirRequest {
+			f.Add(m.Data, uint32(45), uint64(abi.DefaultInitFlags))
+			f.Add(m.Data, uint32(8), uint64(0))
+		}
+	}
+	f.Fuzz(func(t *testing.T, msg []byte, minor uint32, flags uint64) {
+		p := decode.Proto{Major: 7, Minor: minor, Flags: abi.InitFlags(flags)}
+		r, err := decode.DecodeRequest(msg, le, &p)
+		if (r == nil) != (err != nil) {
+			t.Fatalf("record %v, error %v: want exactly one", r != nil, err)
+		}
+		var into decode.Record
+		err2 := decode.DecodeRequestInto(&into, msg, le, &p)
+		if (err == nil) != (err2 == nil) || into.Malformed != err2 {
+			t.Fatalf("DecodeRequest: %v, DecodeRequestInto: %v (Malformed %v)", err, err2, into.Malformed)
+		}
+		checkPrint(t, &into)
+		// The session decodes it too, and tracks it without trouble.
+		s := decode.NewSession(decode.Options{MaxPending: 4, MaxNodes: 4, Proto: p})
+		s.DecodeMsg(into.Time, capture.DirRequest, 0, msg, len(msg), le, &into)
+		checkPrint(t, &into)
+	})
+}
+
+func FuzzDecodeReply(f *testing.F) {
+	// Seed each reply with its request's opcode.
+	ops := map[uint64]abi.Opcode{}
+	for _, m := range seedSessions() {
+		if len(m.Data) < 16 {
+			continue
+		}
+		switch m.Dir {
+		case capture.DirRequest:
+			if len(m.Data) >= 40 {
+				ops[le.Uint64(m.Data[8:])] = abi.Opcode(le.Uint32(m.Data[4:]))
+			}
+		default:
+			f.Add(m.Data, uint32(ops[le.Uint64(m.Data[8:])]), uint32(64), uint32(45))
+			f.Add(m.Data, uint32(ops[le.Uint64(m.Data[8:])]), uint32(0), uint32(8))
+		}
+	}
+	f.Fuzz(func(t *testing.T, msg []byte, op, xattrSize, minor uint32) {
+		p := decode.Proto{Major: 7, Minor: minor, Flags: abi.DefaultInitFlags}
+		c := decode.Call{Op: abi.Opcode(op), XattrSize: xattrSize}
+		r, err := decode.DecodeReply(msg, c, le, &p)
+		if (r == nil) != (err != nil) {
+			t.Fatalf("record %v, error %v: want exactly one", r != nil, err)
+		}
+		var into decode.Record
+		if err2 := decode.DecodeReplyInto(&into, msg, c, le, &p); (err == nil) != (err2 == nil) {
+			t.Fatalf("DecodeReply: %v, DecodeReplyInto: %v", err, err2)
+		}
+		checkPrint(t, &into)
+		n, err := decode.DecodeNotify(msg, le)
+		if (n == nil) != (err != nil) {
+			t.Fatalf("notify record %v, error %v: want exactly one", n != nil, err)
+		}
+		if n != nil {
+			checkPrint(t, n)
+		}
+	})
+}
+
+func FuzzDirents(f *testing.F) {
+	o := abi.ByteOrder(le)
+	f.Add([]byte(decodetest.Dirents(o, 1, ".", "..", "a.txt")), false)
+	f.Add([]byte(decodetest.Direntplus(o, 1, "a", "bb", "ccc")), true)
+	f.Add([]byte{}, false)
+	f.Fuzz(func(t *testing.T, body []byte, plus bool) {
+		op := abi.FUSE_READDIR
+		if plus {
+			op = abi.FUSE_READDIRPLUS
+		}
+		h := abi.OutHeader{Len: uint32(16 + len(body)), Unique: 2}
+		msg := append(h.Append(nil, o), body...)
+		var r decode.Record
+		err := decode.DecodeReplyInto(&r, msg, decode.Call{Op: op}, o, nil)
+		checkPrint(t, &r)
+		// Entries holds exactly Count valid records, and encoding them
+		// again decodes to the same entries.
+		var again []byte
+		rest, n := r.Entries, 0
+		for len(rest) > 0 {
+			var name, next []byte
+			var e error
+			if plus {
+				var d abi.Direntplus
+				d, name, next, e = abi.NextDirentplus(rest, o)
+				again = abi.AppendDirentplus(again, d, name, o)
+			} else {
+				var d abi.Dirent
+				d, name, next, e = abi.NextDirent(rest, o)
+				again = abi.AppendDirent(again, d, name, o)
+			}
+			if e != nil {
+				t.Fatalf("entry %d of Entries invalid: %v", n, e)
+			}
+			rest = next
+			n++
+		}
+		if n != r.Count {
+			t.Fatalf("Count %d, %d entries in Entries", r.Count, n)
+		}
+		var r2 decode.Record
+		h.Len = uint32(16 + len(again))
+		if err := decode.DecodeReplyInto(&r2, append(h.Append(nil, o), again...), decode.Call{Op: op}, o, nil); err != nil || r2.Count != n {
+			t.Fatalf("re-encoded entries: %v, count %d want %d", err, r2.Count, n)
+		}
+		if err == nil && len(r.Entries) != len(body) {
+			t.Fatalf("no error but Entries %d of %d bytes", len(r.Entries), len(body))
+		}
+	})
+}
+
+// FuzzSession feeds a stream of messages (each prefixed by a direction
+// byte and a 16-bit length) through a session with tiny bounds.
+func FuzzSession(f *testing.F) {
+	var seed []byte
+	for _, m := range seedSessions()[:200] {
+		seed = append(seed, byte(m.Dir))
+		seed = le.AppendUint16(seed, uint16(len(m.Data)))
+		seed = append(seed, m.Data...)
+	}
+	f.Add(seed)
+	f.Fuzz(func(t *testing.T, stream []byte) {
+		s := decode.NewSession(decode.Options{MaxPending: 8, MaxNodes: 8})
+		var r decode.Record
+		fm := &decode.Formatter{Time: decode.TimeRelative}
+		for len(stream) >= 3 {
+			dir := capture.Dir(stream[0]%3 + 1)
+			n := min(int(le.Uint16(stream[1:])), len(stream)-3)
+			msg := stream[3 : 3+n]
+			stream = stream[3+n:]
+			s.DecodeMsg(r.Time, dir, 0, msg, len(msg), le, &r)
+			fm.AppendText(nil, &r)
+			if js := fm.AppendJSON(nil, &r); !json.Valid(js) {
+				t.Fatalf("invalid JSON: %s", js)
+			}
+			if s.Pending() > 8 || s.Nodes() > 8 {
+				t.Fatalf("bounds exceeded: %d pending, %d nodes", s.Pending(), s.Nodes())
+			}
+		}
+	})
+}

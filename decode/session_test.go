@@ -1,0 +1,322 @@
+package decode_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/fusectl/fusectl/abi"
+	"github.com/fusectl/fusectl/capture"
+	"github.com/fusectl/fusectl/decode"
+	"github.com/fusectl/fusectl/decode/decodetest"
+)
+
+// replay decodes b's messages in one session and returns a clone of each
+// record.
+func replay(t *testing.T, s *decode.Session, b *decodetest.Builder) []*decode.Record {
+	t.Helper()
+	var out []*decode.Record
+	var r decode.Record
+	for _, m := range b.Msgs {
+		cr := capture.Record{Time: m.Time, Dir: m.Dir, Flags: m.Flags, Msg: m.Data, OrigLen: len(m.Data), Order: b.O}
+		s.Decode(&cr, &r)
+		out = append(out, r.Clone())
+	}
+	b.Msgs = nil
+	return out
+}
+
+func TestSessionPathsFollowRenames(t *testing.T) {
+	b := decodetest.New()
+	s := decode.NewSession(decode.Options{})
+	b.Init(45, 0)
+	u := b.Request(abi.FUSE_LOOKUP, 1, decodetest.Name("dir"))
+	b.Reply(u, 0, decodetest.Entry(2, 0, true))
+	u = b.Request(abi.FUSE_MKDIR, 2, &abi.MkdirIn{Mode: 0o755}, decodetest.Name("sub"))
+	b.Reply(u, 0, decodetest.Entry(3, 0, true))
+	u = b.Request(abi.FUSE_CREATE, 3, &abi.CreateIn{Mode: 0o100644}, decodetest.Name("f"))
+	b.Reply(u, 0, decodetest.Entry(4, 0, false), &abi.OpenOut{Fh: 1})
+	replay(t, s, b)
+	if p, ok := s.Path(4); !ok || p != "/dir/sub/f" {
+		t.Fatalf("path of n4 = %q, %v; want /dir/sub/f", p, ok)
+	}
+
+	// Moving the directory moves its subtree.
+	u = b.Request(abi.FUSE_RENAME, 2, &abi.RenameIn{NewDir: 1}, decodetest.Name("sub"), decodetest.Name("top"))
+	b.Reply(u, 0)
+	replay(t, s, b)
+	if p, _ := s.Path(4); p != "/top/f" {
+		t.Errorf("after RENAME, path of n4 = %q, want /top/f", p)
+	}
+
+	// RENAME_EXCHANGE swaps two names.
+	u = b.Request(abi.FUSE_LOOKUP, 1, decodetest.Name("other"))
+	b.Reply(u, 0, decodetest.Entry(5, 0, false))
+	u = b.Request(abi.FUSE_RENAME2, 1, &abi.Rename2In{NewDir: 1, Flags: 2}, decodetest.Name("top"), decodetest.Name("other"))
+	b.Reply(u, 0)
+	replay(t, s, b)
+	if p, _ := s.Path(3); p != "/other" {
+		t.Errorf("after RENAME_EXCHANGE, path of n3 = %q, want /other", p)
+	}
+	if p, _ := s.Path(5); p != "/top" {
+		t.Errorf("after RENAME_EXCHANGE, path of n5 = %q, want /top", p)
+	}
+
+	// UNLINK removes the name; FORGET the node.
+	u = b.Request(abi.FUSE_UNLINK, 1, decodetest.Name("top"))
+	b.Reply(u, 0)
+	replay(t, s, b)
+	if p, ok := s.Path(5); ok {
+		t.Errorf("after UNLINK, n5 still has path %q", p)
+	}
+	n := s.Nodes()
+	b.Request(abi.FUSE_FORGET, 5, &abi.ForgetIn{Nlookup: 1})
+	recs := replay(t, s, b)
+	if s.Nodes() != n-1 {
+		t.Errorf("after FORGET, %d nodes, want %d", s.Nodes(), n-1)
+	}
+	if s.Pending() != 0 {
+		t.Errorf("FORGET left %d pending requests; it gets no reply", s.Pending())
+	}
+	if recs[0].Op != abi.FUSE_FORGET {
+		t.Errorf("record op %v", recs[0].Op)
+	}
+
+	// NOTIFY_DELETE removes a name too.
+	b.Notify(abi.FUSE_NOTIFY_DELETE, &abi.NotifyDeleteOut{Parent: 3, Child: 4, Namelen: 1}, decodetest.Name("f"))
+	replay(t, s, b)
+	if p, ok := s.Path(4); ok {
+		t.Errorf("after NOTIFY_DELETE, n4 still has path %q", p)
+	}
+}
+
+func TestSessionReaddirplusPaths(t *testing.T) {
+	b := decodetest.New()
+	s := decode.NewSession(decode.Options{})
+	b.Init(45, 0)
+	u := b.Request(abi.FUSE_READDIRPLUS, 1, &abi.ReadIn{Size: 4096})
+	b.Reply(u, 0, decodetest.Direntplus(b.O, 10, "x", "y"))
+	recs := replay(t, s, b)
+	if got := recs[len(recs)-1].Count; got != 2 {
+		t.Errorf("READDIRPLUS reply count %d, want 2", got)
+	}
+	if p, _ := s.Path(11); p != "/y" {
+		t.Errorf("path of n11 = %q, want /y", p)
+	}
+}
+
+func TestSessionPairing(t *testing.T) {
+	b := decodetest.New()
+	s := decode.NewSession(decode.Options{})
+	b.Init(45, 0)
+	// An interrupted request: the interrupt's reply and the request's
+	// reply both pair.
+	u := b.Request(abi.FUSE_READ, 1, &abi.ReadIn{Size: 10})
+	iu := b.RequestHdr(abi.InHeader{Opcode: abi.FUSE_INTERRUPT, Unique: u | 1}, 0, &abi.InterruptIn{Unique: u})
+	b.Reply(iu, abi.Errno(11))
+	b.Reply(u, abi.Errno(4))
+	// A second interrupt that gets no reply does not stay pending once
+	// its request is answered.
+	u2 := b.Request(abi.FUSE_READ, 1, &abi.ReadIn{Size: 10})
+	b.RequestHdr(abi.InHeader{Opcode: abi.FUSE_INTERRUPT, Unique: u2 | 1}, 0, &abi.InterruptIn{Unique: u2})
+	b.Reply(u2, 0, decodetest.Raw("x"))
+	// A resent request pairs with the reply that echoes bit 63.
+	u3 := b.Request(abi.FUSE_GETATTR, 1, &abi.GetattrIn{})
+	b.Notify(abi.FUSE_NOTIFY_RESEND)
+	b.RequestHdr(abi.InHeader{Opcode: abi.FUSE_GETATTR, Unique: u3 | abi.FUSE_UNIQUE_RESEND, NodeID: 1}, 0, &abi.GetattrIn{})
+	b.Reply(u3|abi.FUSE_UNIQUE_RESEND, 0, &abi.AttrOut{})
+	// A reply nobody asked for.
+	b.Reply(999998, 0)
+	recs := replay(t, s, b)[2:]
+
+	want := []struct {
+		dir         capture.Dir
+		op          abi.Opcode
+		paired      bool
+		errno       abi.Errno
+		interrupts  uint64
+		interrupted bool
+	}{
+		{capture.DirRequest, abi.FUSE_READ, false, 0, 0, false},
+		{capture.DirRequest, abi.FUSE_INTERRUPT, false, 0, u, false},
+		{capture.DirReply, abi.FUSE_INTERRUPT, true, 11, u, false},
+		{capture.DirReply, abi.FUSE_READ, true, 4, 0, true},
+		{capture.DirRequest, abi.FUSE_READ, false, 0, 0, false},
+		{capture.DirRequest, abi.FUSE_INTERRUPT, false, 0, u2, false},
+		{capture.DirReply, abi.FUSE_READ, true, 0, 0, true},
+		{capture.DirRequest, abi.FUSE_GETATTR, false, 0, 0, false},
+		{capture.DirNotify, 0, false, 0, 0, false},
+		{capture.DirRequest, abi.FUSE_GETATTR, false, 0, 0, false},
+		{capture.DirReply, abi.FUSE_GETATTR, true, 0, 0, false},
+		{capture.DirReply, 0, false, 0, 0, false},
+	}
+	if len(recs) != len(want) {
+		t.Fatalf("%d records, want %d", len(recs), len(want))
+	}
+	for i, w := range want {
+		r := recs[i]
+		if r.Dir != w.dir || r.Op != w.op || r.Paired != w.paired || r.Errno != w.errno || r.Interrupts != w.interrupts || r.Interrupted != w.interrupted {
+			t.Errorf("record %d: dir=%v op=%v paired=%v errno=%v interrupts=%d interrupted=%v; want %+v",
+				i, r.Dir, r.Op, r.Paired, r.Errno, r.Interrupts, r.Interrupted, w)
+		}
+		if r.Malformed != nil {
+			t.Errorf("record %d malformed: %v", i, r.Malformed)
+		}
+	}
+	if !recs[9].IsResend() || recs[9].ID() != u3 {
+		t.Errorf("resent request: resend=%v id=%d, want true %d", recs[9].IsResend(), recs[9].ID(), u3)
+	}
+	if s.Pending() != 0 {
+		t.Errorf("%d requests still pending", s.Pending())
+	}
+	c := s.Counters()
+	if c.Unpaired != 1 || c.Interrupts != 2 || c.Resends != 1 || c.Evicted != 0 {
+		t.Errorf("counters %+v", c)
+	}
+}
+
+func TestSessionNegotiatesOldMinor(t *testing.T) {
+	b := decodetest.New()
+	s := decode.NewSession(decode.Options{})
+	neg := b.Init(8, 0)
+	// At 7.8 an entry reply is 120 bytes and WRITE's argument 24.
+	u := b.Request(abi.FUSE_LOOKUP, 1, decodetest.Name("a"))
+	b.Reply(u, 0, decodetest.Prefix{V: decodetest.Entry(2, 1, false), N: 120})
+	u = b.Request(abi.FUSE_WRITE, 2, decodetest.Prefix{V: &abi.WriteIn{Size: 3}, N: 24}, decodetest.Raw("abc"))
+	b.Reply(u, 0, &abi.WriteOut{Size: 3})
+	recs := replay(t, s, b)
+	p := s.Proto()
+	if !p.Known || p.Minor != 8 || p.Flags != neg {
+		t.Errorf("proto %+v, want minor 8 flags %v", p, neg)
+	}
+	for i, r := range recs {
+		if r.Malformed != nil {
+			t.Errorf("record %d (%v %v) malformed: %v", i, r.Dir, r.Op, r.Malformed)
+		}
+	}
+	if got := string(recs[4].Data); got != "abc" {
+		t.Errorf("WRITE data %q, want abc", got)
+	}
+	if got := recs[3].Out.Entry.NodeID; got != 2 {
+		t.Errorf("entry node %d, want 2", got)
+	}
+}
+
+// TestSessionBounded feeds requests that never get a reply and lookups of
+// ever new nodes: the tables stay within their bounds and count what they
+// dropped.
+func TestSessionBounded(t *testing.T) {
+	const maxPending, maxNodes = 64, 32
+	b := decodetest.New()
+	s := decode.NewSession(decode.Options{MaxPending: maxPending, MaxNodes: maxNodes})
+	var r decode.Record
+	b.Emit = func(m decodetest.Msg) {
+		s.DecodeMsg(m.Time, m.Dir, m.Flags, m.Data, len(m.Data), b.O, &r)
+	}
+	for i := 0; i < 1000; i++ {
+		b.Request(abi.FUSE_GETATTR, 1, &abi.GetattrIn{})
+	}
+	if s.Pending() > maxPending {
+		t.Errorf("%d pending, bound %d", s.Pending(), maxPending)
+	}
+	if c := s.Counters(); c.Evicted != 1000-maxPending {
+		t.Errorf("evicted %d, want %d", c.Evicted, 1000-maxPending)
+	}
+	for i := 0; i < 1000; i++ {
+		u := b.Request(abi.FUSE_LOOKUP, 1, decodetest.Name("f"+string(rune('a'+i%26))+string(rune('a'+i/26))))
+		b.Reply(u, 0, decodetest.Entry(uint64(100+i), 0, false))
+	}
+	if s.Nodes() > maxNodes {
+		t.Errorf("%d nodes, bound %d", s.Nodes(), maxNodes)
+	}
+	if c := s.Counters(); c.NodesEvicted != 1000-maxNodes {
+		t.Errorf("nodes evicted %d, want %d", c.NodesEvicted, 1000-maxNodes)
+	}
+}
+
+// TestSessionRenameCycle makes a directory its own ancestor, which only
+// hostile input can do: path resolution must stop.
+func TestSessionRenameCycle(t *testing.T) {
+	b := decodetest.New()
+	s := decode.NewSession(decode.Options{})
+	b.Init(45, 0)
+	u := b.Request(abi.FUSE_LOOKUP, 1, decodetest.Name("a"))
+	b.Reply(u, 0, decodetest.Entry(2, 0, true))
+	u = b.Request(abi.FUSE_LOOKUP, 2, decodetest.Name("b"))
+	b.Reply(u, 0, decodetest.Entry(3, 0, true))
+	u = b.Request(abi.FUSE_RENAME, 1, &abi.RenameIn{NewDir: 3}, decodetest.Name("a"), decodetest.Name("a"))
+	b.Reply(u, 0)
+	u = b.Request(abi.FUSE_GETATTR, 3, &abi.GetattrIn{})
+	recs := replay(t, s, b)
+	if p, ok := s.Path(3); ok {
+		t.Errorf("cycle resolved to %q", p)
+	}
+	if recs[len(recs)-1].Path != nil {
+		t.Errorf("record path %q in a cycle", recs[len(recs)-1].Path)
+	}
+}
+
+func TestMalformedIsErrMalformed(t *testing.T) {
+	b := decodetest.New()
+	decodetest.Malformed(b)
+	s := decode.NewSession(decode.Options{})
+	recs := replay(t, s, b)
+	n := 0
+	for _, r := range recs {
+		if r.Malformed != nil {
+			n++
+			if !errors.Is(r.Malformed, decode.ErrMalformed) {
+				t.Errorf("%v is not ErrMalformed", r.Malformed)
+			}
+		}
+	}
+	if n != 9 {
+		t.Errorf("%d malformed records, want 9", n)
+	}
+	if c := s.Counters(); c.Malformed != uint64(n) {
+		t.Errorf("counter says %d malformed, records %d", c.Malformed, n)
+	}
+}
+
+// TestTruncatedRecord decodes a message cut at the snap length: the
+// header and fixed part decode, the missing data is no error.
+func TestTruncatedRecord(t *testing.T) {
+	b := decodetest.New()
+	b.Request(abi.FUSE_WRITE, 1, &abi.WriteIn{Size: 100}, decodetest.Data(100))
+	msg := b.Msgs[0].Data
+	s := decode.NewSession(decode.Options{})
+	var r decode.Record
+	if err := s.DecodeMsg(b.Msgs[0].Time, capture.DirRequest, capture.FlagTruncated, msg[:100], len(msg), b.O, &r); err != nil {
+		t.Fatalf("truncated WRITE: %v", err)
+	}
+	if !r.Truncated || r.In.Write.Size != 100 || len(r.Data) != 100-40-40 {
+		t.Errorf("truncated=%v size=%d data=%d", r.Truncated, r.In.Write.Size, len(r.Data))
+	}
+}
+
+// TestDecodeSteadyStateAllocs checks that decoding and printing the mixed
+// workload allocates nothing per record once warmed up.
+func TestDecodeSteadyStateAllocs(t *testing.T) {
+	b := decodetest.New()
+	decodetest.Mixed(b, 2000)
+	msgs := b.Msgs
+	d := decode.NewDecoder(decode.Options{})
+	f := &decode.Formatter{Time: decode.TimeUTC}
+	var r decode.Record
+	var cr capture.Record
+	buf := make([]byte, 0, 1<<16)
+	run := func() {
+		for _, m := range msgs[2:] {
+			cr = capture.Record{Time: m.Time, Dir: m.Dir, Msg: m.Data, OrigLen: len(m.Data), Order: b.O}
+			d.Decode(&cr, &r)
+			buf = f.AppendText(buf[:0], &r)
+			buf = f.AppendJSON(buf[:0], &r)
+		}
+	}
+	run()
+	// Nodes come and go (LOOKUP after FORGET makes a new name string),
+	// so allow a little; per record it must be far below one.
+	allocs := testing.AllocsPerRun(5, run)
+	if per := allocs / float64(len(msgs)-2); per > 0.05 {
+		t.Errorf("%.3f allocations per record (%v per run of %d)", per, allocs, len(msgs)-2)
+	}
+}
