@@ -522,11 +522,26 @@ func (s *Server) stop(ctx context.Context) error {
 	}
 	s.waitOutput()
 	if s.tmp != "" {
+		s.unmountStray()
 		if rerr := os.RemoveAll(s.tmp); rerr != nil && err == nil {
 			err = fmt.Errorf("remove temp dir: %w", rerr)
 		}
 	}
 	return err
+}
+
+// unmountStray detaches a real mount on our private mountpoint before the
+// temporary directory is removed. It happens only when a shim method was
+// forced on a server that mounts by itself as root (jacobsa/fuse, or
+// mergerfs without auto_unmount); removing the directory would otherwise
+// walk into the mounted file system.
+func (s *Server) unmountStray() {
+	// Stat cannot tell: a dead server's mount answers ENOTCONN. The
+	// directory is ours, so detaching is safe; EINVAL means no mount.
+	mnt := filepath.Join(s.tmp, "mnt")
+	if err := unix.Unmount(mnt, unix.MNT_DETACH); err == nil {
+		s.logf("launch: the server had mounted %s for real; detached it", mnt)
+	}
 }
 
 // reap waits for the server to exit, escalating from end of stream to

@@ -1,10 +1,13 @@
 package launch
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/fusectl/fusectl/internal/testenv"
 )
@@ -100,5 +103,36 @@ func TestRealServers(t *testing.T) {
 				t.Error("a shim-launched server reported no mount options")
 			}
 		})
+	}
+}
+
+// TestForcedShimOnSelfMounter forces the PATH shim on jacobsa memfs, which
+// as root mounts by itself with mount(2) and never calls fusermount: Start
+// must time out and leave no mount, process or directory behind.
+func TestForcedShimOnSelfMounter(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: not building Go servers")
+	}
+	testenv.RequireFUSE(t)
+	bin := buildGo(t, "github.com/jacobsa/fuse/samples/mount_memfs", "mount_memfs")
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	_, err := Start(context.Background(), Options{
+		Args:         []string{bin, "--mount_point", "{}"},
+		Method:       ShimPath,
+		MountTimeout: 2 * time.Second,
+		StopGrace:    500 * time.Millisecond,
+		Logf:         t.Logf,
+	})
+	if err == nil {
+		t.Fatal("Start succeeded although the server never called fusermount")
+	}
+	t.Logf("Start: %v", err)
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	if strings.Contains(string(mounts), tmp) {
+		t.Errorf("a mount under %s is left:\n%s", tmp, mounts)
+	}
+	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+		t.Errorf("temp dir left behind: %v", ents[0].Name())
 	}
 }
