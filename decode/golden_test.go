@@ -77,3 +77,24 @@ func TestGoldenJSON(t *testing.T) {
 		})
 	}
 }
+
+// TestGoldenHex pins the hex dump under each record: the readable
+// annotation of the hex fixtures.
+func TestGoldenHex(t *testing.T) {
+	t.Run("realistic", testGoldenHex)
+}
+
+func testGoldenHex(t *testing.T) {
+	b := decodetest.New()
+	decodetest.Realistic(b)
+	d := decode.NewDecoder(decode.Options{})
+	f := &decode.Formatter{Time: decode.TimeUTC, Hex: true}
+	var r decode.Record
+	var out []byte
+	for _, m := range b.Msgs {
+		cr := capture.Record{Time: m.Time, Dir: m.Dir, Flags: m.Flags, Msg: m.Data, OrigLen: len(m.Data), Order: b.O}
+		d.Decode(&cr, &r)
+		out = f.AppendText(out, &r)
+	}
+	golden.RequireEqual(t, out)
+}

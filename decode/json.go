@@ -31,7 +31,7 @@ func (f *Formatter) AppendJSON(b []byte, r *Record) []byte {
 		t = t.UTC()
 	}
 	j.b = append(j.b, '"')
-	j.b = t.AppendFormat(j.b, time.RFC3339Nano)
+	j.b = f.appendRFC3339(j.b, t)
 	j.b = append(j.b, '"')
 	if f.Time == TimeRelative {
 		j.int("rel_ns", int64(r.Time.Sub(f.start)))
@@ -110,6 +110,32 @@ func (f *Formatter) AppendJSON(b []byte, r *Record) []byte {
 	b = j.b
 	j.b = nil
 	return b
+}
+
+// appendRFC3339 appends t as time.RFC3339Nano does. The part up to the
+// second and the zone are formatted once per second of capture time.
+func (f *Formatter) appendRFC3339(b []byte, t time.Time) []byte {
+	sec := t.Unix()
+	if !f.secValid || sec != f.sec || t.Location() != f.secLoc {
+		f.sec, f.secLoc, f.secValid = sec, t.Location(), true
+		f.secText = t.Truncate(time.Second).AppendFormat(f.secText[:0], "2006-01-02T15:04:05")
+		f.zoneText = t.AppendFormat(f.zoneText[:0], "Z07:00")
+	}
+	b = append(b, f.secText...)
+	if ns := t.Nanosecond(); ns != 0 {
+		var d [10]byte
+		d[0] = '.'
+		for i := 9; i >= 1; i-- {
+			d[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		n := 10
+		for d[n-1] == '0' {
+			n--
+		}
+		b = append(b, d[:n]...)
+	}
+	return append(b, f.zoneText...)
 }
 
 // jsonEmitter writes fields as "key":value.

@@ -37,6 +37,12 @@ type Formatter struct {
 	names   nameCache
 	text    textEmitter
 	js      jsonEmitter
+
+	// The formatted second and zone of the last JSON time.
+	sec               int64
+	secLoc            *time.Location
+	secValid          bool
+	secText, zoneText []byte
 }
 
 // AppendText appends the one-line text form of r, a newline, and with Hex
