@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"testing"
+	"time"
 )
 
 func TestPseudoHeader(t *testing.T) {
@@ -65,6 +66,41 @@ func TestStrings(t *testing.T) {
 	} {
 		if c.got != c.want {
 			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
+}
+
+func TestTimestampResolutions(t *testing.T) {
+	for _, c := range []struct {
+		res    byte
+		offset int64
+		ts     uint64
+		want   time.Time
+	}{
+		{9, 0, 1_700_000_000_123_456_789, time.Unix(1_700_000_000, 123_456_789)},
+		{6, 0, 1_700_000_000_123_456, time.Unix(1_700_000_000, 123_456_000)}, // pcapng default
+		{0, 0, 1_700_000_000, time.Unix(1_700_000_000, 0)},
+		{12, 0, 1_000_000_123_456_789_012, time.Unix(1_000_000, 123_456_789)},
+		{19, 0, 1<<64 - 1, time.Unix(1, 844_674_407)},
+		{0x80 | 30, 0, 5<<30 | 1<<29, time.Unix(5, 500_000_000)},
+		{0x80, 0, 42, time.Unix(42, 0)},
+		{0x80 | 63, 0, 1<<63 | 1<<62, time.Unix(1, 500_000_000)},
+		{9, 100, 1_000_000_001, time.Unix(101, 1)},
+		{9, -1, 1_000_000_000, time.Unix(0, 0)},
+	} {
+		s, err := newTsScale(c.res)
+		if err != nil {
+			t.Errorf("resolution %#x: %v", c.res, err)
+			continue
+		}
+		s.offset = c.offset
+		if got := s.time(c.ts); !got.Equal(c.want) {
+			t.Errorf("resolution %#x offset %d: %d is %v, want %v", c.res, c.offset, c.ts, got, c.want)
+		}
+	}
+	for _, res := range []byte{20, 127, 0x80 | 64, 0xff} {
+		if _, err := newTsScale(res); err == nil {
+			t.Errorf("resolution %#x accepted", res)
 		}
 	}
 }

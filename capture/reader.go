@@ -85,6 +85,7 @@ type Reader struct {
 	closed    bool
 
 	order  binary.ByteOrder
+	be     bool // order is big-endian; see u32
 	ifaces []Interface
 	sect   []ifaceInfo // interfaces of the current section
 }
@@ -130,10 +131,13 @@ func newTsScale(res byte) (tsScale, error) {
 
 func (s *tsScale) time(ts uint64) time.Time {
 	var sec, nsec uint64
-	if s.shift < 0 {
+	switch {
+	case s.perSec == 1e9: // what fcap writers use: constant divisions are cheap
+		sec, nsec = ts/1e9, ts%1e9
+	case s.shift < 0:
 		sec = ts / s.perSec
 		nsec = ts % s.perSec * s.mul / s.div
-	} else {
+	default:
 		sec = ts >> s.shift
 		frac := ts & (1<<s.shift - 1)
 		hi, lo := bits.Mul64(frac, 1e9)
@@ -199,8 +203,8 @@ func NewReader(r io.Reader, opts ReaderOptions) (*Reader, error) {
 		return nil, err
 	}
 	// Interfaces already at hand, so that Interfaces is useful at once.
-	for rd.err == nil && rd.end-rd.start >= 8 && rd.order.Uint32(rd.buf[rd.start:]) == blockIDB {
-		l := rd.order.Uint32(rd.buf[rd.start+4:])
+	for rd.err == nil && rd.end-rd.start >= 8 && rd.u32(rd.buf[rd.start:]) == blockIDB {
+		l := rd.u32(rd.buf[rd.start+4:])
 		if uint64(l) > uint64(rd.end-rd.start) {
 			break
 		}
@@ -309,12 +313,13 @@ func (r *Reader) block(first bool) (off int64, typ uint32, b []byte, err error) 
 			return off, 0, nil, &FormatError{off, errors.New("section header: bad byte-order magic")}
 		}
 		r.order = o
+		r.be = o == binary.BigEndian
 	} else if r.order == nil || first {
 		return off, 0, nil, &FormatError{off, fmt.Errorf("block type %#x before section header", typ)}
 	} else {
-		typ = r.order.Uint32(head)
+		typ = r.u32(head)
 	}
-	l := r.order.Uint32(head[4:])
+	l := r.u32(head[4:])
 	minLen := uint32(12)
 	switch typ {
 	case blockSHB:
@@ -331,12 +336,36 @@ func (r *Reader) block(first bool) (off int64, typ uint32, b []byte, err error) 
 		return off, 0, nil, r.atEOF(err)
 	}
 	b = r.buf[r.start : r.start+int(l)]
-	if t := r.order.Uint32(b[l-4:]); t != l {
+	if t := r.u32(b[l-4:]); t != l {
 		return off, 0, nil, &FormatError{off, fmt.Errorf("block type %#x: trailing length %d, want %d", typ, t, l)}
 	}
 	r.start += int(l)
 	r.off += int64(l)
 	return off, typ, b, nil
+}
+
+// u16, u32 and u64 decode in the section's byte order. They test a bool
+// rather than call through r.order, so that they inline: the interface call
+// was a visible part of the time per record (pcapgo does the same).
+func (r *Reader) u16(b []byte) uint16 {
+	if r.be {
+		return binary.BigEndian.Uint16(b)
+	}
+	return binary.LittleEndian.Uint16(b)
+}
+
+func (r *Reader) u32(b []byte) uint32 {
+	if r.be {
+		return binary.BigEndian.Uint32(b)
+	}
+	return binary.LittleEndian.Uint32(b)
+}
+
+func (r *Reader) u64(b []byte) uint64 {
+	if r.be {
+		return binary.BigEndian.Uint64(b)
+	}
+	return binary.LittleEndian.Uint64(b)
 }
 
 // atEOF turns the end of the stream into io.EOF, noting a partial block.
@@ -394,7 +423,7 @@ func (r *Reader) ensure(n int) error {
 }
 
 func (r *Reader) sectionHeader(off int64, b []byte) error {
-	major, minor := r.order.Uint16(b[12:]), r.order.Uint16(b[14:])
+	major, minor := r.u16(b[12:]), r.u16(b[14:])
 	if major != 1 {
 		r.err = &FormatError{off, fmt.Errorf("pcapng version %d.%d: %w", major, minor, ErrNotFcap)}
 		return r.err
@@ -404,7 +433,7 @@ func (r *Reader) sectionHeader(off int64, b []byte) error {
 }
 
 func (r *Reader) interfaceBlock(off int64, b []byte) error {
-	if lt := r.order.Uint16(b[8:]); lt != linkTypeUser0 {
+	if lt := r.u16(b[8:]); lt != linkTypeUser0 {
 		r.err = &FormatError{off, fmt.Errorf("interface %d: link type %d: %w", len(r.sect), lt, ErrNotFcap)}
 		return r.err
 	}
@@ -417,7 +446,7 @@ func (r *Reader) interfaceBlock(off int64, b []byte) error {
 	var tsoff int64
 	opts := b[16 : len(b)-4]
 	for len(opts) >= 4 {
-		code, n := r.order.Uint16(opts), int(r.order.Uint16(opts[2:]))
+		code, n := r.u16(opts), int(r.u16(opts[2:]))
 		if code == optEnd {
 			break
 		}
@@ -434,7 +463,7 @@ func (r *Reader) interfaceBlock(off int64, b []byte) error {
 		case code == optIfTsresol && n >= 1:
 			res = val[0]
 		case code == optIfTsoffset && n >= 8:
-			tsoff = int64(r.order.Uint64(val))
+			tsoff = int64(r.u64(val))
 		}
 		opts = opts[4+pad4(n):]
 	}
@@ -451,21 +480,24 @@ func (r *Reader) interfaceBlock(off int64, b []byte) error {
 
 func (r *Reader) packet(off int64, b []byte, rec *Record, alloc bool) error {
 	o := r.order
-	id := o.Uint32(b[8:])
-	capLen := o.Uint32(b[20:])
-	origLen := o.Uint32(b[24:])
+	id := r.u32(b[8:])
+	capLen := r.u32(b[20:])
+	origLen := r.u32(b[24:])
 	if uint64(capLen) > uint64(len(b)-epbMinSize) {
 		return &FormatError{off, fmt.Errorf("packet: capture length %d past block end", capLen)}
 	}
 	if uint64(id) >= uint64(len(r.sect)) {
 		return &FormatError{off, fmt.Errorf("packet: interface %d of %d", id, len(r.sect))}
 	}
-	dir, flags, msg, err := ParsePseudoHeader(b[28:28+capLen], o)
-	if err != nil {
+	// ParsePseudoHeader, without its call through the byte order interface.
+	pkt := b[28 : 28+capLen]
+	if len(pkt) < PseudoHeaderSize || pkt[0] != FormatVersion || !Dir(pkt[1]).Valid() {
+		_, _, _, err := ParsePseudoHeader(pkt, o)
 		return &FormatError{off, err}
 	}
+	dir, flags, msg := Dir(pkt[1]), Flags(r.u16(pkt[2:])), pkt[PseudoHeaderSize:]
 	in := &r.sect[id]
-	rec.Time = in.ts.time(uint64(o.Uint32(b[12:]))<<32 | uint64(o.Uint32(b[16:])))
+	rec.Time = in.ts.time(uint64(r.u32(b[12:]))<<32 | uint64(r.u32(b[16:])))
 	rec.Iface = in.global
 	rec.Dir = dir
 	rec.Flags = flags
