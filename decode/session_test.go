@@ -320,3 +320,34 @@ func TestDecodeSteadyStateAllocs(t *testing.T) {
 		t.Errorf("%.3f allocations per record (%v per run of %d)", per, allocs, len(msgs)-2)
 	}
 }
+
+// TestAncientSizes decodes the smallest historical sizes: an 8-byte INIT
+// reply (minor < 5), whose STATFS reply has no frsize (48 bytes, minor <
+// 4), and a 16-byte INIT request.
+func TestAncientSizes(t *testing.T) {
+	b := decodetest.New()
+	s := decode.NewSession(decode.Options{})
+	in := abi.InitIn{Major: 7, Minor: 3}
+	u := b.Request(abi.FUSE_INIT, 0, decodetest.Prefix{V: &in, N: 16})
+	b.Reply(u, 0, decodetest.Prefix{V: &abi.InitOut{Major: 7, Minor: 3, MaxWrite: 999}, N: 8})
+	u = b.Request(abi.FUSE_STATFS, 1)
+	b.Reply(u, 0, decodetest.Prefix{V: &abi.StatfsOut{St: abi.Kstatfs{Blocks: 10, Bsize: 512, Namelen: 255}}, N: 48})
+	recs := replay(t, s, b)
+	for i, r := range recs {
+		if r.Malformed != nil {
+			t.Errorf("record %d (%v %v) malformed: %v", i, r.Dir, r.Op, r.Malformed)
+		}
+	}
+	p := s.Proto()
+	if p.Minor != 3 || p.MaxWrite != 4096 || p.Flags != 0 {
+		t.Errorf("proto %+v: want minor 3, max_write 4096 (the kernel's floor before 7.5), no flags", p)
+	}
+	if st := recs[3].Out.Statfs.St; st.Blocks != 10 || st.Namelen != 255 || st.Frsize != 0 {
+		t.Errorf("statfs %+v", st)
+	}
+	// The same STATFS reply at 7.4 is too short.
+	var r decode.Record
+	if err := decode.DecodeReplyInto(&r, recs[3].Msg, decode.Call{Op: abi.FUSE_STATFS}, b.O, &decode.Proto{Minor: 4}); err == nil {
+		t.Errorf("a 48-byte STATFS reply decoded at 7.4 without error")
+	}
+}

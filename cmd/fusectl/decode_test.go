@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +17,8 @@ import (
 
 	"github.com/google/shlex"
 
+	"github.com/fusectl/fusectl/abi"
+	"github.com/fusectl/fusectl/capture"
 	"github.com/fusectl/fusectl/decode"
 	"github.com/fusectl/fusectl/decode/decodetest"
 )
@@ -323,3 +327,59 @@ func childDecode(path string, n int) (int, float64, error) {
 	fmt.Sscanf(stderr.String()[i+len("VmHWM-kB "):], "%d", &kb)
 	return kb, rate, nil
 }
+
+// TestDecodeRunLive reads a capture from a pipe as it is written: each
+// record's line must come out before the writer sends the next one.
+func TestDecodeRunLive(t *testing.T) {
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inR.Close()
+	defer outR.Close()
+	opts := DecodeOptions{Input: "-", UTC: true, IO: TestIO(inR, outW, io.Discard, false), Ctx: context.Background()}
+	done := make(chan error, 1)
+	go func() {
+		done <- runDecode(&opts)
+		outW.Close()
+	}()
+
+	w, err := capture.NewWriter(inW, capture.WriterOptions{ByteOrder: binary.LittleEndian})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := decodetest.New()
+	b.Init(45, 0)
+	u := b.Request(abi.FUSE_LOOKUP, 1, decodetest.Name("a"))
+	b.Reply(u, abi.Errno(2))
+	lines := bufio.NewReader(outR)
+	for _, m := range b.Msgs {
+		if err := w.WriteMsg(m.Time, 0, m.Dir, m.Flags, m.Data); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		// The line arrives while the capture is still open.
+		line, err := lines.ReadString('\n')
+		if err != nil {
+			t.Fatalf("no line for record: %v", err)
+		}
+		if !strings.Contains(line, fmt.Sprintf("#%d ", le64(m.Data[8:]))) {
+			t.Errorf("line %q is not about the record just written", line)
+		}
+	}
+	inW.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !opts.Live {
+		t.Errorf("a pipe input did not switch to live output")
+	}
+}
+
+func le64(b []byte) uint64 { return binary.LittleEndian.Uint64(b) }
