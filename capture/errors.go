@@ -21,8 +21,11 @@ var (
 )
 
 // FormatError reports malformed data in a capture and where it is. Offset is
-// the byte offset of the pcapng block that holds the problem. Errors wrapping
-// ErrNotFcap and ErrVersion also come as a *FormatError.
+// the byte offset of the pcapng block that holds the problem. Every error
+// about the data from Next and NextInto is one, those wrapping ErrNotFcap
+// (an interface of another link type) and ErrVersion included; only
+// NewReader's verdict on input that is not pcapng at all is a plain error
+// wrapping ErrNotFcap.
 type FormatError struct {
 	Offset int64
 	Err    error

@@ -23,12 +23,6 @@ const (
 	shbMinSize = 28 // type, length, magic, major, minor, section length, trailer
 	idbMinSize = 20
 	epbMinSize = 32
-
-	// DefaultMaxBlockSize is the largest pcapng block the reader accepts
-	// unless ReaderOptions.MaxBlockSize says otherwise: far more than any
-	// FUSE message (max_write is at most a few MiB) and small enough that a
-	// corrupt length cannot make the reader allocate without bound.
-	DefaultMaxBlockSize = 64 << 20
 )
 
 // pad4 rounds n up to a multiple of 4.
@@ -45,3 +39,9 @@ func orderOf(m []byte) binary.ByteOrder {
 	}
 	return nil
 }
+
+// DefaultMaxBlockSize is the largest pcapng block the reader accepts unless
+// ReaderOptions.MaxBlockSize says otherwise: far more than any FUSE message
+// (max_write is at most a few MiB) and small enough that a corrupt length
+// cannot make the reader allocate without bound.
+const DefaultMaxBlockSize = 64 << 20

@@ -208,7 +208,9 @@ func NewReader(r io.Reader, opts ReaderOptions) (*Reader, error) {
 		if uint64(l) > uint64(rd.end-rd.start) {
 			break
 		}
-		if err := rd.step(&rec, false, false); err != nil && err != io.EOF {
+		if err := rd.step(&rec, false, false); err == io.EOF {
+			break
+		} else if err != nil {
 			return nil, err
 		}
 	}

@@ -53,13 +53,16 @@ const maxOptionLen = math.MaxUint16
 
 // Writer writes an .fcap stream. It is safe for concurrent use.
 //
-// Records are buffered: call Flush to push them to the underlying writer
-// (for a live reader, or to bound what a crash loses) and Close at the end.
-// Records not flushed are lost. The Writer only ever hands whole pcapng
-// blocks to the underlying writer, so a reader at the other end of a pipe,
-// or a file cut by SIGKILL after a Flush, ends on a block boundary.
+// Records are buffered, and written out without being asked only once 64 KiB
+// have gathered: call Flush to push them to the underlying writer (for a
+// live reader, or to bound what a crash loses) and Close at the end; records
+// still buffered when the process dies are lost. The Writer only ever hands
+// whole pcapng blocks to the underlying writer, so a reader at the other end
+// of a pipe, or a file cut by SIGKILL, ends on a block boundary unless the
+// kill lands inside a write.
 type Writer struct {
-	mu      sync.Mutex
+	mu sync.Mutex // guards all fields below; held across writes to w
+
 	w       io.Writer
 	f       *os.File // set by Create; closed by Close
 	order   binary.ByteOrder
