@@ -92,5 +92,5 @@ func ExampleStats() {
 	// LOOKUP 3 1 10µs 10µs
 	// GETATTR 1 0 10µs 10µs
 	// OPEN 1 0 10µs 10µs
-	// READ 2 1 20.015µs 2.01ms
+	// READ 2 1 20.095µs 2.01ms
 }

@@ -22,13 +22,13 @@ var LayerTypeFUSE = gopacket.RegisterLayerType(1147, gopacket.LayerTypeMetadata{
 // packets as fusectl writes them).
 //
 // The DecodingLayer contract, as gopacket's own layers keep it:
-// DecodeFromBytes resets the receiver (every field is rewritten, Record as
-// [DecodeRequestInto] documents); it does not allocate in the steady
-// state, except to describe a malformed message; the layer and its Record
-// alias the data passed in, so the data must stay unchanged while they are
-// used; a message cut at the snap length is reported through
-// DecodeFeedback.SetTruncated, not as an error. After an error the fields
-// are unspecified.
+// DecodeFromBytes resets the receiver (every field but ByteOrder and Proto
+// is rewritten, Record as [DecodeRequestInto] documents); it does not
+// allocate in the steady state, except to describe a malformed message;
+// the layer and its Record alias the data passed in, so the data must stay
+// unchanged while they are used; a message cut at the snap length is
+// reported through DecodeFeedback.SetTruncated, not as an error. After an
+// error the fields are unspecified.
 //
 // Requests and notifications are decoded whole. A reply's body needs its
 // request's opcode, which a single packet does not carry: the layer
@@ -41,16 +41,14 @@ type FUSE struct {
 	// Dir and Flags come from the pseudo-header.
 	Dir   capture.Dir
 	Flags capture.Flags
-	// ByteOrder is the order of the capture's section. Leave it nil to
-	// detect it from the message's length field (the decoded order is then
-	// stored here until the next call resets it).
+	// ByteOrder is the order of the capture's section. Left nil, it is
+	// detected from the first packet's length field and kept for the
+	// following ones (a section has one order).
 	ByteOrder binary.ByteOrder
 	// Proto selects the sizes of older minors; nil means DefaultProto.
 	Proto *Proto
 	// Record is the decoded message.
 	Record Record
-
-	detect bool
 }
 
 // LayerType returns LayerTypeFUSE.
@@ -71,8 +69,8 @@ func (f *FUSE) NextLayerType() gopacket.LayerType { return gopacket.LayerTypeZer
 
 // DecodeFromBytes decodes an .fcap packet; see the contract on [FUSE].
 func (f *FUSE) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) error {
-	if f.ByteOrder == nil || f.detect {
-		f.ByteOrder, f.detect = detectOrder(data), true
+	if f.ByteOrder == nil {
+		f.ByteOrder = detectOrder(data)
 	}
 	o := byteOrder(f.ByteOrder)
 	dir, flags, msg, err := capture.ParsePseudoHeader(data, o)

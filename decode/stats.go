@@ -11,11 +11,12 @@ import (
 	"github.com/fusectl/fusectl/capture"
 )
 
-// Latency histogram range: 1ns to one hour, 3 significant digits.
+// Latency histogram range: 1ns to one hour, 2 significant digits (1%
+// precision, about 36 KiB per opcode; 3 digits would take 270 KiB).
 const (
 	histMin     = 1
 	histMax     = int64(time.Hour)
-	histSigFigs = 3
+	histSigFigs = 2
 )
 
 // Stats counts records per opcode and notify code, with latency
@@ -41,9 +42,9 @@ func NewStats() *Stats {
 	return &Stats{ops: map[abi.Opcode]*opStats{}, notifies: map[abi.NotifyCode]uint64{}}
 }
 
-// maxStatOps bounds the opcodes tracked separately; hostile input with
-// many unknown opcodes shares one row.
-const maxStatOps = 128
+// maxStatOps bounds the opcodes tracked separately (every known opcode
+// fits); hostile input with many unknown opcodes shares one row, OTHER.
+const maxStatOps = 64
 
 // Add counts a record.
 func (s *Stats) Add(r *Record) {
