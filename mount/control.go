@@ -1,0 +1,523 @@
+package mount
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fusectl/fusectl/capture"
+)
+
+// The control socket speaks a small protocol: the client sends one JSON
+// request line; for "status" the server answers one JSON line and closes;
+// for "feed" it streams binary frames until the client goes away or the
+// mount ends. A frame is a 24-byte header (host byte order: u32 frame
+// length including the header, u8 kind, u8 direction, u16 flags, u32
+// original message length, u32 reserved, i64 time in Unix nanoseconds)
+// followed by the message (kind event), an 8-byte drop count (kind drops),
+// or nothing (kind end).
+
+const (
+	frameHeaderSize = 24
+	frameEvent      = 1
+	frameDrops      = 2
+	frameEnd        = 3
+	maxFrame        = 64 << 20
+)
+
+// controlRequest is the JSON request line.
+type controlRequest struct {
+	Op         string `json:"op"`
+	SnapLen    int    `json:"snaplen,omitempty"`
+	Synthesize bool   `json:"synthesize,omitempty"`
+}
+
+// Status describes a running fusectl mount, as served on its control
+// socket.
+type Status struct {
+	Mountpoint string    `json:"mountpoint"`
+	Server     []string  `json:"server"`
+	ServerPid  int       `json:"server_pid"`
+	Pid        int       `json:"pid"` // the fusectl process
+	Method     string    `json:"method"`
+	Minor      uint32    `json:"minor"`
+	Started    time.Time `json:"started"`
+	Requests   uint64    `json:"requests"`
+	Replies    uint64    `json:"replies"`
+	Notifies   uint64    `json:"notifies"`
+	Bytes      uint64    `json:"bytes"`
+	// Rate is messages per second over the last second.
+	Rate     float64 `json:"rate"`
+	InFlight int     `json:"in_flight"`
+	// Injected counts error replies fusectl made on the server's behalf;
+	// NoRequest counts replies the kernel refused as no longer pending.
+	Injected  uint64 `json:"injected"`
+	NoRequest uint64 `json:"no_request"`
+	// Dropped counts events lost by slow subscribers, Capture the ones of
+	// the --capture file among them.
+	Dropped        uint64 `json:"dropped"`
+	CaptureDropped uint64 `json:"capture_dropped"`
+	Subscribers    int    `json:"subscribers"`
+}
+
+// DefaultControlDir returns where control sockets live:
+// $XDG_RUNTIME_DIR/fusectl, else /run/fusectl for root, else a directory
+// per user under the temporary directory.
+func DefaultControlDir() string {
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		return filepath.Join(d, "fusectl")
+	}
+	if os.Geteuid() == 0 {
+		return "/run/fusectl"
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("fusectl-%d", os.Geteuid()))
+}
+
+// SocketName returns the control socket's file name for a mountpoint: its
+// base name (for people listing the directory) and a hash of the whole path.
+func SocketName(mountpoint string) string {
+	sum := sha256.Sum256([]byte(mountpoint))
+	base := strings.Map(func(r rune) rune {
+		if r == '/' || r < ' ' || r > '~' {
+			return '_'
+		}
+		return r
+	}, filepath.Base(mountpoint))
+	if len(base) > 32 {
+		base = base[:32]
+	}
+	return base + "." + hex.EncodeToString(sum[:6]) + ".sock"
+}
+
+// Status returns the mount's current status.
+func (m *Mount) Status() Status {
+	st := Status{
+		Mountpoint: m.mnt,
+		Server:     m.opts.Args,
+		ServerPid:  m.server.Pid(),
+		Pid:        os.Getpid(),
+		Method:     m.server.Method().String(),
+		Minor:      m.km.minor,
+		Started:    m.started,
+		Requests:   m.stat.requests.Load(),
+		Replies:    m.stat.replies.Load(),
+		Notifies:   m.stat.notifies.Load(),
+		Bytes:      m.stat.reqBytes.Load() + m.stat.repBytes.Load(),
+		InFlight:   m.sess.inflightCount(),
+		Injected:   m.stat.injected.Load(),
+		NoRequest:  m.stat.noRequest.Load(),
+		Dropped:    m.feed.totalDropped(),
+	}
+	if m.capSub != nil {
+		st.CaptureDropped = m.capSub.Dropped()
+	}
+	st.Subscribers = len(m.feed.subscribers())
+	if m.ctl != nil {
+		st.Rate = m.ctl.rate()
+	}
+	return st
+}
+
+// controlServer serves one mount's control socket.
+type controlServer struct {
+	m    *Mount
+	path string
+	ln   *net.UnixListener
+	wg   sync.WaitGroup
+	quit chan struct{}
+
+	mu    sync.Mutex
+	conns map[net.Conn]bool
+	// +checklocks:mu
+	lastRate float64
+}
+
+func (m *Mount) listenControl() (*controlServer, error) {
+	dir := m.opts.ControlDir
+	if dir == "" {
+		dir = DefaultControlDir()
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create control directory: %w", err)
+	}
+	path := filepath.Join(dir, SocketName(m.mnt))
+	// A socket left by a killed fusectl for the same mountpoint is stale
+	// if nobody answers on it.
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("control socket %s: in use by another fusectl", path)
+	}
+	os.Remove(path)
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("listen on control socket: %w", err)
+	}
+	ln.SetUnlinkOnClose(true)
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("chmod control socket: %w", err)
+	}
+	s := &controlServer{m: m, path: path, ln: ln, quit: make(chan struct{}), conns: make(map[net.Conn]bool)}
+	s.wg.Add(2)
+	go s.accept()
+	go s.sampleRate()
+	return s, nil
+}
+
+func (s *controlServer) rate() float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastRate
+}
+
+// sampleRate measures the message rate once a second.
+func (s *controlServer) sampleRate() {
+	defer s.wg.Done()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	total := func() uint64 {
+		return s.m.stat.requests.Load() + s.m.stat.replies.Load() + s.m.stat.notifies.Load()
+	}
+	last, lastT := total(), time.Now()
+	for {
+		select {
+		case <-s.quit:
+			return
+		case now := <-t.C:
+			n := total()
+			r := float64(n-last) / now.Sub(lastT).Seconds()
+			last, lastT = n, now
+			s.mu.Lock()
+			s.lastRate = r
+			s.mu.Unlock()
+		}
+	}
+}
+
+func (s *controlServer) accept() {
+	defer s.wg.Done()
+	for {
+		c, err := s.ln.AcceptUnix()
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		s.conns[c] = true
+		s.mu.Unlock()
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.serve(c)
+			s.mu.Lock()
+			delete(s.conns, c)
+			s.mu.Unlock()
+			c.Close()
+		}()
+	}
+}
+
+func (s *controlServer) serve(c *net.UnixConn) {
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	line, err := bufio.NewReader(io.LimitReader(c, 4096)).ReadBytes('\n')
+	if err != nil {
+		return
+	}
+	c.SetReadDeadline(time.Time{})
+	var req controlRequest
+	if err := json.Unmarshal(line, &req); err != nil {
+		fmt.Fprintf(c, "{\"error\":%q}\n", "bad request: "+err.Error())
+		return
+	}
+	switch req.Op {
+	case "status":
+		b, _ := json.Marshal(s.m.Status())
+		c.Write(append(b, '\n'))
+	case "feed":
+		s.serveFeed(c, req)
+	default:
+		fmt.Fprintf(c, "{\"error\":%q}\n", "unknown op "+req.Op)
+	}
+}
+
+// serveFeed streams events until the client hangs up or the feed ends.
+func (s *controlServer) serveFeed(c *net.UnixConn, req controlRequest) {
+	sub := s.m.Subscribe(SubscribeOptions{SnapLen: req.SnapLen, Synthesize: req.Synthesize})
+	defer sub.Close()
+	// Notice a client that hangs up even when no event comes.
+	go func() {
+		var b [1]byte
+		c.Read(b[:])
+		sub.Close()
+	}()
+	w := bufio.NewWriterSize(c, 256<<10)
+	var hdr [frameHeaderSize]byte
+	var reported uint64
+	writeFrame := func(kind byte, dir capture.Dir, flags capture.Flags, orig int, t time.Time, payload []byte) error {
+		ne.PutUint32(hdr[0:], uint32(frameHeaderSize+len(payload)))
+		hdr[4], hdr[5] = kind, byte(dir)
+		ne.PutUint16(hdr[6:], uint16(flags))
+		ne.PutUint32(hdr[8:], uint32(orig))
+		ne.PutUint32(hdr[12:], 0)
+		ne.PutUint64(hdr[16:], uint64(t.UnixNano()))
+		if _, err := w.Write(hdr[:]); err != nil {
+			return err
+		}
+		_, err := w.Write(payload)
+		return err
+	}
+	for {
+		ev, ok := sub.Next()
+		if !ok {
+			break
+		}
+		err := writeFrame(frameEvent, ev.Dir, ev.Flags, ev.OrigLen, ev.Time, ev.Msg)
+		sub.Release(ev)
+		if err == nil {
+			if d := sub.Dropped(); d != reported {
+				reported = d
+				var p [8]byte
+				ne.PutUint64(p[:], d)
+				err = writeFrame(frameDrops, 0, 0, 0, time.Now(), p[:])
+			}
+		}
+		if err == nil && sub.queueEmpty() {
+			err = w.Flush()
+		}
+		if err != nil {
+			return
+		}
+	}
+	if d := sub.Dropped(); d != reported {
+		var p [8]byte
+		ne.PutUint64(p[:], d)
+		writeFrame(frameDrops, 0, 0, 0, time.Now(), p[:])
+	}
+	writeFrame(frameEnd, 0, 0, 0, time.Now(), nil)
+	w.Flush()
+}
+
+// close stops accepting, ends every client and removes the socket.
+func (s *controlServer) close() {
+	close(s.quit)
+	s.ln.Close()
+	s.mu.Lock()
+	for c := range s.conns {
+		// Feed clients end by themselves when the feed closes; status
+		// clients are quick. A deadline bounds the wait for stuck ones.
+		c.SetDeadline(time.Now().Add(time.Second))
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	os.Remove(s.path)
+}
+
+// ControlSockets lists the control sockets in dir ("" for
+// DefaultControlDir()).
+func ControlSockets(dir string) ([]string, error) {
+	if dir == "" {
+		dir = DefaultControlDir()
+	}
+	paths, err := filepath.Glob(filepath.Join(dir, "*.sock"))
+	if err != nil {
+		return nil, err
+	}
+	return paths, nil
+}
+
+func dialControl(ctx context.Context, path string, req controlRequest) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("connect to control socket: %w", err)
+	}
+	b, _ := json.Marshal(req)
+	if _, err := c.Write(append(b, '\n')); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("send control request: %w", err)
+	}
+	return c, nil
+}
+
+// QueryStatus asks the fusectl mount behind a control socket for its
+// status.
+func QueryStatus(ctx context.Context, path string) (*Status, error) {
+	c, err := dialControl(ctx, path, controlRequest{Op: "status"})
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		c.SetDeadline(dl)
+	} else {
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+	}
+	line, err := bufio.NewReader(io.LimitReader(c, 1<<20)).ReadBytes('\n')
+	if err != nil {
+		return nil, fmt.Errorf("read status: %w", err)
+	}
+	var st struct {
+		Status
+		Error string `json:"error"`
+	}
+	if err := json.Unmarshal(line, &st); err != nil {
+		return nil, fmt.Errorf("decode status: %w", err)
+	}
+	if st.Error != "" {
+		return nil, fmt.Errorf("control socket: %s", st.Error)
+	}
+	return &st.Status, nil
+}
+
+// Running is a fusectl mount found through its control socket.
+type Running struct {
+	Socket string
+	Status *Status
+}
+
+// ListRunning queries every control socket in dir ("" for the default) and
+// returns the mounts that answer; sockets nobody answers on (left by a
+// killed fusectl) are skipped.
+func ListRunning(ctx context.Context, dir string) ([]Running, error) {
+	paths, err := ControlSockets(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []Running
+	for _, p := range paths {
+		qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		st, err := QueryStatus(qctx, p)
+		cancel()
+		if err != nil {
+			continue
+		}
+		out = append(out, Running{Socket: p, Status: st})
+	}
+	return out, nil
+}
+
+// FindRunning returns the running fusectl mount at mountpoint, or the only
+// one if mountpoint is "".
+func FindRunning(ctx context.Context, dir, mountpoint string) (Running, error) {
+	all, err := ListRunning(ctx, dir)
+	if err != nil {
+		return Running{}, err
+	}
+	if mountpoint == "" {
+		switch len(all) {
+		case 0:
+			return Running{}, ErrNoMount
+		case 1:
+			return all[0], nil
+		}
+		var names []string
+		for _, r := range all {
+			names = append(names, r.Status.Mountpoint)
+		}
+		return Running{}, fmt.Errorf("%w (%s): name one with --mount", ErrAmbiguous, strings.Join(names, ", "))
+	}
+	abs, err := filepath.Abs(mountpoint)
+	if err != nil {
+		return Running{}, err
+	}
+	for _, r := range all {
+		if r.Status.Mountpoint == abs {
+			return r, nil
+		}
+	}
+	return Running{}, fmt.Errorf("%w at %s", ErrNoMount, abs)
+}
+
+// FeedOptions configure OpenFeed.
+type FeedOptions struct {
+	// SnapLen cuts messages at this many bytes (0: whole).
+	SnapLen int
+	// NoSynthesize skips the synthesized INIT and LOOKUP records that make
+	// a mid-session feed decodable.
+	NoSynthesize bool
+}
+
+// FeedReader reads the live event feed of a fusectl mount.
+type FeedReader struct {
+	c       net.Conn
+	r       *bufio.Reader
+	dropped uint64
+	buf     []byte
+	ended   bool
+}
+
+// OpenFeed attaches to the live feed behind a control socket.
+func OpenFeed(ctx context.Context, path string, opts FeedOptions) (*FeedReader, error) {
+	c, err := dialControl(ctx, path, controlRequest{Op: "feed", SnapLen: opts.SnapLen, Synthesize: !opts.NoSynthesize})
+	if err != nil {
+		return nil, err
+	}
+	return &FeedReader{c: c, r: bufio.NewReaderSize(c, 256<<10)}, nil
+}
+
+// Next returns the next event. The event's Msg is only valid until the
+// next call. It returns io.EOF when the mount has ended, or an error when
+// the connection fails or Close was called.
+func (f *FeedReader) Next() (*Event, error) {
+	var hdr [frameHeaderSize]byte
+	for {
+		if f.ended {
+			return nil, io.EOF
+		}
+		if _, err := io.ReadFull(f.r, hdr[:]); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil, fmt.Errorf("feed ended without end frame: %w", io.ErrUnexpectedEOF)
+			}
+			return nil, fmt.Errorf("read feed: %w", err)
+		}
+		n := int(ne.Uint32(hdr[0:]))
+		if n < frameHeaderSize || n > maxFrame {
+			return nil, fmt.Errorf("read feed: bad frame length %d", n)
+		}
+		if cap(f.buf) < n-frameHeaderSize {
+			f.buf = make([]byte, n-frameHeaderSize)
+		}
+		payload := f.buf[:n-frameHeaderSize]
+		if _, err := io.ReadFull(f.r, payload); err != nil {
+			return nil, fmt.Errorf("read feed: %w", err)
+		}
+		t := time.Unix(0, int64(ne.Uint64(hdr[16:])))
+		switch hdr[4] {
+		case frameEvent:
+			return &Event{
+				Time:    t,
+				Dir:     capture.Dir(hdr[5]),
+				Flags:   capture.Flags(ne.Uint16(hdr[6:])),
+				OrigLen: int(ne.Uint32(hdr[8:])),
+				Msg:     payload,
+			}, nil
+		case frameDrops:
+			if len(payload) >= 8 {
+				f.dropped = ne.Uint64(payload)
+			}
+		case frameEnd:
+			f.ended = true
+		}
+	}
+}
+
+// Dropped returns how many events the server dropped for this reader
+// because it fell behind.
+func (f *FeedReader) Dropped() uint64 { return f.dropped }
+
+// Close detaches from the feed.
+func (f *FeedReader) Close() error { return f.c.Close() }
+
+// Buffered returns how many bytes of the feed are already read from the
+// socket and not returned yet: when 0, the next Next may block.
+func (f *FeedReader) Buffered() int { return f.r.Buffered() }

@@ -1,0 +1,17 @@
+package mount
+
+import "errors"
+
+var (
+	// ErrServerExited means the FUSE server went away while mounted.
+	ErrServerExited = errors.New("server exited")
+	// ErrUnmounted means the kernel ended the connection: the file system
+	// was unmounted or the connection aborted from outside.
+	ErrUnmounted = errors.New("unmounted")
+	// ErrNoMount means no fusectl mount matches.
+	ErrNoMount = errors.New("no fusectl mount found")
+	// ErrAmbiguous means several fusectl mounts match and one must be named.
+	ErrAmbiguous = errors.New("several fusectl mounts running")
+	// ErrNotFUSE means the path is not a FUSE mount.
+	ErrNotFUSE = errors.New("not a FUSE mount")
+)

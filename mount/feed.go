@@ -1,0 +1,267 @@
+package mount
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fusectl/fusectl/capture"
+)
+
+// Event is one FUSE message as the interposer saw it.
+type Event struct {
+	// Time is when the interposer received the message.
+	Time time.Time
+	// Dir is the direction: request, reply or notification.
+	Dir capture.Dir
+	// Flags mark synthesized, truncated or injected messages.
+	Flags capture.Flags
+	// OrigLen is the length of the whole message; Msg may be shorter when
+	// the subscriber asked for a snap length.
+	OrigLen int
+	// Msg is the message, a private copy owned by the subscriber until it
+	// calls Release.
+	Msg []byte
+
+	pooled *[]byte
+}
+
+// Default queue bounds of a subscriber.
+const (
+	DefaultQueueLen   = 8192
+	DefaultQueueBytes = 64 << 20
+)
+
+// SubscribeOptions configure a feed subscriber.
+type SubscribeOptions struct {
+	// QueueLen bounds the number of queued events (DefaultQueueLen if 0).
+	QueueLen int
+	// QueueBytes bounds the bytes of queued messages (DefaultQueueBytes if
+	// 0). An event that would exceed either bound is dropped and counted.
+	QueueBytes int
+	// SnapLen cuts every message copied to this subscriber at SnapLen bytes
+	// and sets capture.FlagTruncated (0: whole messages).
+	SnapLen int
+	// Synthesize queues, before any live event, the INIT pair and one
+	// LOOKUP pair per known node, flagged capture.FlagSynthesized, so that a
+	// feed attached mid-session decodes paths and the protocol version.
+	Synthesize bool
+}
+
+// Subscriber receives events from the feed through a bounded queue.
+type Subscriber struct {
+	feed       *feed
+	ch         chan *Event
+	prelude    []*Event
+	snapLen    int
+	maxBytes   int64
+	queued     atomic.Int64 // bytes in ch
+	dropped    atomic.Uint64
+	closeOnce  sync.Once
+	done       chan struct{} // closed by Close
+	closedFeed atomic.Bool   // ch closed by feed.close
+}
+
+// Next returns the next event, blocking until there is one. ok is false once
+// the feed has ended (the mount is gone) or the subscriber was closed and
+// its queue drained. The caller must Release the event when done.
+func (s *Subscriber) Next() (ev *Event, ok bool) {
+	if len(s.prelude) > 0 {
+		ev, s.prelude = s.prelude[0], s.prelude[1:]
+		return ev, true
+	}
+	select {
+	case ev, ok = <-s.ch:
+	case <-s.done:
+		return nil, false
+	}
+	if ok {
+		s.queued.Add(-int64(len(ev.Msg)))
+	}
+	return ev, ok
+}
+
+// Release returns ev's buffer for reuse. ev must not be used afterwards.
+func (s *Subscriber) Release(ev *Event) { releaseEvent(ev) }
+
+// Dropped returns how many events this subscriber lost because its queue
+// was full.
+func (s *Subscriber) Dropped() uint64 { return s.dropped.Load() }
+
+// Close detaches the subscriber from the feed; a blocked Next returns.
+func (s *Subscriber) Close() {
+	s.closeOnce.Do(func() {
+		s.feed.remove(s)
+		close(s.done)
+	})
+}
+
+// feed fans events out to subscribers without ever blocking the publisher.
+type feed struct {
+	mu     sync.Mutex
+	subs   atomic.Pointer[[]*Subscriber] // copy-on-write: publishers read without the lock
+	closed bool
+	// dropped accumulates drops of subscribers that have gone, so the
+	// total is never lost.
+	dropped atomic.Uint64
+}
+
+func (f *feed) subscribers() []*Subscriber {
+	if p := f.subs.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// active reports whether anyone listens; publishers skip work otherwise.
+func (f *feed) active() bool { return len(f.subscribers()) > 0 }
+
+func (f *feed) add(opts SubscribeOptions, prelude []*Event) *Subscriber {
+	if opts.QueueLen <= 0 {
+		opts.QueueLen = DefaultQueueLen
+	}
+	if opts.QueueBytes <= 0 {
+		opts.QueueBytes = DefaultQueueBytes
+	}
+	s := &Subscriber{
+		feed:     f,
+		ch:       make(chan *Event, opts.QueueLen),
+		prelude:  prelude,
+		snapLen:  opts.SnapLen,
+		maxBytes: int64(opts.QueueBytes),
+		done:     make(chan struct{}),
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		s.closedFeed.Store(true)
+		close(s.ch)
+		return s
+	}
+	old := f.subscribers()
+	subs := make([]*Subscriber, 0, len(old)+1)
+	subs = append(append(subs, old...), s)
+	f.subs.Store(&subs)
+	return s
+}
+
+func (f *feed) remove(s *Subscriber) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	old := f.subscribers()
+	subs := make([]*Subscriber, 0, len(old))
+	found := false
+	for _, o := range old {
+		if o == s {
+			found = true
+			continue
+		}
+		subs = append(subs, o)
+	}
+	if !found {
+		return
+	}
+	f.subs.Store(&subs)
+	f.dropped.Add(s.dropped.Load())
+}
+
+// close ends the feed: every subscriber's channel is closed after what is
+// queued. It must only be called once no publish can run any more.
+func (f *feed) close() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return
+	}
+	f.closed = true
+	for _, s := range f.subscribers() {
+		if !s.closedFeed.Swap(true) {
+			close(s.ch)
+		}
+	}
+	f.subs.Store(nil)
+}
+
+// totalDropped returns the drops of all subscribers, past and present.
+func (f *feed) totalDropped() uint64 {
+	n := f.dropped.Load()
+	for _, s := range f.subscribers() {
+		n += s.dropped.Load()
+	}
+	return n
+}
+
+// publish copies msg to every subscriber that has room. The caller must
+// hold no lock that a subscriber could need: publish never blocks, but it
+// runs on the forwarding path. Publishing and closing are serialized by the
+// caller (the interposer closes the feed only after its forwarders ended).
+func (f *feed) publish(t time.Time, dir capture.Dir, flags capture.Flags, msg []byte) {
+	for _, s := range f.subscribers() {
+		n := len(msg)
+		fl := flags
+		if s.snapLen > 0 && n > s.snapLen {
+			n = s.snapLen
+			fl |= capture.FlagTruncated
+		}
+		if len(s.ch) == cap(s.ch) || s.queued.Load()+int64(n) > s.maxBytes {
+			s.dropped.Add(1)
+			continue
+		}
+		ev := newEvent(n)
+		copy(ev.Msg, msg)
+		ev.Time, ev.Dir, ev.Flags, ev.OrigLen = t, dir, fl, len(msg)
+		s.queued.Add(int64(n))
+		select {
+		case s.ch <- ev:
+		default:
+			s.queued.Add(-int64(n))
+			s.dropped.Add(1)
+			releaseEvent(ev)
+		}
+	}
+}
+
+// Event buffers come from two pools: small messages (headers, metadata) and
+// large ones (READ/WRITE data), so a stream of small events does not pin
+// megabyte buffers.
+const smallEvent = 4096
+
+var (
+	smallPool = sync.Pool{New: func() any { b := make([]byte, smallEvent); return &b }}
+	largePool sync.Pool
+)
+
+func newEvent(n int) *Event {
+	ev := &Event{}
+	var bp *[]byte
+	if n <= smallEvent {
+		bp = smallPool.Get().(*[]byte)
+	} else if p, _ := largePool.Get().(*[]byte); p != nil && cap(*p) >= n {
+		bp = p
+	} else {
+		if p != nil {
+			largePool.Put(p)
+		}
+		b := make([]byte, n)
+		bp = &b
+	}
+	ev.pooled = bp
+	ev.Msg = (*bp)[:n]
+	return ev
+}
+
+func releaseEvent(ev *Event) {
+	if ev == nil || ev.pooled == nil {
+		return
+	}
+	bp := ev.pooled
+	ev.pooled, ev.Msg = nil, nil
+	if cap(*bp) <= smallEvent {
+		smallPool.Put(bp)
+	} else {
+		largePool.Put(bp)
+	}
+}
+
+// queueEmpty reports whether nothing is queued right now.
+func (s *Subscriber) queueEmpty() bool { return len(s.prelude) == 0 && len(s.ch) == 0 }

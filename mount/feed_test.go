@@ -1,0 +1,96 @@
+package mount
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/fusectl/fusectl/capture"
+)
+
+func TestFeedDropsCounted(t *testing.T) {
+	var f feed
+	if f.active() {
+		t.Fatal("feed active without subscribers")
+	}
+	slow := f.add(SubscribeOptions{QueueLen: 2}, nil)
+	cut := f.add(SubscribeOptions{QueueLen: 16, SnapLen: 4}, nil)
+	msg := []byte("0123456789")
+	for range 5 {
+		f.publish(time.Now(), capture.DirRequest, 0, msg)
+	}
+	if got := slow.Dropped(); got != 3 {
+		t.Errorf("slow subscriber dropped %d, want 3", got)
+	}
+	if got := cut.Dropped(); got != 0 {
+		t.Errorf("roomy subscriber dropped %d", got)
+	}
+	ev, ok := cut.Next()
+	if !ok || !bytes.Equal(ev.Msg, msg[:4]) || ev.OrigLen != len(msg) || ev.Flags&capture.FlagTruncated == 0 {
+		t.Fatalf("snapped event %+v", ev)
+	}
+	cut.Release(ev)
+	// Publishing must not alias the publisher's buffer.
+	msg[0] = 'X'
+	ev, _ = slow.Next()
+	if ev.Msg[0] != '0' {
+		t.Errorf("event aliases the publisher's buffer")
+	}
+	slow.Close()
+	if got := f.totalDropped(); got != 3 {
+		t.Errorf("total dropped after close %d, want 3", got)
+	}
+	f.close()
+	n := 0
+	for {
+		ev, ok := cut.Next()
+		if !ok {
+			break
+		}
+		cut.Release(ev)
+		n++
+	}
+	if n != 4 {
+		t.Errorf("drained %d events after close, want 4", n)
+	}
+}
+
+func TestFeedByteBound(t *testing.T) {
+	var f feed
+	s := f.add(SubscribeOptions{QueueBytes: 100}, nil)
+	big := make([]byte, 60)
+	f.publish(time.Now(), capture.DirReply, 0, big)
+	f.publish(time.Now(), capture.DirReply, 0, big)
+	if s.Dropped() != 1 {
+		t.Errorf("dropped %d, want 1 over the byte bound", s.Dropped())
+	}
+	ev, _ := s.Next()
+	s.Release(ev)
+	f.publish(time.Now(), capture.DirReply, 0, big)
+	if s.Dropped() != 1 {
+		t.Errorf("dropped %d after dequeue, want still 1", s.Dropped())
+	}
+}
+
+func BenchmarkPublish(b *testing.B) {
+	var f feed
+	s := f.add(SubscribeOptions{}, nil)
+	msg := make([]byte, 128)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			ev, ok := s.Next()
+			if !ok {
+				return
+			}
+			s.Release(ev)
+		}
+	}()
+	b.ReportAllocs()
+	for b.Loop() {
+		f.publish(time.Now(), capture.DirRequest, 0, msg)
+	}
+	f.close()
+	<-done
+}

@@ -1,0 +1,329 @@
+package mount
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// kernelOptions is what a kernel FUSE mount takes besides the device fd.
+type kernelOptions struct {
+	flags   uintptr  // MS_* flags
+	data    []string // kernel data options (allow_other, default_permissions, max_read=N, blksize=N)
+	fsname  string   // mount source, shown in mountinfo
+	subtype string   // type is "fuse.<subtype>"
+	maxRead int      // max_read, 0 if not given
+	// fusermount holds every option in fusermount3's own -o syntax.
+	fusermount []string
+}
+
+// parseMountOptions turns -o style options (each element may hold several,
+// comma-separated) into kernel mount arguments. Options that only mean
+// something to libfuse (auto_unmount, big_writes, ...) are returned in
+// ignored rather than passed to the kernel, which would refuse them.
+func parseMountOptions(opts []string) (ko kernelOptions, ignored []string, err error) {
+	ko.flags = unix.MS_NOSUID | unix.MS_NODEV
+	for _, group := range opts {
+		for _, o := range strings.Split(group, ",") {
+			if o == "" {
+				continue
+			}
+			name, val, hasVal := strings.Cut(o, "=")
+			switch name {
+			case "ro":
+				ko.flags |= unix.MS_RDONLY
+			case "rw":
+				ko.flags &^= unix.MS_RDONLY
+			case "nosuid":
+				ko.flags |= unix.MS_NOSUID
+			case "suid":
+				ko.flags &^= unix.MS_NOSUID
+			case "nodev":
+				ko.flags |= unix.MS_NODEV
+			case "dev":
+				ko.flags &^= unix.MS_NODEV
+			case "noexec":
+				ko.flags |= unix.MS_NOEXEC
+			case "exec":
+				ko.flags &^= unix.MS_NOEXEC
+			case "noatime":
+				ko.flags |= unix.MS_NOATIME
+			case "atime":
+				ko.flags &^= unix.MS_NOATIME
+			case "nodiratime":
+				ko.flags |= unix.MS_NODIRATIME
+			case "sync":
+				ko.flags |= unix.MS_SYNCHRONOUS
+			case "async":
+				ko.flags &^= unix.MS_SYNCHRONOUS
+			case "dirsync":
+				ko.flags |= unix.MS_DIRSYNC
+			case "allow_other", "default_permissions":
+				if hasVal {
+					return ko, nil, fmt.Errorf("mount option %q takes no value", o)
+				}
+				ko.data = append(ko.data, name)
+			case "max_read", "blksize":
+				n, perr := strconv.Atoi(val)
+				if !hasVal || perr != nil || n <= 0 {
+					return ko, nil, fmt.Errorf("mount option %q needs a positive number", o)
+				}
+				if name == "max_read" {
+					ko.maxRead = n
+				}
+				ko.data = append(ko.data, o)
+			case "fsname":
+				ko.fsname = val
+			case "subtype":
+				ko.subtype = val
+			case "fd", "rootmode", "user_id", "group_id":
+				return ko, nil, fmt.Errorf("mount option %q is set by fusectl", name)
+			default:
+				ignored = append(ignored, o)
+				continue
+			}
+			ko.fusermount = append(ko.fusermount, o)
+		}
+	}
+	return ko, ignored, nil
+}
+
+// fstype returns the file system type for mount(2).
+func (ko *kernelOptions) fstype() string {
+	if ko.subtype != "" {
+		return "fuse." + ko.subtype
+	}
+	return "fuse"
+}
+
+// source returns the mount source.
+func (ko *kernelOptions) source() string {
+	if ko.fsname != "" {
+		return ko.fsname
+	}
+	return "fusectl"
+}
+
+// kernelMount is a mounted FUSE file system and its device.
+type kernelMount struct {
+	dev        *os.File
+	mountpoint string
+	minor      uint32 // device minor: the directory name in the fusectl control fs
+	viaHelper  bool   // mounted with fusermount3, so unmount with it too
+}
+
+// mountKernel opens /dev/fuse and mounts it at mnt: with mount(2) as root,
+// else through the system's fusermount3, which hands the device back over
+// _FUSE_COMMFD.
+func mountKernel(mnt string, ko *kernelOptions, logf func(string, ...any)) (*kernelMount, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(mnt, &st); err != nil {
+		return nil, fmt.Errorf("stat mountpoint: %w", err)
+	}
+	km := &kernelMount{mountpoint: mnt}
+	if os.Geteuid() == 0 {
+		dev, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
+		if err != nil {
+			return nil, fmt.Errorf("open /dev/fuse: %w", err)
+		}
+		data := append([]string{
+			fmt.Sprintf("fd=%d", dev.Fd()),
+			fmt.Sprintf("rootmode=%o", st.Mode&unix.S_IFMT),
+			"user_id=0",
+			"group_id=0",
+		}, ko.data...)
+		err = unix.Mount(ko.source(), mnt, ko.fstype(), ko.flags, strings.Join(data, ","))
+		if err != nil && ko.subtype != "" && errors.Is(err, unix.ENODEV) {
+			// Kernels without "fuse.<subtype>" registered still take
+			// subtype as a data option.
+			data = append(data, "subtype="+ko.subtype)
+			err = unix.Mount(ko.source(), mnt, "fuse", ko.flags, strings.Join(data, ","))
+		}
+		if err != nil {
+			dev.Close()
+			return nil, fmt.Errorf("mount %s: %w", mnt, err)
+		}
+		km.dev = dev
+	} else {
+		dev, err := fusermountMount(mnt, ko, logf)
+		if err != nil {
+			return nil, err
+		}
+		km.dev = dev
+		km.viaHelper = true
+	}
+	// Not stat(2): that would wait for INIT, which nobody forwards yet.
+	if fm, err := FindFUSEMount(mnt); err == nil {
+		km.minor = fm.Minor
+	} else {
+		logf("find the new mount in mountinfo: %v", err)
+	}
+	return km, nil
+}
+
+// fusermountMount runs fusermount3 -o OPTS -- MNT and receives the opened
+// /dev/fuse over the _FUSE_COMMFD socket, as libfuse does.
+func fusermountMount(mnt string, ko *kernelOptions, logf func(string, ...any)) (*os.File, error) {
+	helper, err := exec.LookPath("fusermount3")
+	if err != nil {
+		return nil, fmt.Errorf("find fusermount3 (needed to mount without root): %w", err)
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("create socketpair: %w", err)
+	}
+	ours := os.NewFile(uintptr(fds[0]), "fusermount-commfd")
+	theirs := os.NewFile(uintptr(fds[1]), "fusermount-commfd-child")
+	defer ours.Close()
+	opts := append([]string{"fsname=" + ko.source()}, ko.fusermount...)
+	if ko.subtype != "" && !containsPrefix(opts, "subtype=") {
+		opts = append(opts, "subtype="+ko.subtype)
+	}
+	if ko.flags&unix.MS_RDONLY != 0 {
+		opts = append(opts, "ro")
+	}
+	cmd := exec.Command(helper, "-o", strings.Join(opts, ","), "--", mnt)
+	cmd.ExtraFiles = []*os.File{theirs}
+	cmd.Env = append(os.Environ(), "_FUSE_COMMFD=3")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err = cmd.Run()
+	theirs.Close()
+	if err != nil {
+		return nil, fmt.Errorf("fusermount3: %w: %s", err, strings.TrimSpace(out.String()))
+	}
+	logf("mounted %s with %s", mnt, helper)
+	dev, err := recvFD(ours)
+	if err != nil {
+		return nil, fmt.Errorf("receive /dev/fuse from fusermount3: %w", err)
+	}
+	return dev, nil
+}
+
+func containsPrefix(list []string, prefix string) bool {
+	for _, s := range list {
+		if strings.HasPrefix(s, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// recvFD receives one file descriptor sent with SCM_RIGHTS on a socket.
+func recvFD(sock *os.File) (*os.File, error) {
+	rc, err := sock.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	buf := make([]byte, 1)
+	oob := make([]byte, unix.CmsgSpace(4*4))
+	var n, oobn int
+	var rerr error
+	if err := rc.Read(func(fd uintptr) bool {
+		n, oobn, _, _, rerr = unix.Recvmsg(int(fd), buf, oob, unix.MSG_CMSG_CLOEXEC)
+		return rerr != unix.EAGAIN
+	}); err != nil {
+		return nil, err
+	}
+	if rerr != nil {
+		return nil, rerr
+	}
+	if n == 0 && oobn == 0 {
+		return nil, errors.New("helper sent nothing")
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil {
+		return nil, fmt.Errorf("parse control message: %w", err)
+	}
+	for _, m := range msgs {
+		fds, err := unix.ParseUnixRights(&m)
+		if err != nil || len(fds) == 0 {
+			continue
+		}
+		for _, extra := range fds[1:] {
+			unix.Close(extra)
+		}
+		return os.NewFile(uintptr(fds[0]), "/dev/fuse"), nil
+	}
+	return nil, errors.New("no file descriptor in message")
+}
+
+// unmount unmounts the file system: normally, and lazily (MNT_DETACH) if it
+// is busy. It reports whether the detach was lazy.
+func (km *kernelMount) unmount() (lazy bool, err error) {
+	return unmountPath(km.mountpoint, km.viaHelper)
+}
+
+// unmountPath unmounts mnt, lazily if busy; viaHelper uses fusermount3 -u.
+func unmountPath(mnt string, viaHelper bool) (lazy bool, err error) {
+	if viaHelper || os.Geteuid() != 0 {
+		if out, err := exec.Command("fusermount3", "-u", mnt).CombinedOutput(); err == nil {
+			return false, nil
+		} else if out2, err2 := exec.Command("fusermount3", "-u", "-z", mnt).CombinedOutput(); err2 != nil {
+			return true, fmt.Errorf("fusermount3 -u -z: %w: %s (before: %s)", err2, bytes.TrimSpace(out2), bytes.TrimSpace(out))
+		}
+		return true, nil
+	}
+	err = unix.Unmount(mnt, 0)
+	if err == nil {
+		return false, nil
+	}
+	if errors.Is(err, unix.EBUSY) {
+		if err := unix.Unmount(mnt, unix.MNT_DETACH); err != nil {
+			return true, fmt.Errorf("lazy unmount %s: %w", mnt, err)
+		}
+		return true, nil
+	}
+	return false, fmt.Errorf("unmount %s: %w", mnt, err)
+}
+
+// ControlDir is where the kernel's fusectl control file system is mounted.
+const ControlDir = "/sys/fs/fuse/connections"
+
+// EnsureControlFS mounts the kernel's fusectl control file system at
+// ControlDir if it is not mounted yet (root only).
+func EnsureControlFS() error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(ControlDir, &st); err != nil {
+		return fmt.Errorf("statfs %s: %w", ControlDir, err)
+	}
+	const fusectlMagic = 0x65735543
+	if st.Type == fusectlMagic {
+		return nil
+	}
+	if err := unix.Mount("fusectl", ControlDir, "fusectl", 0, ""); err != nil && !errors.Is(err, unix.EBUSY) {
+		return fmt.Errorf("mount fusectl control fs: %w", err)
+	}
+	return nil
+}
+
+// AbortConnection aborts the FUSE connection with the given device minor
+// through the control file system: every pending and future request fails,
+// so processes stuck on the mount return.
+func AbortConnection(minor uint32) error {
+	if err := EnsureControlFS(); err != nil {
+		return err
+	}
+	p := filepath.Join(ControlDir, strconv.FormatUint(uint64(minor), 10), "abort")
+	if err := os.WriteFile(p, []byte("1"), 0); err != nil {
+		return fmt.Errorf("abort connection %d: %w", minor, err)
+	}
+	return nil
+}
+
+// Waiting returns the number of requests waiting on the FUSE connection with
+// the given device minor, from the control file system.
+func Waiting(minor uint32) (int, error) {
+	b, err := os.ReadFile(filepath.Join(ControlDir, strconv.FormatUint(uint64(minor), 10), "waiting"))
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.TrimSpace(string(b)))
+}

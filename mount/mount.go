@@ -1,0 +1,590 @@
+package mount
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/fusectl/fusectl/capture"
+	"github.com/fusectl/fusectl/client/launch"
+	"github.com/fusectl/fusectl/client/transport"
+)
+
+// Defaults of Options.
+const (
+	// DefaultMaxWrite is the largest WRITE the interposer is prepared to
+	// carry; the device read buffer and the socket send buffers are sized
+	// for it.
+	DefaultMaxWrite = 1 << 20
+	// SplicePages is the largest READ reply, in pages, that a splicing
+	// server sends in at most 16 pipe buffers, so that its datagrams cannot
+	// interleave with another reply's.
+	SplicePages = 14
+	// DefaultGrace is how long teardown waits for a normal unmount and for
+	// the server to exit before forcing.
+	DefaultGrace = 3 * time.Second
+)
+
+// Options configure a Mount.
+type Options struct {
+	// Mountpoint is the directory to mount on.
+	Mountpoint string
+	// Args is the server's command line as the user typed it; "{}" marks
+	// where the mountpoint goes, else the argument equal to Mountpoint is
+	// replaced, else it is appended (client/launch places it).
+	Args []string
+	// Method forces how the server gets its end of the socketpair.
+	Method launch.Method
+	// MountOptions are -o options (each element may hold several,
+	// comma-separated): allow_other, default_permissions, max_read, fsname,
+	// subtype, ro, nosuid, ... They are added to the options a
+	// shim-launched server asked for itself.
+	MountOptions []string
+	// NoClamp keeps the server's max_pages even if it may splice READ
+	// replies (see SplicePages). Only safe for servers known not to splice.
+	NoClamp bool
+	// CapturePath, if set, records every message from the first INIT to
+	// this .fcap file (created 0600).
+	CapturePath string
+	// ControlDir is where the control socket goes; "" means
+	// DefaultControlDir(). NoControl disables the socket.
+	ControlDir string
+	NoControl  bool
+	// Env is added to the server's environment.
+	Env []string
+	// Stdout and Stderr receive the server's output (also kept in the
+	// server's ring buffer).
+	Stdout, Stderr io.Writer
+	// Grace bounds the waits of teardown (DefaultGrace if 0).
+	Grace time.Duration
+	// Logf receives diagnostics; nil discards them.
+	Logf func(format string, args ...any)
+}
+
+// Mount is a FUSE file system mounted with fusectl in the middle.
+type Mount struct {
+	opts    Options
+	logf    func(string, ...any)
+	mnt     string
+	cmdline string
+	started time.Time
+
+	km     *kernelMount
+	kern   *transport.DevFuse
+	server *launch.Server
+	srv    *transport.SeqPacket
+
+	sess *session
+	feed feed
+	stat counters
+
+	capSub  *Subscriber
+	capDone chan struct{}
+	capErr  error
+
+	ctl *controlServer
+
+	// failing is set once requests can no longer reach the server: new
+	// ones are answered with ENOTCONN by the interposer.
+	failing  atomic.Bool
+	kernDone chan struct{} // kernel reader ended
+	srvDone  chan struct{} // server reader ended
+
+	stopOnce sync.Once
+	stopReq  chan error // first cause of teardown
+	done     chan struct{}
+	err      error
+}
+
+// counters are the message statistics, updated without locks.
+type counters struct {
+	requests, replies, notifies atomic.Uint64
+	reqBytes, repBytes          atomic.Uint64
+	injected, noRequest         atomic.Uint64
+}
+
+// Start mounts opts.Mountpoint, starts the server and forwards messages
+// until Close, the server's exit, or an external unmount. The context only
+// bounds the start; the mount lives until Close.
+func Start(ctx context.Context, opts Options) (*Mount, error) {
+	m := &Mount{
+		opts:     opts,
+		logf:     opts.Logf,
+		sess:     newSession(),
+		kernDone: make(chan struct{}),
+		srvDone:  make(chan struct{}),
+		stopReq:  make(chan error, 1),
+		done:     make(chan struct{}),
+		started:  time.Now(),
+	}
+	if m.logf == nil {
+		m.logf = func(string, ...any) {}
+	}
+	if m.opts.Grace <= 0 {
+		m.opts.Grace = DefaultGrace
+	}
+	if len(opts.Args) == 0 {
+		return nil, errors.New("no server command")
+	}
+	mnt, err := filepath.Abs(opts.Mountpoint)
+	if err != nil {
+		return nil, fmt.Errorf("mountpoint: %w", err)
+	}
+	if fi, err := os.Stat(mnt); err != nil {
+		return nil, fmt.Errorf("mountpoint: %w", err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("mountpoint %s: not a directory", mnt)
+	}
+	m.mnt = mnt
+	m.cmdline = strings.Join(opts.Args, " ")
+	if _, ignored, err := parseMountOptions(opts.MountOptions); err != nil {
+		return nil, err
+	} else if len(ignored) > 0 {
+		m.logf("mount options not for the kernel, ignored: %s", strings.Join(ignored, ","))
+	}
+
+	if opts.CapturePath != "" {
+		if err := m.startCapture(opts.CapturePath); err != nil {
+			return nil, err
+		}
+	}
+	cleanup := func() {
+		if m.capSub != nil {
+			m.feed.close()
+			<-m.capDone
+		}
+	}
+
+	// The server outlives ctx: it is stopped by the teardown, after the
+	// unmount, never by a cancelled start context.
+	srv, err := launch.Start(context.WithoutCancel(ctx), launch.Options{
+		Args:       opts.Args,
+		Mountpoint: mnt,
+		Method:     opts.Method,
+		Stdout:     opts.Stdout,
+		Stderr:     opts.Stderr,
+		Env:        opts.Env,
+		MaxWrite:   DefaultMaxWrite,
+		Logf:       m.logf,
+	})
+	if err != nil {
+		cleanup()
+		return nil, fmt.Errorf("start server: %w", err)
+	}
+	m.server = srv
+	m.srv = srv.Conn()
+	stopServer := func() {
+		sctx, cancel := context.WithTimeout(context.Background(), m.opts.Grace)
+		defer cancel()
+		srv.Stop(sctx)
+	}
+
+	// The server's own options come first so that -o can override them.
+	all := append(append([]string{}, srv.MountOptions()...), opts.MountOptions...)
+	ko, ignored, err := parseMountOptions(all)
+	if err != nil {
+		stopServer()
+		cleanup()
+		return nil, err
+	}
+	if len(ignored) > 0 {
+		m.logf("server mount options not for the kernel, ignored: %s", strings.Join(ignored, ","))
+	}
+	if ko.subtype == "" {
+		ko.subtype = filepath.Base(opts.Args[0])
+	}
+	if !opts.NoClamp {
+		limit := SplicePages * os.Getpagesize()
+		if ko.maxRead == 0 || ko.maxRead > limit {
+			ko.data = append(withoutMaxRead(ko.data), fmt.Sprintf("max_read=%d", limit))
+			ko.maxRead = limit
+		}
+	}
+	km, err := mountKernel(mnt, &ko, m.logf)
+	if err != nil {
+		stopServer()
+		cleanup()
+		return nil, err
+	}
+	m.km = km
+	kern, err := transport.NewDevFuse(km.dev, DefaultMaxWrite+2*os.Getpagesize())
+	if err != nil {
+		km.dev.Close()
+		km.unmount()
+		stopServer()
+		cleanup()
+		return nil, err
+	}
+	m.kern = kern
+	m.logf("mounted %s (connection %d), server pid %d (%s)", mnt, km.minor, srv.Pid(), srv.Method())
+
+	if !opts.NoControl {
+		ctl, err := m.listenControl()
+		if err != nil {
+			m.logf("control socket: %v", err)
+		} else {
+			m.ctl = ctl
+		}
+	}
+
+	go m.kernelToServer()
+	go m.serverToKernel()
+	go m.run()
+	return m, nil
+}
+
+func withoutMaxRead(data []string) []string {
+	out := data[:0:0]
+	for _, d := range data {
+		if !strings.HasPrefix(d, "max_read=") {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// Mountpoint returns the absolute mountpoint.
+func (m *Mount) Mountpoint() string { return m.mnt }
+
+// Pid returns the server's process ID.
+func (m *Mount) Pid() int { return m.server.Pid() }
+
+// Minor returns the device minor of the FUSE connection (its directory in
+// the kernel's control file system).
+func (m *Mount) Minor() uint32 { return m.km.minor }
+
+// ServerOutput returns the last output of the server.
+func (m *Mount) ServerOutput() []byte { return m.server.Output() }
+
+// ControlSocket returns the path of the control socket, "" if none.
+func (m *Mount) ControlSocket() string {
+	if m.ctl == nil {
+		return ""
+	}
+	return m.ctl.path
+}
+
+// Done is closed when the mount has been torn down.
+func (m *Mount) Done() <-chan struct{} { return m.done }
+
+// Err returns why the mount ended once Done is closed: nil after Close,
+// ErrServerExited, ErrUnmounted, or a forwarding or teardown error.
+func (m *Mount) Err() error {
+	<-m.done
+	return m.err
+}
+
+// Close tears the mount down (see the package comment) and waits for it.
+// It returns the same as Err, with a requested close reported as nil.
+func (m *Mount) Close() error {
+	m.stop(nil)
+	<-m.done
+	return m.err
+}
+
+// Subscribe attaches a subscriber to the event feed.
+func (m *Mount) Subscribe(opts SubscribeOptions) *Subscriber {
+	var prelude []*Event
+	if opts.Synthesize {
+		now := time.Now()
+		for _, pair := range m.sess.synthesize() {
+			for i, msg := range pair {
+				dir := capture.DirRequest
+				if i == 1 {
+					dir = capture.DirReply
+				}
+				ev := newEvent(len(msg))
+				copy(ev.Msg, msg)
+				ev.Time, ev.Dir, ev.Flags, ev.OrigLen = now, dir, capture.FlagSynthesized, len(msg)
+				prelude = append(prelude, ev)
+			}
+		}
+	}
+	return m.feed.add(opts, prelude)
+}
+
+// stop asks for teardown with the given cause (nil: requested).
+func (m *Mount) stop(cause error) {
+	select {
+	case m.stopReq <- cause:
+	default:
+	}
+}
+
+// kernelToServer forwards requests. It ends when the kernel ends the
+// connection (unmount or abort) or the device is closed.
+func (m *Mount) kernelToServer() {
+	defer close(m.kernDone)
+	buf := make([]byte, DefaultMaxWrite+2*os.Getpagesize())
+	for {
+		msg, err := m.kern.ReadMsg(buf)
+		if err != nil {
+			if errors.Is(err, transport.ErrPeerGone) || errors.Is(err, os.ErrClosed) {
+				m.stop(ErrUnmounted)
+			} else {
+				m.stop(fmt.Errorf("read from kernel: %w", err))
+			}
+			return
+		}
+		if len(msg) < inHeaderSize {
+			m.logf("short request from kernel (%d bytes), dropped", len(msg))
+			continue
+		}
+		now := time.Now()
+		m.stat.requests.Add(1)
+		m.stat.reqBytes.Add(uint64(len(msg)))
+		if m.feed.active() {
+			m.feed.publish(now, capture.DirRequest, 0, msg)
+		}
+		op := ne.Uint32(msg[4:])
+		unique := ne.Uint64(msg[8:])
+		if m.failing.Load() {
+			if !noReply(op) {
+				m.inject(unique, syscall.ENOTCONN)
+			}
+			continue
+		}
+		m.sess.request(msg)
+		if err := m.srv.WriteMsg(msg); err != nil {
+			// The server is gone or refuses: fail this request and every
+			// other pending one; the server reader reports the cause.
+			m.logf("write to server: %v", err)
+			m.startFailing()
+			m.stop(fmt.Errorf("%w: %w", ErrServerExited, err))
+			continue
+		}
+		if m.failing.Load() {
+			// Raced with startFailing: make sure this one is answered.
+			m.failPending()
+		}
+	}
+}
+
+// serverToKernel forwards replies and notifications.
+func (m *Mount) serverToKernel() {
+	defer close(m.srvDone)
+	buf := make([]byte, m.srv.MaxMsg())
+	for {
+		msg, err := m.srv.ReadMsg(buf)
+		if err != nil {
+			if errors.Is(err, os.ErrClosed) {
+				return
+			}
+			if errors.Is(err, transport.ErrPeerGone) {
+				m.stop(ErrServerExited)
+			} else {
+				m.stop(fmt.Errorf("read from server: %w", err))
+			}
+			m.startFailing()
+			return
+		}
+		now := time.Now()
+		unique := ne.Uint64(msg[8:])
+		dir := capture.DirReply
+		var op uint32
+		if unique == 0 {
+			dir = capture.DirNotify
+			m.stat.notifies.Add(1)
+		} else {
+			m.stat.replies.Add(1)
+			op = m.sess.reply(msg)
+		}
+		m.stat.repBytes.Add(uint64(len(msg)))
+		if m.feed.active() {
+			m.feed.publish(now, dir, 0, msg)
+		}
+		if op == opInit {
+			if note := adjustInit(msg, !m.opts.NoClamp, os.Getpagesize()); note != "" {
+				m.logf("INIT reply adjusted: %s", note)
+			}
+		}
+		if err := m.kern.WriteMsg(msg); err != nil {
+			switch {
+			case errors.Is(err, transport.ErrNoRequest):
+				// The request was interrupted and is gone: normal.
+				m.stat.noRequest.Add(1)
+			case errors.Is(err, transport.ErrPeerGone), errors.Is(err, os.ErrClosed):
+				// The connection ended; the kernel reader reports it.
+			default:
+				m.logf("write to kernel (%s, unique %d): %v", dir, unique, err)
+			}
+		}
+	}
+}
+
+// inject answers a kernel request with an error on the server's behalf.
+func (m *Mount) inject(unique uint64, errno syscall.Errno) {
+	var rep [outHeaderSize]byte
+	ne.PutUint32(rep[0:], outHeaderSize)
+	ne.PutUint32(rep[4:], uint32(-int32(errno)))
+	ne.PutUint64(rep[8:], unique)
+	m.stat.injected.Add(1)
+	if m.feed.active() {
+		m.feed.publish(time.Now(), capture.DirReply, capture.FlagInjected, rep[:])
+	}
+	if err := m.kern.WriteMsg(rep[:]); err != nil && !errors.Is(err, transport.ErrNoRequest) {
+		m.logf("answer request %d: %v", unique, err)
+	}
+}
+
+// startFailing makes the interposer answer every request itself with
+// ENOTCONN from now on, and fails those already sent to the server.
+func (m *Mount) startFailing() {
+	m.failing.Store(true)
+	m.failPending()
+}
+
+func (m *Mount) failPending() {
+	for _, u := range m.sess.takeInflight() {
+		m.inject(u, syscall.ENOTCONN)
+	}
+}
+
+// run waits for the first cause of teardown and carries it out.
+func (m *Mount) run() {
+	cause := <-m.stopReq
+	m.err = m.teardown(cause)
+	close(m.done)
+}
+
+func (m *Mount) teardown(cause error) error {
+	grace := m.opts.Grace
+	var errs []error
+	serverGone := errors.Is(cause, ErrServerExited)
+	if serverGone {
+		m.logf("server exited: %v", cause)
+		m.startFailing()
+	}
+	if !errors.Is(cause, ErrUnmounted) {
+		// Unmount while the server still answers, so that the kernel can
+		// finish what it is doing; if that takes longer than the grace
+		// period (a stopped server), fail what waits for it.
+		unmounted := make(chan error, 1)
+		var lazy bool
+		go func() {
+			l, err := m.km.unmount()
+			lazy = l
+			unmounted <- err
+		}()
+		var uerr error
+		select {
+		case uerr = <-unmounted:
+		case <-time.After(grace):
+			m.logf("unmount is waiting for the server; failing its requests")
+			m.startFailing()
+			uerr = <-unmounted
+		}
+		if uerr != nil {
+			errs = append(errs, uerr)
+		}
+		if lazy {
+			// Something still uses the file system: end the connection
+			// so that nothing stays stuck on it.
+			m.logf("mount busy, detached lazily; aborting the connection")
+			m.startFailing()
+			if err := AbortConnection(m.km.minor); err != nil {
+				m.logf("%v; closing the device instead", err)
+				m.kern.Close()
+			}
+		}
+	}
+	// Wait for the kernel to end the connection, then close the device.
+	select {
+	case <-m.kernDone:
+	case <-time.After(grace):
+		m.logf("kernel connection still open; closing the device")
+		m.kern.Close()
+		<-m.kernDone
+	}
+	m.kern.Close()
+
+	// Stop the server: closing our end makes it read end of file.
+	sctx, cancel := context.WithTimeout(context.Background(), 2*grace)
+	m.server.Stop(sctx)
+	cancel()
+	m.srv.Close()
+	<-m.srvDone
+
+	if dropped := m.feed.totalDropped(); dropped > 0 {
+		m.logf("%d events dropped by slow subscribers", dropped)
+	}
+	m.feed.close()
+	if m.capSub != nil {
+		<-m.capDone
+		if m.capErr != nil {
+			errs = append(errs, m.capErr)
+		}
+		if d := m.capSub.Dropped(); d > 0 {
+			m.logf("capture: %d records dropped (the writer fell behind)", d)
+		}
+	}
+	if m.ctl != nil {
+		m.ctl.close()
+	}
+	if cause != nil && !errors.Is(cause, ErrUnmounted) {
+		errs = append([]error{cause}, errs...)
+	} else if cause != nil && len(errs) == 0 {
+		errs = append(errs, cause)
+	}
+	return errors.Join(errs...)
+}
+
+// startCapture subscribes the capture file writer before anything is
+// mounted, so that it records from the first message.
+func (m *Mount) startCapture(path string) error {
+	w, err := capture.Create(path, capture.WriterOptions{
+		Interfaces: []capture.Interface{{Name: m.mnt, Description: m.cmdline}},
+	})
+	if err != nil {
+		return fmt.Errorf("create capture: %w", err)
+	}
+	m.capSub = m.feed.add(SubscribeOptions{QueueLen: 1 << 16, QueueBytes: 256 << 20}, nil)
+	m.capDone = make(chan struct{})
+	go func() {
+		defer close(m.capDone)
+		m.capErr = writeEvents(w, m.capSub, 0, m.logf)
+		if err := w.Close(); err != nil && m.capErr == nil {
+			m.capErr = fmt.Errorf("close capture: %w", err)
+		}
+	}()
+	return nil
+}
+
+// writeEvents writes a subscriber's events to a capture writer until the
+// feed ends, flushing whenever the queue runs empty, so that a killed
+// fusectl leaves a file readable up to the last flush.
+func writeEvents(w *capture.Writer, sub *Subscriber, iface int, logf func(string, ...any)) error {
+	rec := capture.Record{Iface: iface}
+	var werr error
+	for {
+		ev, ok := sub.Next()
+		if !ok {
+			break
+		}
+		if werr == nil {
+			rec.Time, rec.Dir, rec.Flags, rec.Msg, rec.OrigLen = ev.Time, ev.Dir, ev.Flags, ev.Msg, ev.OrigLen
+			if err := w.Write(&rec); err != nil {
+				werr = fmt.Errorf("write capture: %w", err)
+				logf("%v", werr)
+			}
+		}
+		sub.Release(ev)
+		if werr == nil && sub.queueEmpty() {
+			if err := w.Flush(); err != nil {
+				werr = fmt.Errorf("flush capture: %w", err)
+			}
+		}
+	}
+	if werr == nil {
+		werr = w.Flush()
+	}
+	return werr
+}

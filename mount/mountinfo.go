@@ -1,0 +1,158 @@
+package mount
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// FUSEMount is one FUSE mount of the kernel, from mountinfo.
+type FUSEMount struct {
+	// Mountpoint is the absolute path, unescaped.
+	Mountpoint string `json:"mountpoint"`
+	// FSType is "fuse", "fuse.<subtype>" or "fuseblk".
+	FSType string `json:"fstype"`
+	// Source is the mount source (fsname).
+	Source string `json:"source"`
+	// Major and Minor are the device numbers; Minor names the
+	// connection's directory in the control file system.
+	Major uint32 `json:"major"`
+	Minor uint32 `json:"minor"`
+	// Options are the per-mount and superblock options.
+	Options string `json:"options"`
+}
+
+// IsFUSEType reports whether a file system type from mountinfo is FUSE.
+func IsFUSEType(t string) bool {
+	return t == "fuse" || t == "fuseblk" || strings.HasPrefix(t, "fuse.") || strings.HasPrefix(t, "fuseblk.")
+}
+
+// ParseMountinfo reads /proc/PID/mountinfo text and returns its FUSE
+// mounts. Malformed lines are skipped.
+func ParseMountinfo(r io.Reader) ([]FUSEMount, error) {
+	var out []FUSEMount
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		// 36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue
+		pre, post, ok := strings.Cut(sc.Text(), " - ")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(pre)
+		g := strings.Fields(post)
+		if len(f) < 6 || len(g) < 2 || !IsFUSEType(g[0]) {
+			continue
+		}
+		majS, minS, ok := strings.Cut(f[2], ":")
+		if !ok {
+			continue
+		}
+		maj, err1 := strconv.ParseUint(majS, 10, 32)
+		mnr, err2 := strconv.ParseUint(minS, 10, 32)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		m := FUSEMount{
+			Mountpoint: unescapeMountinfo(f[4]),
+			FSType:     g[0],
+			Source:     unescapeMountinfo(g[1]),
+			Major:      uint32(maj),
+			Minor:      uint32(mnr),
+			Options:    f[5],
+		}
+		if len(g) > 2 {
+			m.Options += "," + g[2]
+		}
+		out = append(out, m)
+	}
+	return out, sc.Err()
+}
+
+// unescapeMountinfo undoes the octal escapes (\040 for space, ...) of
+// mountinfo fields.
+func unescapeMountinfo(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// FUSEMounts returns the FUSE mounts visible to this process.
+func FUSEMounts() ([]FUSEMount, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ParseMountinfo(f)
+}
+
+// FindFUSEMount returns the FUSE mount at path (made absolute, not
+// resolved: a dead mount cannot be stat'ed). If several are stacked, the
+// topmost is returned.
+func FindFUSEMount(path string) (FUSEMount, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return FUSEMount{}, err
+	}
+	all, err := FUSEMounts()
+	if err != nil {
+		return FUSEMount{}, fmt.Errorf("read mountinfo: %w", err)
+	}
+	var found *FUSEMount
+	for i := range all {
+		if all[i].Mountpoint == abs {
+			found = &all[i]
+		}
+	}
+	if found == nil {
+		return FUSEMount{}, fmt.Errorf("%s: %w", abs, ErrNotFUSE)
+	}
+	return *found, nil
+}
+
+// Abort aborts the FUSE connection mounted at path, so that every process
+// waiting on it returns (ECONNABORTED/ENOTCONN), and unmounts it lazily.
+// Writing the abort needs root (the control file system is root's); the
+// lazy unmount of a user's own mount goes through fusermount3.
+func Abort(path string) error {
+	fm, err := FindFUSEMount(path)
+	if err != nil {
+		return err
+	}
+	aerr := AbortConnection(fm.Minor)
+	if aerr != nil && errors.Is(aerr, os.ErrNotExist) {
+		// Already gone from the control file system (a dead server's
+		// connection): the unmount is what is left to do.
+		aerr = nil
+	}
+	var uerr error
+	if os.Geteuid() == 0 {
+		uerr = unix.Unmount(fm.Mountpoint, unix.MNT_DETACH)
+	} else {
+		_, uerr = unmountPath(fm.Mountpoint, true)
+	}
+	if uerr != nil {
+		uerr = fmt.Errorf("lazy unmount %s: %w", fm.Mountpoint, uerr)
+	}
+	return errors.Join(aerr, uerr)
+}

@@ -1,0 +1,49 @@
+package mount
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseMountinfo(t *testing.T) {
+	const text = `22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
+40 22 0:39 / /mnt/with\040space rw,nosuid,nodev,relatime shared:20 - fuse.bindfs /srv/data rw,user_id=0,group_id=0,default_permissions,allow_other
+41 22 0:40 / /mnt/plain rw,nosuid,nodev - fuse fusectl rw,user_id=0,group_id=0
+42 22 0:41 / /mnt/blk rw - fuseblk /dev/sdb1 rw,user_id=0
+bad line without separator
+43 22 x:y / /mnt/bad rw - fuse a rw
+`
+	got, err := ParseMountinfo(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []FUSEMount{
+		{Mountpoint: "/mnt/with space", FSType: "fuse.bindfs", Source: "/srv/data", Minor: 39, Options: "rw,nosuid,nodev,relatime,rw,user_id=0,group_id=0,default_permissions,allow_other"},
+		{Mountpoint: "/mnt/plain", FSType: "fuse", Source: "fusectl", Minor: 40, Options: "rw,nosuid,nodev,rw,user_id=0,group_id=0"},
+		{Mountpoint: "/mnt/blk", FSType: "fuseblk", Source: "/dev/sdb1", Minor: 41, Options: "rw,rw,user_id=0"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d mounts %+v, want %d", len(got), got, len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("mount %d:\n got %+v\nwant %+v", i, got[i], want[i])
+		}
+	}
+}
+
+func FuzzParseMountinfo(f *testing.F) {
+	f.Add("40 22 0:39 / /mnt/a\\040b rw - fuse.x src rw\n")
+	f.Add("1 2 3:4 / /x\\ - fuse s o\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		ms, err := ParseMountinfo(strings.NewReader(s))
+		if err != nil && ms != nil && len(ms) > strings.Count(s, "\n")+1 {
+			t.Fatalf("more mounts than lines")
+		}
+		for _, m := range ms {
+			if !IsFUSEType(m.FSType) {
+				t.Fatalf("non-FUSE type %q returned", m.FSType)
+			}
+		}
+	})
+}

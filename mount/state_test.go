@@ -1,0 +1,186 @@
+package mount
+
+import (
+	"encoding/binary"
+	"testing"
+)
+
+// req builds a kernel request: in-header and body.
+func req(op uint32, unique, nodeid uint64, body []byte) []byte {
+	b := make([]byte, inHeaderSize, inHeaderSize+len(body))
+	b = append(b, body...)
+	ne.PutUint32(b[0:], uint32(len(b)))
+	ne.PutUint32(b[4:], op)
+	ne.PutUint64(b[8:], unique)
+	ne.PutUint64(b[16:], nodeid)
+	return b
+}
+
+// rep builds a server reply.
+func rep(unique uint64, errno int32, body []byte) []byte {
+	b := make([]byte, outHeaderSize, outHeaderSize+len(body))
+	b = append(b, body...)
+	ne.PutUint32(b[0:], uint32(len(b)))
+	ne.PutUint32(b[4:], uint32(errno))
+	ne.PutUint64(b[8:], unique)
+	return b
+}
+
+func entry(nodeid uint64) []byte {
+	e := make([]byte, entryOutSize)
+	ne.PutUint64(e, nodeid)
+	ne.PutUint64(e[8:], 7) // generation
+	return e
+}
+
+func cstr(names ...string) []byte {
+	var b []byte
+	for _, n := range names {
+		b = append(append(b, n...), 0)
+	}
+	return b
+}
+
+func initPair(minor uint32) ([]byte, []byte) {
+	in := make([]byte, 64)
+	ne.PutUint32(in[0:], 7)
+	ne.PutUint32(in[4:], 45)
+	out := make([]byte, 64)
+	ne.PutUint32(out[0:], 7)
+	ne.PutUint32(out[4:], minor)
+	return req(opInit, 2, 0, in), rep(2, 0, out)
+}
+
+func direntplus(nodeid uint64, name string) []byte {
+	b := make([]byte, direntplusFix)
+	copy(b, entry(nodeid))
+	ne.PutUint64(b[entryOutSize:], nodeid)
+	ne.PutUint32(b[entryOutSize+16:], uint32(len(name)))
+	b = append(b, name...)
+	for len(b)%8 != 0 {
+		b = append(b, 0)
+	}
+	return b
+}
+
+// paths resolves the synthesized LOOKUPs into nodeid -> path, checking that
+// every parent was synthesized before its child.
+func paths(t *testing.T, pairs [][2][]byte) map[uint64]string {
+	t.Helper()
+	known := map[uint64]string{1: ""}
+	for _, p := range pairs[1:] {
+		r, a := p[0], p[1]
+		if op := ne.Uint32(r[4:]); op != opLookup {
+			t.Fatalf("synthesized opcode %d, want LOOKUP", op)
+		}
+		if ne.Uint64(r[8:]) != ne.Uint64(a[8:]) {
+			t.Fatalf("request unique %d, reply unique %d", ne.Uint64(r[8:]), ne.Uint64(a[8:]))
+		}
+		if int(ne.Uint32(r[0:])) != len(r) || int(ne.Uint32(a[0:])) != len(a) {
+			t.Fatalf("length fields do not match message lengths")
+		}
+		parent := ne.Uint64(r[16:])
+		pp, ok := known[parent]
+		if !ok {
+			t.Fatalf("node with parent %d synthesized before its parent", parent)
+		}
+		name := string(r[inHeaderSize : len(r)-1])
+		known[ne.Uint64(a[outHeaderSize:])] = pp + "/" + name
+	}
+	delete(known, 1)
+	return known
+}
+
+func TestSessionSynthesize(t *testing.T) {
+	s := newSession()
+	if got := s.synthesize(); got != nil {
+		t.Fatalf("synthesize before INIT = %d pairs, want none", len(got))
+	}
+	ireq, irep := initPair(31)
+	s.request(ireq)
+	if op := s.reply(irep); op != opInit {
+		t.Fatalf("reply to INIT returned op %d", op)
+	}
+	mkdir := append(make([]byte, 8), cstr("dir")...)
+	steps := []struct{ req, rep []byte }{
+		{req(opLookup, 4, 1, cstr("a")), rep(4, 0, entry(10))},
+		{req(opMkdir, 6, 1, mkdir), rep(6, 0, entry(11))},
+		{req(opCreate, 8, 11, append(make([]byte, 16), cstr("f")...)), rep(8, 0, append(entry(12), make([]byte, 16)...))},
+		{req(opLookup, 10, 1, cstr("missing")), rep(10, -2, nil)},
+		{req(opSymlink, 12, 11, cstr("ln", "/target")), rep(12, 0, entry(13))},
+		{req(opReaddirplus, 14, 11, make([]byte, 40)), rep(14, 0, append(append(direntplus(11, "."), direntplus(14, "g")...), direntplus(15, "h")...))},
+		// RENAME /dir/g -> /a2 (newdir 1)
+		{req(opRename, 16, 11, append(binary.NativeEndian.AppendUint64(nil, 1), cstr("g", "a2")...)), rep(16, 0, nil)},
+		{req(opLink, 18, 1, append(binary.NativeEndian.AppendUint64(nil, 15), cstr("hlink")...)), rep(18, 0, entry(15))},
+	}
+	for _, st := range steps {
+		s.request(st.req)
+		s.reply(st.rep)
+	}
+	// FORGET node 10 (looked up once) and BATCH_FORGET one of node 15's two lookups.
+	s.request(req(opForget, 20, 10, binary.NativeEndian.AppendUint64(nil, 1)))
+	batch := make([]byte, 8, 24)
+	ne.PutUint32(batch, 1)
+	batch = binary.NativeEndian.AppendUint64(binary.NativeEndian.AppendUint64(batch, 15), 1)
+	s.request(req(opBatchForget, 22, 0, batch))
+
+	pairs := s.synthesize()
+	if len(pairs) == 0 || ne.Uint32(pairs[0][0][4:]) != opInit {
+		t.Fatalf("first synthesized pair is not INIT")
+	}
+	got := paths(t, pairs)
+	want := map[uint64]string{11: "/dir", 12: "/dir/f", 13: "/dir/ln", 14: "/a2", 15: "/hlink"}
+	if len(got) != len(want) {
+		t.Errorf("synthesized nodes %v, want %v", got, want)
+	}
+	for id, p := range want {
+		if got[id] != p {
+			t.Errorf("node %d: path %q, want %q", id, got[id], p)
+		}
+	}
+	if n := s.inflightCount(); n != 0 {
+		t.Errorf("%d requests still in flight after all replies", n)
+	}
+}
+
+func TestSessionTakeInflight(t *testing.T) {
+	s := newSession()
+	s.request(req(opLookup, 4, 1, cstr("x")))
+	s.request(req(opForget, 6, 9, make([]byte, 8)))    // no reply expected
+	s.request(req(opInterrupt, 5, 0, make([]byte, 8))) // no reply expected
+	s.request(req(15 /* READ */, 8, 3, make([]byte, 40)))
+	got := s.takeInflight()
+	if len(got) != 2 {
+		t.Fatalf("takeInflight = %v, want uniques 4 and 8", got)
+	}
+	if s.inflightCount() != 0 {
+		t.Fatalf("in flight after take: %d", s.inflightCount())
+	}
+}
+
+// FuzzSession feeds arbitrary requests and replies to the tracker: it must
+// not panic, and synthesized messages must be well formed.
+func FuzzSession(f *testing.F) {
+	ireq, irep := initPair(45)
+	f.Add(ireq, irep, req(opLookup, 4, 1, cstr("a")), rep(4, 0, entry(10)))
+	f.Add(ireq, irep, req(opReaddirplus, 4, 1, make([]byte, 40)), rep(4, 0, direntplus(5, "x")))
+	f.Add(ireq, irep, req(opRename2, 4, 1, append(make([]byte, 16), cstr("a", "b")...)), rep(4, 0, nil))
+	f.Fuzz(func(t *testing.T, a, b, c, d []byte) {
+		s := newSession()
+		for i, m := range [][]byte{a, b, c, d} {
+			if i%2 == 0 && len(m) >= inHeaderSize {
+				s.request(m)
+			}
+			if i%2 == 1 && len(m) >= outHeaderSize {
+				s.reply(m)
+			}
+		}
+		for _, p := range s.synthesize() {
+			for _, m := range p {
+				if len(m) < outHeaderSize {
+					t.Fatalf("synthesized message of %d bytes", len(m))
+				}
+			}
+		}
+	})
+}
