@@ -4,7 +4,7 @@ BIN      ?= bin
 FUZZTIME ?= 20s
 PKGS     := ./...
 
-.PHONY: all build deps test vet lint fuzz bench generate clean
+.PHONY: all build deps test vet lint fuzz bench generate clean demo
 
 all: build
 
@@ -47,3 +47,8 @@ generate:
 
 clean:
 	rm -rf $(BIN)
+
+# demo: mount the demo server through `fusectl mount` with a capture, run a
+# small workload, unmount, and decode the capture (scripts/demo.sh).
+demo:
+	GO=$(GO) BIN=$(BIN) sh scripts/demo.sh

@@ -5,4 +5,8 @@ import "github.com/spf13/cobra"
 // addCommands registers every subcommand on root.
 func addCommands(root *cobra.Command, f *Factory) {
 	root.AddCommand(NewCmdDecode(f, nil))
+	root.AddCommand(NewCmdMount(f, nil))
+	root.AddCommand(NewCmdCapture(f, nil))
+	root.AddCommand(NewCmdPs(f, nil))
+	root.AddCommand(NewCmdAbort(f, nil))
 }

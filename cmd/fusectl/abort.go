@@ -1,0 +1,62 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/MakeNowJust/heredoc"
+	"github.com/spf13/cobra"
+
+	"github.com/fusectl/fusectl/mount"
+)
+
+// AbortOptions holds what `fusectl abort` needs.
+type AbortOptions struct {
+	IO         *IOStreams
+	Mountpoint string
+
+	// Abort aborts and lazily unmounts; tests replace it.
+	Abort func(mnt string) error
+}
+
+// NewCmdAbort builds `fusectl abort`.
+func NewCmdAbort(f *Factory, runF func(*AbortOptions) error) *cobra.Command {
+	opts := &AbortOptions{IO: f.IO, Abort: mount.Abort}
+	cmd := &cobra.Command{
+		Use:   "abort MNT",
+		Short: "Abort a hung FUSE connection and unmount it",
+		Long: heredoc.Doc(`
+			Abort the FUSE connection mounted at MNT through the kernel's
+			control file system (/sys/fs/fuse/connections/MINOR/abort): every
+			request waiting on the server fails, so processes stuck on the
+			mount return. Then unmount MNT lazily. Works on any FUSE mount,
+			also one whose server is hung or dead ("Transport endpoint is not
+			connected"). Needs root.
+		`),
+		Example: heredoc.Doc(`
+			$ fusectl ps
+			$ sudo fusectl abort /mnt/x
+		`),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return flagErrorf("want one mountpoint, got %d arguments", len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Mountpoint = args[0]
+			if runF != nil {
+				return runF(opts)
+			}
+			return runAbort(opts)
+		},
+	}
+	return cmd
+}
+
+func runAbort(opts *AbortOptions) error {
+	if err := opts.Abort(opts.Mountpoint); err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.IO.Out, "aborted and unmounted %s\n", opts.Mountpoint)
+	return nil
+}

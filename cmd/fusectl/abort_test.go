@@ -1,0 +1,54 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/google/shlex"
+
+	"github.com/fusectl/fusectl/mount"
+)
+
+func TestNewCmdAbort(t *testing.T) {
+	for _, tt := range []struct{ cli, want, wantErr string }{
+		{cli: "/mnt/x", want: "/mnt/x"},
+		{cli: "", wantErr: "want one mountpoint, got 0 arguments"},
+		{cli: "/a /b", wantErr: "want one mountpoint, got 2 arguments"},
+	} {
+		f := &Factory{IO: TestIO(nil, io.Discard, io.Discard, false)}
+		var got *AbortOptions
+		cmd := NewCmdAbort(f, func(o *AbortOptions) error { got = o; return nil })
+		args, _ := shlex.Split(tt.cli)
+		cmd.SetArgs(args)
+		cmd.SetOut(io.Discard)
+		cmd.SetErr(io.Discard)
+		_, err := cmd.ExecuteC()
+		if tt.wantErr != "" {
+			if err == nil || err.Error() != tt.wantErr {
+				t.Errorf("%q: error %v, want %q", tt.cli, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || got.Mountpoint != tt.want {
+			t.Errorf("%q: %v, mountpoint %q", tt.cli, err, got.Mountpoint)
+		}
+	}
+}
+
+func TestAbortRun(t *testing.T) {
+	var out bytes.Buffer
+	var aborted string
+	opts := &AbortOptions{IO: TestIO(nil, &out, io.Discard, false), Mountpoint: "/mnt/x", Abort: func(m string) error { aborted = m; return nil }}
+	if err := runAbort(opts); err != nil {
+		t.Fatal(err)
+	}
+	if aborted != "/mnt/x" || out.String() != "aborted and unmounted /mnt/x\n" {
+		t.Errorf("aborted %q, output %q", aborted, out.String())
+	}
+	opts.Abort = func(string) error { return mount.ErrNotFUSE }
+	if err := runAbort(opts); !errors.Is(err, mount.ErrNotFUSE) {
+		t.Errorf("error %v, want ErrNotFUSE", err)
+	}
+}

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/MakeNowJust/heredoc"
+	"github.com/spf13/cobra"
+
+	"github.com/fusectl/fusectl/client/launch"
+	"github.com/fusectl/fusectl/mount"
+)
+
+// MountOptions holds what `fusectl mount` needs.
+type MountOptions struct {
+	IO *IOStreams
+
+	Mountpoint   string
+	Server       []string
+	MountOpts    []string
+	CapturePath  string
+	Method       launch.Method
+	NoClamp      bool
+	Verbose      bool
+	ServerOutput bool
+
+	// Start mounts; tests replace it.
+	Start func(ctx context.Context, opts mount.Options) (mounter, error)
+}
+
+// mounter is what runMount needs of a *mount.Mount.
+type mounter interface {
+	Mountpoint() string
+	Pid() int
+	Minor() uint32
+	ControlSocket() string
+	Done() <-chan struct{}
+	Err() error
+	Close() error
+	Status() mount.Status
+}
+
+// NewCmdMount builds `fusectl mount`.
+func NewCmdMount(f *Factory, runF func(*MountOptions) error) *cobra.Command {
+	opts := &MountOptions{
+		IO: f.IO,
+		Start: func(ctx context.Context, o mount.Options) (mounter, error) {
+			return mount.Start(ctx, o)
+		},
+	}
+	var method string
+	cmd := &cobra.Command{
+		Use:   "mount [-o OPTS] [--capture FILE] MNT -- SERVER [ARGS...]",
+		Short: "Mount a FUSE server with fusectl in the middle",
+		Long: heredoc.Doc(`
+			Mount SERVER at MNT with fusectl between the kernel and the server:
+			the kernel talks to fusectl over /dev/fuse, fusectl talks to the
+			server over a socketpair, and every message passes through, is
+			counted and can be recorded.
+
+			The server's mountpoint argument is the token {} if present, else
+			the argument equal to MNT, else it is appended. fusectl puts there
+			what the launch method needs (/dev/fd/N or a directory of its own).
+
+			Runs in the foreground; Ctrl-C or SIGTERM unmounts cleanly. If the
+			server exits, pending requests fail with ENOTCONN and the mount is
+			removed. Other fusectl commands (capture, ps, top) find the mount
+			through its control socket.
+		`),
+		Example: heredoc.Doc(`
+			$ fusectl mount /mnt/x -- squashfuse -f img.sqfs {}
+			$ fusectl mount -o allow_other --capture s.fcap /mnt/y -- demofs /mnt/y
+		`),
+		Args: func(cmd *cobra.Command, args []string) error {
+			dash := cmd.ArgsLenAtDash()
+			if dash < 0 {
+				return flagErrorf("missing -- before the server command")
+			}
+			if dash != 1 {
+				return flagErrorf("want exactly one mountpoint before --, got %d", dash)
+			}
+			if len(args) == dash {
+				return flagErrorf("missing server command after --")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dash := cmd.ArgsLenAtDash()
+			opts.Mountpoint = args[0]
+			opts.Server = args[dash:]
+			m, err := launch.ParseMethod(method)
+			if err != nil {
+				return flagErrorf("--method: %v", err)
+			}
+			opts.Method = m
+			if runF != nil {
+				return runF(opts)
+			}
+			return runMount(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringArrayVarP(&opts.MountOpts, "options", "o", nil, "mount options (allow_other, default_permissions, max_read=N, fsname=S, subtype=S, ro, ...)")
+	cmd.Flags().StringVar(&opts.CapturePath, "capture", "", "record every message to this .fcap `file`")
+	cmd.Flags().StringVar(&method, "method", "auto", "how the server gets its socket: auto, devfd, shim-path, shim-namespace")
+	cmd.Flags().BoolVar(&opts.NoClamp, "no-clamp", false, "keep the server's max_pages (only for servers that never splice READ replies)")
+	cmd.Flags().BoolVarP(&opts.Verbose, "verbose", "v", false, "log what the interposer does")
+	cmd.Flags().BoolVar(&opts.ServerOutput, "server-output", true, "pass the server's output through to standard error")
+	return cmd
+}
+
+func runMount(ctx context.Context, opts *MountOptions) error {
+	mo := mount.Options{
+		Mountpoint:   opts.Mountpoint,
+		Args:         opts.Server,
+		Method:       opts.Method,
+		MountOptions: opts.MountOpts,
+		NoClamp:      opts.NoClamp,
+		CapturePath:  opts.CapturePath,
+	}
+	if opts.ServerOutput {
+		mo.Stdout, mo.Stderr = opts.IO.ErrOut, opts.IO.ErrOut
+	}
+	if opts.Verbose {
+		mo.Logf = func(format string, args ...any) {
+			fmt.Fprintf(opts.IO.ErrOut, "fusectl: "+format+"\n", args...)
+		}
+	}
+	// Start is not cancelled by a Ctrl-C that arrives during it: the
+	// mount would be left half made. Teardown handles it right after.
+	m, err := opts.Start(context.WithoutCancel(ctx), mo)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.IO.Out, "mounted %s (server pid %d, connection %d); Ctrl-C to unmount\n", m.Mountpoint(), m.Pid(), m.Minor())
+	if f, ok := opts.IO.Out.(interface{ Sync() error }); ok {
+		f.Sync()
+	}
+	requested := false
+	select {
+	case <-ctx.Done():
+		requested = true
+	case <-m.Done():
+	}
+	err = m.Close()
+	st := m.Status()
+	if requested && errors.Is(err, mount.ErrUnmounted) {
+		err = nil
+	}
+	summary(opts.IO.ErrOut, st, opts.CapturePath)
+	if err != nil {
+		if errors.Is(err, mount.ErrUnmounted) {
+			// Unmounted from outside (umount, fusectl abort): a normal end.
+			return nil
+		}
+		return fmt.Errorf("%s: %w", m.Mountpoint(), err)
+	}
+	return nil
+}
+
+// summary prints the counts of a finished mount, and drops loudly.
+func summary(w io.Writer, st mount.Status, capturePath string) {
+	fmt.Fprintf(w, "unmounted %s: %d requests, %d replies, %d notifications", st.Mountpoint, st.Requests, st.Replies, st.Notifies)
+	if st.Injected > 0 {
+		fmt.Fprintf(w, ", %d answered by fusectl", st.Injected)
+	}
+	fmt.Fprintln(w)
+	if st.CaptureDropped > 0 {
+		fmt.Fprintf(w, "warning: capture %s lost %d records (the disk could not keep up)\n", capturePath, st.CaptureDropped)
+	}
+}

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/shlex"
+
+	"github.com/fusectl/fusectl/client/launch"
+	"github.com/fusectl/fusectl/mount"
+)
+
+func TestNewCmdMount(t *testing.T) {
+	tests := []struct {
+		name    string
+		cli     string
+		want    MountOptions
+		wantErr string
+	}{
+		{
+			name: "simple",
+			cli:  "/mnt/x -- squashfuse -f img.sqfs {}",
+			want: MountOptions{Mountpoint: "/mnt/x", Server: []string{"squashfuse", "-f", "img.sqfs", "{}"}, ServerOutput: true},
+		},
+		{
+			name: "options",
+			cli:  "-o allow_other -o fsname=x,ro --capture s.fcap --method shim-namespace --no-clamp -v /m -- bindfs -f /src /m",
+			want: MountOptions{Mountpoint: "/m", Server: []string{"bindfs", "-f", "/src", "/m"}, MountOpts: []string{"allow_other", "fsname=x,ro"},
+				CapturePath: "s.fcap", Method: launch.ShimNamespace, NoClamp: true, Verbose: true, ServerOutput: true},
+		},
+		{name: "server flags after dash are the server's", cli: "/m -- demofs -o x {}", want: MountOptions{Mountpoint: "/m", Server: []string{"demofs", "-o", "x", "{}"}, ServerOutput: true}},
+		{name: "no dash", cli: "/m demofs", wantErr: "missing -- before the server command"},
+		{name: "no mountpoint", cli: "-- demofs", wantErr: "want exactly one mountpoint before --, got 0"},
+		{name: "two mountpoints", cli: "/a /b -- demofs", wantErr: "want exactly one mountpoint before --, got 2"},
+		{name: "no server", cli: "/m --", wantErr: "missing server command after --"},
+		{name: "bad method", cli: "--method teleport /m -- demofs", wantErr: "--method: "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &Factory{IO: TestIO(nil, io.Discard, io.Discard, false)}
+			var got *MountOptions
+			cmd := NewCmdMount(f, func(o *MountOptions) error { got = o; return nil })
+			args, err := shlex.Split(tt.cli)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd.SetArgs(args)
+			cmd.SetOut(io.Discard)
+			cmd.SetErr(io.Discard)
+			_, err = cmd.ExecuteC()
+			if tt.wantErr != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want %q", err, tt.wantErr)
+				}
+				var fe *flagError
+				if !errors.As(err, &fe) {
+					t.Errorf("error %v is not a flag error", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			w := tt.want
+			if got.Mountpoint != w.Mountpoint || !slices.Equal(got.Server, w.Server) || !slices.Equal(got.MountOpts, w.MountOpts) ||
+				got.CapturePath != w.CapturePath || got.Method != w.Method || got.NoClamp != w.NoClamp ||
+				got.Verbose != w.Verbose || got.ServerOutput != w.ServerOutput {
+				t.Errorf("options\n got %+v\nwant %+v", *got, w)
+			}
+		})
+	}
+}
+
+// fakeMount is a mounter that ends when told.
+type fakeMount struct {
+	done     chan struct{}
+	err      error
+	closed   bool
+	startErr error
+	st       mount.Status
+}
+
+func (m *fakeMount) Mountpoint() string    { return "/mnt/x" }
+func (m *fakeMount) Pid() int              { return 42 }
+func (m *fakeMount) Minor() uint32         { return 7 }
+func (m *fakeMount) ControlSocket() string { return "" }
+func (m *fakeMount) Done() <-chan struct{} { return m.done }
+func (m *fakeMount) Err() error            { <-m.done; return m.err }
+func (m *fakeMount) Status() mount.Status  { return m.st }
+func (m *fakeMount) Close() error {
+	if !m.closed {
+		m.closed = true
+		select {
+		case <-m.done:
+		default:
+			close(m.done)
+		}
+	}
+	return m.err
+}
+
+func TestMountRun(t *testing.T) {
+	tests := []struct {
+		name      string
+		cancel    bool  // Ctrl-C
+		ended     error // the mount ends by itself with this error
+		wantErr   string
+		wantOut   string
+		wantErrIn string
+	}{
+		{name: "ctrl-c", cancel: true, wantOut: "mounted /mnt/x (server pid 42, connection 7); Ctrl-C to unmount\n", wantErrIn: "unmounted /mnt/x: 10 requests, 9 replies, 1 notifications\n"},
+		{name: "server exit", ended: mount.ErrServerExited, wantErr: "/mnt/x: server exited"},
+		{name: "external unmount", ended: mount.ErrUnmounted},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			fm := &fakeMount{done: make(chan struct{}), st: mount.Status{Mountpoint: "/mnt/x", Requests: 10, Replies: 9, Notifies: 1, CaptureDropped: 3}}
+			var gotOpts mount.Options
+			opts := &MountOptions{
+				IO:          TestIO(nil, &out, &errOut, false),
+				Mountpoint:  "/mnt/x",
+				Server:      []string{"demofs", "{}"},
+				CapturePath: "s.fcap",
+				Start: func(ctx context.Context, o mount.Options) (mounter, error) {
+					gotOpts = o
+					return fm, nil
+				},
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tt.cancel {
+				cancel()
+			} else {
+				fm.err = tt.ended
+				close(fm.done)
+			}
+			err := runMount(ctx, opts)
+			if tt.wantErr == "" && err != nil {
+				t.Fatalf("runMount: %v", err)
+			}
+			if tt.wantErr != "" && (err == nil || err.Error() != tt.wantErr) {
+				t.Fatalf("error %v, want %q", err, tt.wantErr)
+			}
+			if !fm.closed {
+				t.Errorf("mount not closed")
+			}
+			if gotOpts.CapturePath != "s.fcap" || !slices.Equal(gotOpts.Args, opts.Server) {
+				t.Errorf("mount options %+v", gotOpts)
+			}
+			if tt.wantOut != "" && out.String() != tt.wantOut {
+				t.Errorf("stdout %q, want %q", out.String(), tt.wantOut)
+			}
+			if !strings.Contains(errOut.String(), tt.wantErrIn) {
+				t.Errorf("stderr %q, want it to contain %q", errOut.String(), tt.wantErrIn)
+			}
+			if !strings.Contains(errOut.String(), "lost 3 records") {
+				t.Errorf("capture drops not reported: %q", errOut.String())
+			}
+		})
+	}
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/MakeNowJust/heredoc"
+	"github.com/spf13/cobra"
+
+	"github.com/fusectl/fusectl/mount"
+)
+
+// PsOptions holds what `fusectl ps` needs.
+type PsOptions struct {
+	IO   *IOStreams
+	JSON bool
+
+	// Mounts lists the kernel's FUSE mounts; Running the fusectl mounts;
+	// Waiting reads a connection's waiting count. Tests replace them.
+	Mounts  func() ([]mount.FUSEMount, error)
+	Running func(ctx context.Context) ([]mount.Running, error)
+	Waiting func(minor uint32) (int, error)
+}
+
+// psRow is one line of `fusectl ps`, and its JSON form.
+type psRow struct {
+	Mountpoint string   `json:"mountpoint"`
+	FSType     string   `json:"fstype"`
+	Source     string   `json:"source"`
+	Minor      uint32   `json:"minor"`
+	Waiting    *int     `json:"waiting"`
+	Fusectl    bool     `json:"fusectl"`
+	Server     []string `json:"server,omitempty"`
+	ServerPid  int      `json:"server_pid,omitempty"`
+	FusectlPid int      `json:"fusectl_pid,omitempty"`
+	Rate       *float64 `json:"rate,omitempty"`
+	Dropped    uint64   `json:"dropped,omitempty"`
+}
+
+// NewCmdPs builds `fusectl ps`.
+func NewCmdPs(f *Factory, runF func(*PsOptions) error) *cobra.Command {
+	opts := &PsOptions{
+		IO:     f.IO,
+		Mounts: mount.FUSEMounts,
+		Running: func(ctx context.Context) ([]mount.Running, error) {
+			return mount.ListRunning(ctx, "")
+		},
+		Waiting: func(minor uint32) (int, error) {
+			if os.Geteuid() == 0 {
+				// Mount the control file system if needed; reading it
+				// needs root anyway.
+				mount.EnsureControlFS()
+			}
+			return mount.Waiting(minor)
+		},
+	}
+	cmd := &cobra.Command{
+		Use:   "ps [--json]",
+		Short: "List FUSE mounts and the requests waiting on them",
+		Long: heredoc.Doc(`
+			List every FUSE mount of the machine (from /proc/self/mountinfo):
+			mountpoint, file system type, the connection's device minor, and
+			the number of requests waiting on it (from the kernel's fusectl
+			control file system at /sys/fs/fuse/connections, mounted if
+			needed; needs root). For mounts made by "fusectl mount" it also
+			shows the server, its pid and the current message rate.
+		`),
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(opts)
+			}
+			return runPs(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print a JSON array")
+	return cmd
+}
+
+func runPs(ctx context.Context, opts *PsOptions) error {
+	mounts, err := opts.Mounts()
+	if err != nil {
+		return fmt.Errorf("list mounts: %w", err)
+	}
+	running, _ := opts.Running(ctx)
+	byMnt := make(map[string]*mount.Status, len(running))
+	for _, r := range running {
+		byMnt[r.Status.Mountpoint] = r.Status
+	}
+	rows := make([]psRow, 0, len(mounts))
+	for _, m := range mounts {
+		row := psRow{Mountpoint: m.Mountpoint, FSType: m.FSType, Source: m.Source, Minor: m.Minor}
+		if n, err := opts.Waiting(m.Minor); err == nil {
+			row.Waiting = &n
+		}
+		if st := byMnt[m.Mountpoint]; st != nil && st.Minor == m.Minor {
+			row.Fusectl = true
+			row.Server = st.Server
+			row.ServerPid = st.ServerPid
+			row.FusectlPid = st.Pid
+			rate := st.Rate
+			row.Rate = &rate
+			row.Dropped = st.Dropped
+		}
+		rows = append(rows, row)
+	}
+	if opts.JSON {
+		enc := json.NewEncoder(opts.IO.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rows)
+	}
+	// Aligned columns with a header on a terminal, tab-separated values
+	// when piped.
+	tty := opts.IO.IsStdoutTTY()
+	var out io.Writer = opts.IO.Out
+	var tw *tabwriter.Writer
+	if tty {
+		tw = tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
+		out = tw
+		fmt.Fprintln(tw, "MOUNTPOINT\tTYPE\tMINOR\tWAITING\tPID\tRATE\tSERVER")
+	}
+	for _, r := range rows {
+		waiting := "-"
+		if r.Waiting != nil {
+			waiting = strconv.Itoa(*r.Waiting)
+		}
+		pid, rate, server := "-", "-", "-"
+		if r.Fusectl {
+			pid = strconv.Itoa(r.ServerPid)
+			rate = fmt.Sprintf("%.0f/s", *r.Rate)
+			server = strings.Join(r.Server, " ")
+		}
+		fmt.Fprintln(out, strings.Join([]string{r.Mountpoint, r.FSType, strconv.FormatUint(uint64(r.Minor), 10), waiting, pid, rate, server}, "\t"))
+	}
+	if tw != nil {
+		return tw.Flush()
+	}
+	return nil
+}

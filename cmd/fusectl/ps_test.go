@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/fusectl/fusectl/mount"
+)
+
+func TestNewCmdPs(t *testing.T) {
+	for _, tt := range []struct {
+		cli     []string
+		json    bool
+		wantErr string
+	}{
+		{cli: nil},
+		{cli: []string{"--json"}, json: true},
+		{cli: []string{"x"}, wantErr: `unknown command "x" for "ps"`},
+	} {
+		f := &Factory{IO: TestIO(nil, io.Discard, io.Discard, false)}
+		var got *PsOptions
+		cmd := NewCmdPs(f, func(o *PsOptions) error { got = o; return nil })
+		cmd.SetArgs(tt.cli)
+		cmd.SetOut(io.Discard)
+		cmd.SetErr(io.Discard)
+		_, err := cmd.ExecuteC()
+		if tt.wantErr != "" {
+			if err == nil || err.Error() != tt.wantErr {
+				t.Errorf("%q: error %v, want %q", tt.cli, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || got.JSON != tt.json {
+			t.Errorf("%q: %v, json %v", tt.cli, err, got.JSON)
+		}
+	}
+}
+
+func psFakes(opts *PsOptions) {
+	opts.Mounts = func() ([]mount.FUSEMount, error) {
+		return []mount.FUSEMount{
+			{Mountpoint: "/mnt/a", FSType: "fuse.demofs", Source: "fusectl", Minor: 41},
+			{Mountpoint: "/mnt/b", FSType: "fuse.bindfs", Source: "/src", Minor: 42},
+		}, nil
+	}
+	opts.Running = func(context.Context) ([]mount.Running, error) {
+		return []mount.Running{{Socket: "/run/fusectl/a.sock", Status: &mount.Status{
+			Mountpoint: "/mnt/a", Minor: 41, Server: []string{"demofs", "{}"}, ServerPid: 100, Pid: 99, Rate: 12.4}}}, nil
+	}
+	opts.Waiting = func(minor uint32) (int, error) {
+		if minor == 41 {
+			return 3, nil
+		}
+		return 0, errors.New("no control fs")
+	}
+}
+
+func TestPsRun(t *testing.T) {
+	tests := []struct {
+		name string
+		tty  bool
+		json bool
+		want string
+	}{
+		{name: "tsv", want: "/mnt/a\tfuse.demofs\t41\t3\t100\t12/s\tdemofs {}\n/mnt/b\tfuse.bindfs\t42\t-\t-\t-\t-\n"},
+		{name: "tty", tty: true, want: "MOUNTPOINT  TYPE         MINOR  WAITING  PID  RATE  SERVER\n/mnt/a      fuse.demofs  41     3        100  12/s  demofs {}\n/mnt/b      fuse.bindfs  42     -        -    -     -\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			opts := &PsOptions{IO: TestIO(nil, &out, io.Discard, tt.tty)}
+			psFakes(opts)
+			if err := runPs(context.Background(), opts); err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != tt.want {
+				t.Errorf("output\n%q\nwant\n%q", out.String(), tt.want)
+			}
+		})
+	}
+	var out bytes.Buffer
+	opts := &PsOptions{IO: TestIO(nil, &out, io.Discard, false), JSON: true}
+	psFakes(opts)
+	if err := runPs(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	var rows []psRow
+	if err := json.Unmarshal(out.Bytes(), &rows); err != nil {
+		t.Fatalf("json: %v\n%s", err, out.String())
+	}
+	if len(rows) != 2 || !rows[0].Fusectl || rows[0].ServerPid != 100 || *rows[0].Waiting != 3 || rows[1].Fusectl || rows[1].Waiting != nil {
+		t.Errorf("rows %+v", rows)
+	}
+}
