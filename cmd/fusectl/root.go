@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/MakeNowJust/heredoc"
+	"github.com/fusectl/fusectl/client/launch"
 	"github.com/spf13/cobra"
 )
 
@@ -63,6 +64,11 @@ func NewCmdRoot(f *Factory) *cobra.Command {
 
 // Main runs fusectl and returns its exit status.
 func Main() int {
+	// fusectl is its own fake fusermount and namespace launcher for servers
+	// that cannot take /dev/fd/N; those invocations never reach cobra.
+	if code, ok := launch.RunShimIfInvoked(); ok {
+		return code
+	}
 	f := NewFactory()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
