@@ -438,7 +438,12 @@ func (c *Conn) record(dir capture.Dir, parts ...[]byte) {
 // readLoop is the connection's only reader.
 func (c *Conn) readLoop() {
 	defer c.wg.Done()
-	buf := make([]byte, c.maxMsg)
+	size := c.maxMsg
+	if m, ok := c.t.(interface{ MaxMsg() int }); ok {
+		// A buffer as large as the transport's limit spares it a peek.
+		size = max(size, m.MaxMsg())
+	}
+	buf := make([]byte, size)
 	badFrames := 0
 	for {
 		msg, err := c.t.ReadMsg(buf)

@@ -24,6 +24,11 @@ type File struct {
 
 	mu     sync.Mutex
 	attr   abi.Attr
+	// Read-ahead buffer: small reads are served from one larger READ, as
+	// the kernel's page cache and readahead serve them. Writes through
+	// this File drop it.
+	rbuf    []byte
+	rbufOff int64
 	off    int64
 	closed bool
 	// directory reading state
@@ -71,6 +76,8 @@ func (fl *File) isClosed() bool {
 }
 
 // ReadAt reads len(p) bytes at off; fewer means end of file (io.EOF).
+// Reads smaller than the negotiated max_readahead are served from a
+// buffer filled by one READ of that size.
 func (fl *File) ReadAt(p []byte, off int64) (int, error) {
 	if fl.isClosed() {
 		return 0, fl.pathErr("read", fs.ErrClosed)
@@ -84,9 +91,34 @@ func (fl *File) ReadAt(p []byte, off int64) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	n, err := fl.fsys.st.c.Read(fl.fsys.ctx, fl.nodeid, abi.ReadIn{Fh: fl.fh, Offset: uint64(off), Flags: fl.flags}, p)
-	if err != nil {
-		return n, fl.pathErr("read", err)
+	c := fl.fsys.st.c
+	ra := int(c.init.MaxReadahead)
+	if len(p) >= ra {
+		n, err := c.Read(fl.fsys.ctx, fl.nodeid, abi.ReadIn{Fh: fl.fh, Offset: uint64(off), Flags: fl.flags}, p)
+		if err != nil {
+			return n, fl.pathErr("read", err)
+		}
+		if n < len(p) {
+			return n, io.EOF
+		}
+		return n, nil
+	}
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	in := func() bool { return off >= fl.rbufOff && off+int64(len(p)) <= fl.rbufOff+int64(len(fl.rbuf)) }
+	if !in() {
+		// Refill from off: the buffer ends early only at end of file.
+		buf := make([]byte, ra)
+		n, err := c.Read(fl.fsys.ctx, fl.nodeid, abi.ReadIn{Fh: fl.fh, Offset: uint64(off), Flags: fl.flags}, buf)
+		if err != nil {
+			fl.rbuf = nil
+			return 0, fl.pathErr("read", err)
+		}
+		fl.rbuf, fl.rbufOff = buf[:n], off
+	}
+	n := 0
+	if start := off - fl.rbufOff; start < int64(len(fl.rbuf)) {
+		n = copy(p, fl.rbuf[start:])
 	}
 	if n < len(p) {
 		return n, io.EOF
@@ -147,6 +179,9 @@ func (fl *File) WriteAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, fl.pathErr("write", fs.ErrInvalid)
 	}
+	fl.mu.Lock()
+	fl.rbuf = nil
+	fl.mu.Unlock()
 	n, err := fl.fsys.st.c.Write(fl.fsys.ctx, fl.nodeid, abi.WriteIn{Fh: fl.fh, Offset: uint64(off), Flags: fl.flags}, p)
 	fl.fsys.invalAttr(fl.nodeid)
 	if err != nil {

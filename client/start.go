@@ -1,0 +1,48 @@
+package client
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/fusectl/fusectl/client/launch"
+	"github.com/fusectl/fusectl/client/transport"
+)
+
+// StartError is the error of Start when the server was launched but the
+// INIT handshake failed; Output holds what the server printed.
+type StartError struct {
+	Err    error
+	Output []byte
+}
+
+func (e *StartError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the handshake error.
+func (e *StartError) Unwrap() error { return e.Err }
+
+// Start launches a server with package launch and runs INIT with it. The
+// caller closes the Conn and then stops the Server. On error nothing is
+// left running.
+func Start(ctx context.Context, lopts launch.Options, opts Options) (*Conn, *launch.Server, error) {
+	if lopts.Logf == nil {
+		lopts.Logf = opts.Logf
+	}
+	srv, err := launch.Start(ctx, lopts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("start server: %w", err)
+	}
+	if opts.MaxMessage == 0 {
+		// The socket's send buffers hold MaxWrite + 4096 bytes.
+		mw := lopts.MaxWrite
+		if mw <= 0 {
+			mw = transport.DefaultMaxWrite
+		}
+		opts.MaxMessage = mw + 4096
+	}
+	c, err := Dial(ctx, srv.Conn(), opts)
+	if err != nil {
+		srv.Stop(context.Background())
+		return nil, nil, &StartError{Err: err, Output: srv.Output()}
+	}
+	return c, srv, nil
+}
