@@ -22,15 +22,15 @@ type File struct {
 	dir       bool
 	noRelease bool // the server has no open/release (ENOSYS on OPEN)
 
-	mu     sync.Mutex
-	attr   abi.Attr
+	mu   sync.Mutex
+	attr abi.Attr
 	// Read-ahead buffer: small reads are served from one larger READ, as
 	// the kernel's page cache and readahead serve them. Writes through
 	// this File drop it.
 	rbuf    []byte
 	rbufOff int64
-	off    int64
-	closed bool
+	off     int64
+	closed  bool
 	// directory reading state
 	dirOff  uint64
 	dirEOF  bool

@@ -17,7 +17,10 @@ var fuzzOps = []func(ctx context.Context, c *Conn) error{
 		_, err := c.Read(ctx, 2, abi.ReadIn{}, make([]byte, 8192))
 		return err
 	},
-	func(ctx context.Context, c *Conn) error { _, err := c.Readdir(ctx, 1, abi.ReadIn{Size: 4096}); return err },
+	func(ctx context.Context, c *Conn) error {
+		_, err := c.Readdir(ctx, 1, abi.ReadIn{Size: 4096})
+		return err
+	},
 	func(ctx context.Context, c *Conn) error {
 		_, err := c.Readdirplus(ctx, 1, abi.ReadIn{Size: 4096})
 		return err
