@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -298,8 +299,37 @@ func BenchmarkDecodeCapture(b *testing.B) {
 			}
 			b.ReportMetric(float64(rss)/1024, "peak-RSS-MiB")
 			b.ReportMetric(rate, "child-records/s")
+
+			// The reference DESIGN.md compares with: tshark reading the
+			// same file (it only frames the packets, LINKTYPE_USER0 has no
+			// dissector), when it is installed.
+			if tsRate, tsRSS, ok := tsharkRead(b, path, n); ok {
+				b.ReportMetric(rate/tsRate, "x-tshark-rate")
+				b.ReportMetric(float64(tsRSS)/1024, "tshark-RSS-MiB")
+			}
 		})
 	}
+}
+
+// tsharkRead times `tshark -r path` with its output on /dev/null and
+// returns its records per second and peak RSS in kB (from rusage).
+func tsharkRead(b *testing.B, path string, n int) (float64, int64, bool) {
+	if _, err := exec.LookPath("tshark"); err != nil {
+		return 0, 0, false
+	}
+	cmd := exec.Command("tshark", "-r", path)
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		b.Logf("tshark: %v", err)
+		return 0, 0, false
+	}
+	rate := float64(n) / time.Since(start).Seconds()
+	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return rate, 0, true
+	}
+	return rate, ru.Maxrss, true
 }
 
 // childDecode runs `fusectl-rss decode path` (this test binary as
