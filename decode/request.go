@@ -253,6 +253,11 @@ func (r *Record) decodeRequestBody(b []byte, o abi.ByteOrder, p *Proto) {
 		if p.Flags&abi.FUSE_SETXATTR_EXT != 0 {
 			n = 16
 		}
+		if !p.Known {
+			// No INIT seen (a capture begun mid-session): take the size
+			// whose value length matches the message.
+			n = setxattrSize(b, o, n)
+		}
 		b = r.fixed("setxattr_in", &in.Setxattr, b, n, o)
 		b = r.names(b, 1)
 		r.Data = b
@@ -359,4 +364,25 @@ func (r *Record) createTail(b []byte, p *Proto) {
 		}
 	}
 	r.end(b)
+}
+
+// setxattrSize guesses the fuse_setxattr_in size of a SETXATTR body when
+// the negotiated flags are unknown: the one (16 or 8) after which a name
+// and exactly size value bytes follow; guess if neither or both fit.
+func setxattrSize(b []byte, o abi.ByteOrder, guess int) int {
+	fits := func(n int) bool {
+		if len(b) < n {
+			return false
+		}
+		_, rest, err := abi.CString(b[n:])
+		return err == nil && int64(len(rest)) == int64(o.Uint32(b))
+	}
+	f16, f8 := fits(16), fits(abi.FUSE_COMPAT_SETXATTR_IN_SIZE)
+	switch {
+	case f16 && !f8:
+		return 16
+	case f8 && !f16:
+		return abi.FUSE_COMPAT_SETXATTR_IN_SIZE
+	}
+	return guess
 }

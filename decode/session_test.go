@@ -245,7 +245,7 @@ func TestSessionRenameCycle(t *testing.T) {
 	b.Reply(u, 0, decodetest.Entry(3, 0, true))
 	u = b.Request(abi.FUSE_RENAME, 1, &abi.RenameIn{NewDir: 3}, decodetest.Name("a"), decodetest.Name("a"))
 	b.Reply(u, 0)
-	u = b.Request(abi.FUSE_GETATTR, 3, &abi.GetattrIn{})
+	b.Request(abi.FUSE_GETATTR, 3, &abi.GetattrIn{})
 	recs := replay(t, s, b)
 	if p, ok := s.Path(3); ok {
 		t.Errorf("cycle resolved to %q", p)
@@ -349,5 +349,19 @@ func TestAncientSizes(t *testing.T) {
 	var r decode.Record
 	if err := decode.DecodeReplyInto(&r, recs[3].Msg, decode.Call{Op: abi.FUSE_STATFS}, b.O, &decode.Proto{Minor: 4}); err == nil {
 		t.Errorf("a 48-byte STATFS reply decoded at 7.4 without error")
+	}
+}
+
+// TestSetxattrWithoutInit decodes SETXATTR of both sizes in a capture that
+// has no INIT: the size is taken from the message.
+func TestSetxattrWithoutInit(t *testing.T) {
+	for _, n := range []int{8, 16} {
+		b := decodetest.New()
+		b.Request(abi.FUSE_SETXATTR, 2, decodetest.Prefix{V: &abi.SetxattrIn{Size: 3, Flags: 2}, N: n}, decodetest.Name("user.x"), decodetest.Raw("abc"))
+		recs := replay(t, decode.NewSession(decode.Options{}), b)
+		r := recs[0]
+		if r.Malformed != nil || string(r.Name) != "user.x" || string(r.Data) != "abc" || r.In.Setxattr.Flags != 2 {
+			t.Errorf("%d-byte setxattr_in: name %q data %q flags %d malformed %v", n, r.Name, r.Data, r.In.Setxattr.Flags, r.Malformed)
+		}
 	}
 }
