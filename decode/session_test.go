@@ -365,3 +365,35 @@ func TestSetxattrWithoutInit(t *testing.T) {
 		}
 	}
 }
+
+// TestDecoderInterfaces keeps one session per capture interface: the same
+// unique on two connections pairs within each, and the text form names the
+// interface from the second on.
+func TestDecoderInterfaces(t *testing.T) {
+	b := decodetest.New()
+	u := b.Request(abi.FUSE_GETATTR, 1, &abi.GetattrIn{})
+	b.Reply(u, 0, &abi.AttrOut{})
+	d := decode.NewDecoder(decode.Options{})
+	f := &decode.Formatter{Time: decode.TimeUTC}
+	var r decode.Record
+	var out []byte
+	for i, iface := range []int{0, 1, 1, 0} {
+		m := b.Msgs[[]int{0, 0, 1, 1}[i]]
+		cr := capture.Record{Time: m.Time, Iface: iface, Dir: m.Dir, Msg: m.Data, OrigLen: len(m.Data), Order: b.O}
+		d.Decode(&cr, &r)
+		if m.Dir == capture.DirReply && !r.Paired {
+			t.Errorf("reply on interface %d not paired", iface)
+		}
+		out = f.AppendText(out, &r)
+	}
+	want := "12:00:01.000000 #2 GETATTR n1 pid=4242\n" +
+		"12:00:01.000000 [1] #2 GETATTR n1 pid=4242\n" +
+		"12:00:01.000010 [1] #2 OK 10µs GETATTR attr_valid=0ns attr{mode=00 size=0 ino=0 nlink=0 uid=0 gid=0 blocks=0 blksize=0 rdev=0x0 atime=0 mtime=0 ctime=0}\n" +
+		"12:00:01.000010 #2 OK 10µs GETATTR attr_valid=0ns attr{mode=00 size=0 ino=0 nlink=0 uid=0 gid=0 blocks=0 blksize=0 rdev=0x0 atime=0 mtime=0 ctime=0}\n"
+	if string(out) != want {
+		t.Errorf("got\n%s\nwant\n%s", out, want)
+	}
+	if n := len(d.Sessions()); n != 2 {
+		t.Errorf("%d sessions, want 2", n)
+	}
+}

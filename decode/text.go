@@ -47,6 +47,8 @@ type Formatter struct {
 
 // AppendText appends the one-line text form of r, a newline, and with Hex
 // the hex dump. The output depends only on the record and the options.
+// Records of capture interfaces other than the first carry [N] after the
+// time.
 //
 //	12:00:01.000123 #42 LOOKUP n1 "a.txt" pid=1234
 //	12:00:01.000170 #42 OK 47µs LOOKUP entry{n2 generation=0 ...}
@@ -55,6 +57,13 @@ func (f *Formatter) AppendText(b []byte, r *Record) []byte {
 		f.start, f.started = r.Time, true
 	}
 	b = f.appendTime(b, r.Time)
+	if r.Iface != 0 {
+		// A capture of several connections: say which one, from the
+		// second on, so that one-connection output stays unmarked.
+		b = append(b, " ["...)
+		b = strconv.AppendInt(b, int64(r.Iface), 10)
+		b = append(b, ']')
+	}
 	switch r.Dir {
 	case capture.DirRequest:
 		b = append(b, " #"...)
