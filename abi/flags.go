@@ -145,7 +145,11 @@ const (
 // DefaultInitFlags is what Linux 6.18 offers in INIT without DAX,
 // virtiofs submounts, passthrough or io-uring: bits 0-1, 3-25 and 28-30,
 // SECURITY_CTX, CREATE_SUPP_GROUP, HAS_EXPIRE_ONLY, DIRECT_IO_ALLOW_MMAP,
-// NO_EXPORT_SUPPORT, HAS_RESEND, ALLOW_IDMAP and REQUEST_TIMEOUT.
+// NO_EXPORT_SUPPORT, HAS_RESEND, ALLOW_IDMAP and REQUEST_TIMEOUT. A stock
+// 6.18 build (CONFIG_FUSE_PASSTHROUGH=y) offers FUSE_PASSTHROUGH as well,
+// 0x5fd73fffffb in all; it is left out because a server can only use it by
+// registering backing files with FUSE_DEV_IOC_BACKING_OPEN on a real
+// /dev/fuse descriptor.
 const DefaultInitFlags = FUSE_ASYNC_READ | FUSE_POSIX_LOCKS | FUSE_ATOMIC_O_TRUNC |
 	FUSE_EXPORT_SUPPORT | FUSE_BIG_WRITES | FUSE_DONT_MASK | FUSE_SPLICE_WRITE |
 	FUSE_SPLICE_MOVE | FUSE_SPLICE_READ | FUSE_FLOCK_LOCKS | FUSE_HAS_IOCTL_DIR |
