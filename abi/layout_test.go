@@ -172,3 +172,44 @@ func TestFieldLayouts(t *testing.T) {
 		}
 	}
 }
+
+// TestSignedFields pins the signedness of every named field: the header
+// declares only these as signed (int32_t, int64_t); every other field is
+// unsigned. The layout tables above compare sizes only, which a uint32 in
+// place of an int32 would pass.
+func TestSignedFields(t *testing.T) {
+	want := map[string]bool{
+		"SxTime.TvSec": true, "OpenOut.BackingID": true, "IoctlOut.Result": true,
+		"OutHeader.Error": true, "NotifyInvalInodeOut.Off": true, "NotifyInvalInodeOut.Len": true,
+		"BackingMap.Fd": true,
+	}
+	for _, tt := range referenceLayouts {
+		typ := reflect.TypeOf(tt.v).Elem()
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			if f.Name == "_" {
+				continue
+			}
+			ft := f.Type
+			if ft.Kind() == reflect.Array {
+				ft = ft.Elem()
+			}
+			var signed bool
+			switch ft.Kind() {
+			case reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+				signed = true
+			case reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Struct:
+			default:
+				t.Errorf("%s.%s: unexpected kind %v", typ.Name(), f.Name, ft.Kind())
+			}
+			name := typ.Name() + "." + f.Name
+			if signed != want[name] {
+				t.Errorf("%s (%s): signed %v, header says %v", name, ft, signed, want[name])
+			}
+			delete(want, name)
+		}
+	}
+	for name := range want {
+		t.Errorf("%s: no such field", name)
+	}
+}
