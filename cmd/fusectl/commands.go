@@ -9,4 +9,8 @@ func addCommands(root *cobra.Command, f *Factory) {
 	root.AddCommand(NewCmdCapture(f, nil))
 	root.AddCommand(NewCmdPs(f, nil))
 	root.AddCommand(NewCmdAbort(f, nil))
+	root.AddCommand(NewCmdProbe(f, nil))
+	root.AddCommand(NewCmdLs(f, nil))
+	root.AddCommand(NewCmdStat(f, nil))
+	root.AddCommand(NewCmdCat(f, nil))
 }

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fusectl/fusectl/capture"
+	"github.com/fusectl/fusectl/client"
+	"github.com/fusectl/fusectl/client/launch"
+)
+
+// ServerFlags are the flags and the server command line shared by the
+// commands that start a server and talk to it with fusectl's own client:
+// probe, ls, stat and cat.
+type ServerFlags struct {
+	// Server is the server's argv, after --; "{}" marks the mountpoint.
+	Server []string
+	// Method forces a launch method; launch.Auto detects it.
+	Method launch.Method
+	// RecordPath, if set, receives an .fcap of the session.
+	RecordPath string
+	// ServerOutput passes the server's output through to standard error.
+	ServerOutput bool
+	// Verbose logs what the launcher and the client do.
+	Verbose bool
+
+	method string
+}
+
+// bind adds the shared flags to cmd.
+func (s *ServerFlags) bind(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&s.method, "method", "auto", "how the server gets its socket: auto, devfd, shim-path, shim-namespace")
+	cmd.Flags().StringVar(&s.RecordPath, "record", "", "record the session to this .fcap `file`")
+	cmd.Flags().BoolVar(&s.ServerOutput, "server-output", false, "pass the server's output through to standard error")
+	cmd.Flags().BoolVarP(&s.Verbose, "verbose", "v", false, "log what the launcher and the client do")
+}
+
+// parse splits args at -- into the operands before it and the server
+// command after it, and parses --method. want is the operand count
+// (-1: one or more).
+func (s *ServerFlags) parse(cmd *cobra.Command, args []string, name string, want int) ([]string, error) {
+	dash := cmd.ArgsLenAtDash()
+	if dash < 0 {
+		return nil, flagErrorf("missing -- before the server command")
+	}
+	if len(args) == dash {
+		return nil, flagErrorf("missing server command after --")
+	}
+	operands := args[:dash]
+	switch {
+	case want >= 0 && len(operands) != want:
+		if want == 0 {
+			return nil, flagErrorf("%s takes no arguments before --, got %d", name, len(operands))
+		}
+		return nil, flagErrorf("%s needs exactly %d PATH before --, got %d", name, want, len(operands))
+	case want < 0 && len(operands) == 0:
+		return nil, flagErrorf("%s needs a PATH before --", name)
+	}
+	m, err := launch.ParseMethod(s.method)
+	if err != nil {
+		return nil, flagErrorf("--method: %v", err)
+	}
+	s.Method = m
+	s.Server = args[dash:]
+	return operands, nil
+}
+
+// Server is what the commands need of a started server (*launch.Server).
+type Server interface {
+	Method() launch.Method
+	MountOptions() []string
+	Output() []byte
+	Stop(ctx context.Context) error
+}
+
+// Starter starts a server and runs INIT with it; tests replace it.
+type Starter func(ctx context.Context, lopts launch.Options, copts client.Options) (*client.Conn, Server, error)
+
+// startServer is the real Starter.
+func startServer(ctx context.Context, lopts launch.Options, copts client.Options) (*client.Conn, Server, error) {
+	c, s, err := client.Start(ctx, lopts, copts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, s, nil
+}
+
+// session is a started server with its connection and recording.
+type session struct {
+	conn *client.Conn
+	srv  Server
+	rec  *capture.Writer
+}
+
+// openSession starts the server of sf and dials it, recording if asked.
+func openSession(ctx context.Context, ios *IOStreams, sf *ServerFlags, start Starter) (*session, error) {
+	var logf func(string, ...any)
+	if sf.Verbose {
+		logf = func(format string, args ...any) { fmt.Fprintf(ios.ErrOut, "fusectl: "+format+"\n", args...) }
+	}
+	lopts := launch.Options{Args: sf.Server, Method: sf.Method, Logf: logf}
+	if sf.ServerOutput {
+		lopts.Stdout, lopts.Stderr = ios.ErrOut, ios.ErrOut
+	}
+	copts := client.Options{Logf: logf}
+	s := &session{}
+	if sf.RecordPath != "" {
+		w, err := capture.Create(sf.RecordPath, capture.WriterOptions{
+			Interfaces: []capture.Interface{{Name: "client", Description: strings.Join(sf.Server, " ")}},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("create recording: %w", err)
+		}
+		s.rec = w
+		copts.Recorder = w
+	}
+	c, srv, err := start(ctx, lopts, copts)
+	if err != nil {
+		if s.rec != nil {
+			s.rec.Close()
+		}
+		return nil, serverStartError(sf.Server, err)
+	}
+	s.conn, s.srv = c, srv
+	return s, nil
+}
+
+// serverStartError says why a server could not be used, with the end of
+// its output when there is one.
+func serverStartError(argv []string, err error) error {
+	msg := fmt.Sprintf("server %s failed to start", argv[0])
+	var se *client.StartError
+	if errors.As(err, &se) {
+		if out := outputTail(se.Output, 20); out != "" {
+			return fmt.Errorf("%s: %w\nserver output:\n%s", msg, err, out)
+		}
+	}
+	return fmt.Errorf("%s: %w", msg, err)
+}
+
+// outputTail returns the last n lines of a server's output.
+func outputTail(out []byte, n int) string {
+	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	s := strings.Join(lines, "\n")
+	if strings.TrimSpace(s) == "" {
+		return ""
+	}
+	return "  " + strings.ReplaceAll(s, "\n", "\n  ")
+}
+
+// Close ends the session: DESTROY, the server, then the recording.
+func (s *session) Close() error {
+	s.conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := s.srv.Stop(ctx)
+	if s.rec != nil {
+		if cerr := s.rec.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close recording: %w", cerr)
+		}
+	}
+	return err
+}
+
+// fsPath turns a command-line PATH ("/", "/a/b", "a/b") into an io/fs
+// name.
+func fsPath(p string) string {
+	p = strings.Trim(p, "/")
+	if p == "" {
+		return "."
+	}
+	return p
+}
+
+// cmdContext returns the command's context, or Background in tests that
+// execute without one.
+func cmdContext(cmd *cobra.Command) context.Context {
+	if ctx := cmd.Context(); ctx != nil {
+		return ctx
+	}
+	return context.Background()
+}
