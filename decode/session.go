@@ -13,10 +13,10 @@ const (
 	// DefaultMaxPending is how many requests may await their reply. A
 	// request still unanswered after this many later requests is dropped
 	// and counted in Counters.Evicted.
-	DefaultMaxPending = 1 << 16
+	DefaultMaxPending = 1 << 14
 	// DefaultMaxNodes is how many node paths a session remembers; past it,
 	// arbitrary nodes are forgotten and counted in Counters.NodesEvicted.
-	DefaultMaxNodes = 1 << 17
+	DefaultMaxNodes = 1 << 16
 	// DefaultMaxSessions is how many capture interfaces a Decoder tracks
 	// separately; further interfaces share one session.
 	DefaultMaxSessions = 256

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/MakeNowJust/heredoc"
@@ -22,6 +23,8 @@ type DecodeOptions struct {
 	Open func(path string) (io.ReadCloser, error)
 	// Ctx ends a live decode early (Ctrl-C).
 	Ctx context.Context
+	// Getenv reads the environment (GOMEMLIMIT); nil means none set.
+	Getenv func(string) string
 
 	// Input is the capture path, "-" for standard input.
 	Input string
@@ -53,8 +56,9 @@ type DecodeOptions struct {
 // options instead of runDecode (tests).
 func NewCmdDecode(f *Factory, runF func(*DecodeOptions) error) *cobra.Command {
 	opts := &DecodeOptions{
-		IO:   f.IO,
-		Open: func(path string) (io.ReadCloser, error) { return os.Open(path) },
+		IO:     f.IO,
+		Open:   func(path string) (io.ReadCloser, error) { return os.Open(path) },
+		Getenv: f.Getenv,
 	}
 	cmd := &cobra.Command{
 		Use:   "decode FILE|-",
@@ -139,8 +143,19 @@ func NewCmdDecode(f *Factory, runF func(*DecodeOptions) error) *cobra.Command {
 // flushSize is how much output is gathered before a write.
 const flushSize = 64 << 10
 
+// decodeMemoryLimit is the soft heap limit while decoding, unless
+// GOMEMLIMIT says otherwise. The session's tables are bounded (about 16
+// MiB live on hostile input); the limit keeps the garbage collector from
+// letting the heap double past that, so the process stays well under 64
+// MiB whatever the capture.
+const decodeMemoryLimit = 32 << 20
+
 // runDecode decodes the capture and prints it.
 func runDecode(opts *DecodeOptions) error {
+	if opts.Getenv == nil || opts.Getenv("GOMEMLIMIT") == "" {
+		prev := debug.SetMemoryLimit(decodeMemoryLimit)
+		defer debug.SetMemoryLimit(prev)
+	}
 	name := opts.Input
 	var in io.Reader
 	if name == "-" {

@@ -516,3 +516,30 @@ func itoa(i int) string {
 	}
 	return string(d[n:])
 }
+
+// Hostile emits n messages that grow a naive decoder's state without
+// bound: LOOKUPs of ever new nodes that are never forgotten, and GETATTRs
+// that are never answered.
+func Hostile(b *Builder, n int) {
+	count := 0
+	b0 := b.Emit
+	b.Emit = func(m Msg) {
+		count++
+		if b0 != nil {
+			b0(m)
+			return
+		}
+		m.Data = append([]byte(nil), m.Data...)
+		b.Msgs = append(b.Msgs, m)
+	}
+	defer func() { b.Emit = b0 }()
+	b.Init(45, 0)
+	for i := 0; count < n; i++ {
+		id := uint64(i + 2)
+		u := b.Request(abi.FUSE_LOOKUP, 1, Name("file-with-a-longish-name-"+itoa(i)))
+		b.Reply(u, 0, Entry(id, 1, false))
+		if i%2 == 0 {
+			b.Request(abi.FUSE_GETATTR, id, &abi.GetattrIn{})
+		}
+	}
+}
