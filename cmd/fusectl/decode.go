@@ -69,6 +69,8 @@ func NewCmdDecode(f *Factory, runF func(*DecodeOptions) error) *cobra.Command {
 			status (OK or the errno name) and latency. Paths are resolved from
 			the LOOKUPs, creates, renames and READDIRPLUS entries seen so far.
 			Data payloads are summarised as their length and first bytes.
+			Records of a capture's second and later connections are marked
+			[N] after the time.
 
 			With - the capture is read from standard input, so that
 			"fusectl capture -o - | fusectl decode -" shows a live session. A
