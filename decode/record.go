@@ -128,7 +128,8 @@ type Record struct {
 	// Entries holds a validated list of fixed-size or self-describing
 	// records and Count their number: BATCH_FORGET's ForgetOne, READDIR's
 	// dirents, READDIRPLUS's direntplus, REMOVEMAPPING's entries, the
-	// IOCTL reply's iovecs, PRUNE's node IDs. Use the iterator methods.
+	// IOCTL reply's iovecs, PRUNE's node IDs. Walk them with Forgets, Dirents,
+	// Direntplus, Mappings, Iovecs and PruneIDs.
 	Entries []byte
 	Count   int
 	// Ext holds the raw request extensions; SecctxName, SecctxValue and
