@@ -15,7 +15,7 @@ func TestIterators(t *testing.T) {
 	s := decode.NewSession(decode.Options{})
 	var got struct {
 		forgets, mappings, iovecs, dirents, plus, prune, groups int
-		names                                                  []string
+		names                                                   []string
 	}
 	var r decode.Record
 	for _, m := range b.Msgs {
