@@ -2,7 +2,10 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"syscall"
+	"time"
 
 	"github.com/fusectl/fusectl/client/launch"
 	"github.com/fusectl/fusectl/client/transport"
@@ -41,7 +44,23 @@ func Start(ctx context.Context, lopts launch.Options, opts Options) (*Conn, *lau
 	}
 	c, err := Dial(ctx, srv.Conn(), opts)
 	if err != nil {
+		exited := false
+		if errors.Is(err, syscall.ENOTCONN) {
+			// The server closed the socket; give it a moment to be
+			// reaped so that its exit status can be reported.
+			t := time.NewTimer(time.Second)
+			select {
+			case <-srv.Done():
+				exited = true
+			case <-t.C:
+			}
+			t.Stop()
+		}
 		srv.Stop(context.Background())
+		if werr := srv.Wait(); exited && werr != nil {
+			// Most often the server refused its arguments and exited.
+			err = fmt.Errorf("%w (server exited: %v)", err, werr)
+		}
 		return nil, nil, &StartError{Err: err, Output: srv.Output()}
 	}
 	return c, srv, nil
