@@ -34,6 +34,8 @@ type Error struct {
 	Err error
 }
 
+// Error gives the opcode, the errno text and its name, and the cause if
+// the client chose the errno.
 func (e *Error) Error() string {
 	if e.Err != nil {
 		return fmt.Sprintf("%s: %v (%s)", e.Op, e.Err, abi.Errno(e.Errno))

@@ -57,6 +57,13 @@ type cachedAttr struct {
 	expires time.Time
 }
 
+// fsState is the cache shared by an FS and its WithContext views.
+//
+// Lock order of the package: File.mu, then fsState.mu or any of Conn's
+// locks (File.mu is held across calls, to fill a file's read-ahead or
+// directory buffer). fsState.mu is a leaf: nothing is called and no other
+// lock is taken while it is held, so the connection's reader goroutine may
+// take it to apply a notification.
 type fsState struct {
 	c    *Conn
 	opts FSOptions

@@ -18,6 +18,7 @@ type StartError struct {
 	Output []byte
 }
 
+// Error returns the handshake error's text.
 func (e *StartError) Error() string { return e.Err.Error() }
 
 // Unwrap returns the handshake error.
