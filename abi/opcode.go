@@ -93,7 +93,10 @@ type OpInfo struct {
 	// reply is the value instead when the request's size is not 0).
 	OutSize int
 	// OutVar says the reply may be shorter than OutSize or variable (the
-	// kernel's out_argvar).
+	// kernel's out_argvar). One exception: the kernel sends the
+	// file-attribute ioctls (FS_IOC_GETFLAGS and the like, for lsattr and
+	// chattr) as IOCTL without out_argvar, and rejects a reply other than
+	// exactly 16 + out_size bytes.
 	OutVar bool
 	// NoReply says the server never replies. INTERRUPT is not NoReply: it
 	// normally gets no reply, but may get a header-only EAGAIN or ENOSYS.

@@ -23,6 +23,7 @@ const (
 	sysRenameat2     = 316
 	sysCopyFileRange = 326
 	sysStatx         = 332
+	fsIocGetflags    = 0x80086601
 	renameNoreplace  = 1
 	oTmpfile         = 0o20000000 | syscall.O_DIRECTORY
 	seekData         = 3
@@ -158,7 +159,11 @@ func (s *probeServer) reply(h *InHeader, args []byte) (out []byte, errno syscall
 	case FUSE_BMAP:
 		return (&BmapOut{}).Append(nil, o), 0, true
 	case FUSE_IOCTL:
-		return nil, syscall.ENOTTY, true
+		// Exactly OutSize plus out_size: the file-attribute ioctls take
+		// nothing shorter.
+		var in IoctlIn
+		in.Unmarshal(args, o)
+		return append((&IoctlOut{}).Append(nil, o), make([]byte, in.OutSize)...), 0, true
 	}
 	return nil, 0, true
 }
@@ -329,6 +334,8 @@ func TestOpTableMatchesKernelRequests(t *testing.T) {
 		must("getlk", syscall.FcntlFlock(uintptr(fd), syscall.F_GETLK, &lk))
 		must("flock", syscall.Flock(fd, syscall.LOCK_EX))
 		must("ftruncate", syscall.Ftruncate(fd, 10))
+		var attrFlags int32
+		must("FS_IOC_GETFLAGS", raw(syscall.SYS_IOCTL, uintptr(fd), fsIocGetflags, uintptr(unsafe.Pointer(&attrFlags))))
 		offIn, offOut := int64(0), int64(100)
 		must("copy_file_range", raw(sysCopyFileRange, uintptr(fd), uintptr(unsafe.Pointer(&offIn)),
 			uintptr(fd), uintptr(unsafe.Pointer(&offOut)), 5, 0))
@@ -389,7 +396,7 @@ func TestOpTableMatchesKernelRequests(t *testing.T) {
 		FUSE_OPEN, FUSE_READ, FUSE_WRITE, FUSE_STATFS, FUSE_FSYNC, FUSE_SETXATTR, FUSE_GETXATTR,
 		FUSE_LISTXATTR, FUSE_REMOVEXATTR, FUSE_FLUSH, FUSE_OPENDIR, FUSE_READDIR, FUSE_FSYNCDIR,
 		FUSE_GETLK, FUSE_SETLK, FUSE_ACCESS, FUSE_CREATE, FUSE_FALLOCATE, FUSE_RENAME2, FUSE_LSEEK,
-		FUSE_TMPFILE, FUSE_STATX, FUSE_COPY_FILE_RANGE_64} {
+		FUSE_TMPFILE, FUSE_STATX, FUSE_COPY_FILE_RANGE_64, FUSE_IOCTL} {
 		if !seen[op] {
 			t.Errorf("kernel sent no %v", op)
 		}
