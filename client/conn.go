@@ -103,8 +103,12 @@ type Conn struct {
 	sem chan struct{}
 
 	// writeMu serialises writes to the transport and the recording of
-	// requests, so that the recorded order is the order on the wire.
-	writeMu sync.Mutex
+	// requests, so that the recorded order is the order on the wire. It
+	// is a one-token channel so that a caller waiting for it can give up
+	// when its context ends (a stopped server can fill the socket).
+	writeMu chan struct{}
+	// wdl sets the transport's write deadline, if it has one.
+	wdl interface{ SetWriteDeadline(time.Time) error }
 
 	// recMu serialises writes to the recorder.
 	recMu sync.Mutex
@@ -194,7 +198,9 @@ func newConn(t transport.Conn, opts Options) *Conn {
 		pending: make(map[uint64]*call),
 		lookups: make(map[uint64]uint64),
 		deadCh:  make(chan struct{}),
+		writeMu: make(chan struct{}, 1),
 	}
+	c.wdl, _ = t.(interface{ SetWriteDeadline(time.Time) error })
 	if c.logf == nil {
 		c.logf = func(string, ...any) {}
 	}
@@ -316,11 +322,19 @@ func (c *Conn) roundTrip(ctx context.Context, req *Request, minLen, maxLen int, 
 		c.pending[u] = cl
 	}
 	c.mu.Unlock()
-	if err := c.write(cl.parts); err != nil {
+	if err := c.write(ctx, cl.parts); err != nil {
 		if !oneway {
 			c.mu.Lock()
 			delete(c.pending, u)
 			c.mu.Unlock()
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, fmt.Errorf("%s: %w", req.Op, cerr)
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// The write deadline is the context's; its timer may not
+			// have fired yet.
+			return nil, fmt.Errorf("%s: %w", req.Op, context.DeadlineExceeded)
 		}
 		return nil, c.writeErr(req.Op, err)
 	}
@@ -348,10 +362,20 @@ func (c *Conn) roundTrip(ctx context.Context, req *Request, minLen, maxLen int, 
 	return nil, fmt.Errorf("%s: %w", req.Op, ctx.Err())
 }
 
-// write sends one message under writeMu, recording it first.
-func (c *Conn) write(parts [][]byte) error {
-	c.writeMu.Lock()
-	defer c.writeMu.Unlock()
+// write sends one message under writeMu, recording it first. A context
+// deadline bounds the write when the transport supports write deadlines;
+// a message is one datagram, so a write that times out sent nothing.
+func (c *Conn) write(ctx context.Context, parts [][]byte) error {
+	select {
+	case c.writeMu <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-c.writeMu }()
+	if d, ok := ctx.Deadline(); ok && c.wdl != nil {
+		c.wdl.SetWriteDeadline(d)
+		defer c.wdl.SetWriteDeadline(time.Time{})
+	}
 	c.record(capture.DirRequest, parts...)
 	return c.t.WriteMsg(parts...)
 }
@@ -390,7 +414,7 @@ func (c *Conn) sendInterrupt(u uint64) {
 		h := abi.InHeader{Len: uint32(abi.InHeaderSize + in.SizeBytes()), Opcode: abi.FUSE_INTERRUPT, Unique: u | 1}
 		msg := h.Append(nil, c.order)
 		msg = in.Append(msg, c.order)
-		if err := c.write([][]byte{msg}); err != nil {
+		if err := c.write(context.Background(), [][]byte{msg}); err != nil {
 			c.logf("fuse client: send INTERRUPT for %d: %v", u, err)
 		}
 	})

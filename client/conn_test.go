@@ -696,3 +696,44 @@ func TestRecorder(t *testing.T) {
 		}
 	}
 }
+
+// TestStoppedServerWrites: a server that stops reading fills the
+// transport; callers with a deadline must still return on time, whether
+// they wait for the write lock or sit in the write itself.
+func TestStoppedServerWrites(t *testing.T) {
+	release := make(chan struct{})
+	h := func(r fakeReq) [][]byte {
+		if r.hdr.Opcode == abi.FUSE_GETATTR {
+			<-release // the server stops reading
+			return nil
+		}
+		return simpleHandler(r)
+	}
+	c, _, _ := dialFake(t, h, Options{MaxInflight: 500, DestroyTimeout: -1})
+	t.Cleanup(func() { close(release) })
+	var wg sync.WaitGroup
+	errs := make(chan error, 200)
+	for range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			defer cancel()
+			_, err := c.Getattr(ctx, 1, abi.GetattrIn{})
+			errs <- err
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("calls to a server that stopped reading did not return")
+	}
+	close(errs)
+	for err := range errs {
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("call: %v, want context.DeadlineExceeded", err)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 // pipeConn is an in-process transport.Conn: messages written by the client
 // go to toServer, messages the fake server sends come from toClient.
 type pipeConn struct {
+	wdl      atomic.Int64 // write deadline, UnixNano; 0 for none
 	toServer chan []byte
 	toClient chan []byte
 	closed   chan struct{}
@@ -58,6 +60,12 @@ func (p *pipeConn) WriteMsg(parts ...[]byte) error {
 		return fmt.Errorf("write: %w", transport.ErrPeerGone)
 	default:
 	}
+	var timeout <-chan time.Time
+	if d := p.wdl.Load(); d != 0 {
+		t := time.NewTimer(time.Until(time.Unix(0, d)))
+		defer t.Stop()
+		timeout = t.C
+	}
 	select {
 	case p.toServer <- m:
 		return nil
@@ -65,7 +73,19 @@ func (p *pipeConn) WriteMsg(parts ...[]byte) error {
 		return fmt.Errorf("write: %w", os.ErrClosed)
 	case <-p.gone:
 		return fmt.Errorf("write: %w", transport.ErrPeerGone)
+	case <-timeout:
+		return fmt.Errorf("write: %w", os.ErrDeadlineExceeded)
 	}
+}
+
+// SetWriteDeadline bounds later writes, as a socket's does.
+func (p *pipeConn) SetWriteDeadline(t time.Time) error {
+	if t.IsZero() {
+		p.wdl.Store(0)
+	} else {
+		p.wdl.Store(t.UnixNano())
+	}
+	return nil
 }
 
 func (p *pipeConn) Close() error {

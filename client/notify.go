@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/fusectl/fusectl/abi"
@@ -165,7 +166,7 @@ func (c *Conn) answerRetrieve(r *abi.NotifyRetrieveOut) {
 		Unique: r.NotifyUnique, NodeID: r.NodeID}
 	msg := append(h.Append(nil, c.order), body...)
 	c.goAsync(func() {
-		if err := c.write([][]byte{msg}); err != nil {
+		if err := c.write(context.Background(), [][]byte{msg}); err != nil {
 			c.logf("fuse client: send NOTIFY_REPLY: %v", err)
 		}
 	})
@@ -198,7 +199,7 @@ func (c *Conn) resend() {
 	}
 	c.goAsync(func() {
 		for _, parts := range msgs {
-			if err := c.write(parts); err != nil {
+			if err := c.write(context.Background(), parts); err != nil {
 				c.logf("fuse client: resend: %v", err)
 				return
 			}

@@ -700,7 +700,7 @@ func (c *Conn) Interrupt(ctx context.Context, u uint64) error {
 	if err := c.Err(); err != nil {
 		return c.deadErr(abi.FUSE_INTERRUPT)
 	}
-	if err := c.write([][]byte{msg}); err != nil {
+	if err := c.write(ctx, [][]byte{msg}); err != nil {
 		return c.writeErr(abi.FUSE_INTERRUPT, err)
 	}
 	return nil
