@@ -74,7 +74,7 @@ func runCat(ctx context.Context, opts *CatOptions) error {
 	return cerr
 }
 
-// catFile copies one file to w in max_readahead-sized reads.
+// catFile copies one file to w.
 func catFile(fsys *client.FS, p string, w io.Writer) error {
 	f, err := fsys.OpenFile(fsPath(p), syscall.O_RDONLY)
 	if err != nil {
@@ -88,7 +88,9 @@ func catFile(fsys *client.FS, p string, w io.Writer) error {
 	if fi.IsDir() {
 		return pathErr("cat", p, syscall.EISDIR)
 	}
-	buf := make([]byte, 128<<10)
+	// Four READs of 14 pages, the most a READ asks of a server that may
+	// splice.
+	buf := make([]byte, 4*14*4096)
 	for {
 		n, rerr := f.Read(buf)
 		if n > 0 {

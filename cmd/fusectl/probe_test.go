@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,6 +22,8 @@ func TestNewCmdProbe(t *testing.T) {
 		{name: "json method record", cli: "--json --method shim-namespace --record s.fcap -- bindfs -f /d {}",
 			want: ProbeOptions{JSON: true, ServerFlags: ServerFlags{Server: []string{"bindfs", "-f", "/d", "{}"}, Method: launch.ShimNamespace, RecordPath: "s.fcap"}}},
 		{name: "verbose output", cli: "-v --server-output -- x", want: ProbeOptions{ServerFlags: ServerFlags{Server: []string{"x"}, Verbose: true, ServerOutput: true}}},
+		{name: "start timeout", cli: "--start-timeout 5s -- x", want: ProbeOptions{ServerFlags: ServerFlags{Server: []string{"x"}, StartTimeout: 5 * time.Second}}},
+		{name: "zero start timeout", cli: "--start-timeout 0 -- x", wantErr: "invalid --start-timeout 0s: must be positive"},
 		{name: "no dash", cli: "squashfuse img {}", wantErr: "missing -- before the server command"},
 		{name: "no server", cli: "--json --", wantErr: "missing server command after --"},
 		{name: "operand", cli: "/a -- x", wantErr: "probe takes no arguments before --, got 1"},
@@ -44,7 +47,8 @@ func TestNewCmdProbe(t *testing.T) {
 			}
 			if strings.Join(got.Server, " ") != strings.Join(tt.want.Server, " ") || got.JSON != tt.want.JSON ||
 				got.Method != tt.want.Method || got.RecordPath != tt.want.RecordPath ||
-				got.Verbose != tt.want.Verbose || got.ServerOutput != tt.want.ServerOutput {
+				got.Verbose != tt.want.Verbose || got.ServerOutput != tt.want.ServerOutput ||
+				(tt.want.StartTimeout != 0 && got.StartTimeout != tt.want.StartTimeout) || got.StartTimeout <= 0 {
 				t.Errorf("options %+v, want %+v", got, tt.want)
 			}
 		})

@@ -28,6 +28,8 @@ type ServerFlags struct {
 	ServerOutput bool
 	// Verbose logs what the launcher and the client do.
 	Verbose bool
+	// StartTimeout bounds starting the server and its INIT handshake.
+	StartTimeout time.Duration
 
 	method string
 }
@@ -38,6 +40,7 @@ func (s *ServerFlags) bind(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&s.RecordPath, "record", "", "record the session to this .fcap `file`")
 	cmd.Flags().BoolVar(&s.ServerOutput, "server-output", false, "pass the server's output through to standard error")
 	cmd.Flags().BoolVarP(&s.Verbose, "verbose", "v", false, "log what the launcher and the client do")
+	cmd.Flags().DurationVar(&s.StartTimeout, "start-timeout", 30*time.Second, "give up if the server has not answered INIT by then")
 }
 
 // parse splits args at -- into the operands before it and the server
@@ -64,6 +67,9 @@ func (s *ServerFlags) parse(cmd *cobra.Command, args []string, name string, want
 	m, err := launch.ParseMethod(s.method)
 	if err != nil {
 		return nil, flagErrorf("--method: %v", err)
+	}
+	if s.StartTimeout <= 0 {
+		return nil, flagErrorf("invalid --start-timeout %v: must be positive", s.StartTimeout)
 	}
 	s.Method = m
 	s.Server = args[dash:]
@@ -119,10 +125,19 @@ func openSession(ctx context.Context, ios *IOStreams, sf *ServerFlags, start Sta
 		s.rec = w
 		copts.Recorder = w
 	}
-	c, srv, err := start(ctx, lopts, copts)
+	startCtx := ctx
+	if sf.StartTimeout > 0 {
+		var cancel context.CancelFunc
+		startCtx, cancel = context.WithTimeout(ctx, sf.StartTimeout)
+		defer cancel()
+	}
+	c, srv, err := start(startCtx, lopts, copts)
 	if err != nil {
 		if s.rec != nil {
 			s.rec.Close()
+		}
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			err = fmt.Errorf("no INIT reply within %v (--start-timeout): %w", sf.StartTimeout, err)
 		}
 		return nil, serverStartError(sf.Server, err)
 	}
