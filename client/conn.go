@@ -228,18 +228,36 @@ type Request struct {
 	TotalExtlen uint16
 	// Body is the request after the in-header, in parts.
 	Body [][]byte
+	// Unique, for a request that gets no reply (FORGET, BATCH_FORGET,
+	// NOTIFY_REPLY), is put in the in-header as is when non-zero (a
+	// NOTIFY_REPLY carries the server's notify_unique); others always get
+	// a fresh even unique.
+	Unique uint64
 }
 
 // Do sends a raw request and returns the whole reply message (out-header
 // included). The reply is validated as the kernel validates it; a reply
 // with an errno is returned together with an *Error. Requests that get no
 // reply (FORGET, BATCH_FORGET, NOTIFY_REPLY) return nil, nil once sent.
+// An INTERRUPT is sent for the unique in its body, with that unique|1, as
+// Interrupt does.
 func (c *Conn) Do(ctx context.Context, op abi.Opcode, nodeid uint64, body ...[]byte) ([]byte, error) {
 	return c.DoRequest(ctx, &Request{Op: op, NodeID: nodeid, Body: body})
 }
 
 // DoRequest is Do with full control of the in-header.
 func (c *Conn) DoRequest(ctx context.Context, req *Request) ([]byte, error) {
+	if req.Op == abi.FUSE_INTERRUPT {
+		var body []byte
+		for _, p := range req.Body {
+			body = append(body, p...)
+		}
+		var in abi.InterruptIn
+		if _, err := in.Unmarshal(body, c.order); err != nil {
+			return nil, &Error{Op: req.Op, Errno: syscall.EINVAL, Err: err}
+		}
+		return nil, c.Interrupt(ctx, in.Unique)
+	}
 	minLen, maxLen := 0, c.maxMsg
 	if info := req.Op.Info(); info != nil && !info.OutVar {
 		minLen, maxLen = c.fixedReplySize(req.Op, info.OutSize)
@@ -314,6 +332,9 @@ func (c *Conn) roundTrip(ctx context.Context, req *Request, minLen, maxLen int, 
 	}
 	c.unique += 2
 	u := c.unique
+	if oneway && req.Unique != 0 {
+		u = req.Unique
+	}
 	h := abi.InHeader{Len: uint32(total), Opcode: req.Op, Unique: u, NodeID: req.NodeID,
 		UID: caller.UID, GID: caller.GID, PID: caller.PID, TotalExtlen: req.TotalExtlen}
 	cl.parts = append([][]byte{h.Append(hdr, c.order)}, req.Body...)

@@ -737,3 +737,35 @@ func TestStoppedServerWrites(t *testing.T) {
 		}
 	}
 }
+
+// TestDoRaw sends raw requests: a reply comes back whole, an errno reply
+// with its message, one-way requests keep a given unique, and INTERRUPT
+// goes out as unique|1.
+func TestDoRaw(t *testing.T) {
+	c, s, _ := dialFake(t, simpleHandler, Options{})
+	ctx := context.Background()
+	msg, err := c.Do(ctx, abi.FUSE_LOOKUP, 1, []byte("a.txt\x00"))
+	if err != nil || len(msg) != abi.OutHeaderSize+abi.EntryOutSize(31) {
+		t.Fatalf("Do LOOKUP: %d bytes, %v", len(msg), err)
+	}
+	msg, err = c.Do(ctx, abi.FUSE_LOOKUP, 1, []byte("nope\x00"))
+	if !errors.Is(err, syscall.ENOENT) || len(msg) != abi.OutHeaderSize {
+		t.Errorf("Do LOOKUP nope: %d bytes, %v", len(msg), err)
+	}
+	nr := abi.NotifyRetrieveIn{Offset: 0}
+	if _, err := c.DoRequest(ctx, &Request{Op: abi.FUSE_NOTIFY_REPLY, NodeID: 2, Unique: 4242, Body: [][]byte{nr.Append(nil, ne)}}); err != nil {
+		t.Fatal(err)
+	}
+	in := abi.InterruptIn{Unique: 1000}
+	if _, err := c.Do(ctx, abi.FUSE_INTERRUPT, 0, in.Append(nil, ne)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, s, abi.FUSE_INTERRUPT)
+	waitFor(t, s, abi.FUSE_NOTIFY_REPLY)
+	if r := s.sent(abi.FUSE_NOTIFY_REPLY)[0]; r.hdr.Unique != 4242 {
+		t.Errorf("NOTIFY_REPLY unique %d", r.hdr.Unique)
+	}
+	if r := s.sent(abi.FUSE_INTERRUPT)[0]; r.hdr.Unique != 1001 {
+		t.Errorf("INTERRUPT unique %d", r.hdr.Unique)
+	}
+}
