@@ -144,11 +144,42 @@ func (p *rawPinger) run(tb testing.TB, n int) time.Duration {
 	return time.Since(start)
 }
 
+// transportPinger sends GETATTR through a transport.SeqPacket from the
+// calling goroutine, without a Conn: what the client costs over its
+// transport shows as the ratio to this.
+type transportPinger struct {
+	sp  *transport.SeqPacket
+	msg []byte
+	buf []byte
+}
+
+func startTransportPinger(tb testing.TB) *transportPinger {
+	sp := startTrivialServer(tb)
+	in := abi.GetattrIn{}
+	h := abi.InHeader{Len: uint32(abi.InHeaderSize + in.SizeBytes()), Opcode: abi.FUSE_GETATTR, Unique: 2, NodeID: 1}
+	return &transportPinger{sp: sp, msg: in.Append(h.Append(nil, abi.NativeEndian), abi.NativeEndian), buf: make([]byte, 0, sp.MaxMsg())}
+}
+
+func (p *transportPinger) run(tb testing.TB, n int) time.Duration {
+	start := time.Now()
+	for range n {
+		if err := p.sp.WriteMsg(p.msg); err != nil {
+			tb.Fatal(err)
+		}
+		if _, err := p.sp.ReadMsg(p.buf); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return time.Since(start)
+}
+
 // BenchmarkGetattr measures GETATTR round trips per second through Conn
 // against a trivial server child, one at a time, and reports it as a
 // ratio to raw SEQPACKET ping-pong with the same server in the same run
-// (target >= 0.85). The two are measured in alternating slices, so that
-// drift of the machine's speed affects both alike.
+// (x-raw, target >= 0.85), and to the same exchange through the transport
+// alone, without Conn's reader goroutine (x-transport). The three are
+// measured in alternating slices, so that drift of the machine's speed
+// affects them alike.
 func BenchmarkGetattr(b *testing.B) {
 	c, err := Dial(context.Background(), startTrivialServer(b), Options{})
 	if err != nil {
@@ -156,10 +187,11 @@ func BenchmarkGetattr(b *testing.B) {
 	}
 	defer c.Close()
 	raw := startRawPinger(b)
+	tp := startTransportPinger(b)
 	ctx := context.Background()
 	const slices = 20
-	var rawTime time.Duration
-	rawN := 0
+	var rawTime, tpTime time.Duration
+	refN := 0
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range slices {
@@ -175,15 +207,18 @@ func BenchmarkGetattr(b *testing.B) {
 		b.StopTimer()
 		kr := max(k, 50)
 		rawTime += raw.run(b, kr)
-		rawN += kr
+		tpTime += tp.run(b, kr)
+		refN += kr
 		b.StartTimer()
 	}
 	b.StopTimer()
 	rate := float64(b.N) / b.Elapsed().Seconds()
-	rawRate := float64(rawN) / rawTime.Seconds()
+	rawRate := float64(refN) / rawTime.Seconds()
+	tpRate := float64(refN) / tpTime.Seconds()
 	b.ReportMetric(rate, "roundtrips/s")
 	b.ReportMetric(rawRate, "raw-roundtrips/s")
 	b.ReportMetric(rate/rawRate, "x-raw")
+	b.ReportMetric(rate/tpRate, "x-transport")
 }
 
 // BenchmarkGetattrInflight16 measures GETATTR throughput with 16 calls in
