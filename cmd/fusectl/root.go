@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/MakeNowJust/heredoc"
@@ -45,8 +46,12 @@ func NewCmdRoot(f *Factory) *cobra.Command {
 			replays them against a server.
 		`),
 		Example: heredoc.Doc(`
-			$ fusectl decode session.fcap
-			$ fusectl decode --stats session.fcap
+			$ fusectl mount --capture s.fcap /mnt/x -- squashfuse -f img.sqfs {}
+			$ fusectl capture -o - | fusectl decode -
+			$ fusectl decode --stats s.fcap
+			$ fusectl probe -- fuse-overlayfs -f -o lowerdir=/l,upperdir=/u,workdir=/w {}
+			$ fusectl ls -l / -- squashfuse -f img.sqfs {}
+			$ fusectl ps
 		`),
 		SilenceErrors: true,
 		SilenceUsage:  true,
@@ -57,6 +62,13 @@ func NewCmdRoot(f *Factory) *cobra.Command {
 		return &flagError{err}
 	})
 	root.CompletionOptions.DisableDefaultCmd = true
+	// Examples are written flush left in the commands and indented here,
+	// as in every other section of the help.
+	cobra.AddTemplateFunc("indentExamples", func(s string) string {
+		return "  " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n  ")
+	})
+	root.SetUsageTemplate(strings.Replace(root.UsageTemplate(),
+		"{{.Example}}", "{{indentExamples .Example}}", 1))
 
 	addCommands(root, f)
 	return root
