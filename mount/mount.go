@@ -54,6 +54,9 @@ type Options struct {
 	// CapturePath, if set, records every message from the first INIT to
 	// this .fcap file (created 0600).
 	CapturePath string
+	// CaptureSnapLen cuts captured messages at this many bytes (0: whole),
+	// flagging them truncated.
+	CaptureSnapLen int
 	// ControlDir is where the control socket goes; "" means
 	// DefaultControlDir(). NoControl disables the socket.
 	ControlDir string
@@ -542,11 +545,12 @@ func (m *Mount) teardown(cause error) error {
 func (m *Mount) startCapture(path string) error {
 	w, err := capture.Create(path, capture.WriterOptions{
 		Interfaces: []capture.Interface{{Name: m.mnt, Description: m.cmdline}},
+		SnapLen:    m.opts.CaptureSnapLen,
 	})
 	if err != nil {
 		return fmt.Errorf("create capture: %w", err)
 	}
-	m.capSub = m.feed.add(SubscribeOptions{QueueLen: 1 << 16, QueueBytes: 256 << 20}, nil)
+	m.capSub = m.feed.add(SubscribeOptions{QueueLen: 1 << 16, QueueBytes: 256 << 20, SnapLen: m.opts.CaptureSnapLen}, nil)
 	m.capDone = make(chan struct{})
 	go func() {
 		defer close(m.capDone)
