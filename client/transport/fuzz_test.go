@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"os"
 	"testing"
 )
 
@@ -12,9 +13,17 @@ import (
 type sliceSource struct {
 	dgs [][]byte
 	pos int
+	// stall, if positive, makes the first recv of datagram stall-1 fail
+	// once with a deadline error, as a read deadline set by another
+	// goroutine would.
+	stall int
 }
 
 func (s *sliceSource) recv(b []byte, peek bool) (int, error) {
+	if s.stall > 0 && s.pos == s.stall-1 {
+		s.stall = 0
+		return 0, os.ErrDeadlineExceeded
+	}
 	if s.pos >= len(s.dgs) {
 		return 0, nil
 	}
@@ -78,21 +87,31 @@ func modelMessage(dgs [][]byte, maxMsg int) ([]byte, error) {
 
 // FuzzReassemble checks readMessage against modelMessage on arbitrary
 // datagram sequences, buffer capacities and limits, and that it never
-// allocates more than the message needs.
+// allocates more than the message needs. With stall, a read deadline
+// interrupts the read before one datagram; reading again must give the
+// same message, as if nothing had happened.
 func FuzzReassemble(f *testing.F) {
 	spliced := message(16+64*3, 1)
-	f.Add(joinDatagrams(spliced[:80], spliced[80:144], spliced[144:]), uint16(0), uint16(20000))
-	f.Add(joinDatagrams(spliced[:80], spliced[80:144], spliced[144:]), uint16(30000), uint16(20000))
-	f.Add(joinDatagrams(message(80, 2)), uint16(100), uint16(100))
-	f.Add(joinDatagrams(message(40, 3), message(16, 4)), uint16(16), uint16(40))
-	f.Add(joinDatagrams([]byte{1, 2, 3}), uint16(0), uint16(100))
-	f.Add(joinDatagrams(spliced[:100], message(120, 5)), uint16(0), uint16(20000))
-	f.Fuzz(func(t *testing.T, data []byte, bufCap, maxMsg uint16) {
+	f.Add(joinDatagrams(spliced[:80], spliced[80:144], spliced[144:]), uint16(0), uint16(20000), uint8(0))
+	f.Add(joinDatagrams(spliced[:80], spliced[80:144], spliced[144:]), uint16(30000), uint16(20000), uint8(2))
+	f.Add(joinDatagrams(spliced[:80], spliced[80:144], spliced[144:]), uint16(0), uint16(20000), uint8(3))
+	f.Add(joinDatagrams(message(80, 2)), uint16(100), uint16(100), uint8(1))
+	f.Add(joinDatagrams(message(40, 3), message(16, 4)), uint16(16), uint16(40), uint8(0))
+	f.Add(joinDatagrams([]byte{1, 2, 3}), uint16(0), uint16(100), uint8(0))
+	f.Add(joinDatagrams(spliced[:100], message(120, 5)), uint16(0), uint16(20000), uint8(2))
+	f.Fuzz(func(t *testing.T, data []byte, bufCap, maxMsg uint16, stall uint8) {
 		dgs := splitDatagrams(data)
 		mm := max(int(maxMsg), HeaderMin)
 		want, wantErr := modelMessage(dgs, mm)
-		buf := make([]byte, 0, int(bufCap))
-		got, err := readMessage(&sliceSource{dgs: dgs}, buf, mm)
+		src := &sliceSource{dgs: dgs, stall: int(stall)}
+		var part partial
+		got, err := readMessage(src, make([]byte, 0, int(bufCap)), mm, &part)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			got, err = readMessage(src, make([]byte, 0, int(bufCap)), mm, &part)
+		}
+		if part.buf != nil {
+			t.Fatalf("a message of %d bytes is left half read", len(part.buf))
+		}
 		if (err == nil) != (wantErr == nil) {
 			t.Fatalf("err %v, model says %v", err, wantErr)
 		}

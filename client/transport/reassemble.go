@@ -1,5 +1,10 @@
 package transport
 
+import (
+	"errors"
+	"os"
+)
+
 // datagramSource yields datagrams one at a time; SeqPacket implements it over
 // a socket and the fuzz test over a slice.
 type datagramSource interface {
@@ -17,7 +22,16 @@ type datagramSource interface {
 // first and sizes the buffer from it; otherwise it reads straight into buf.
 // After a framing error on a first datagram the stream stays aligned on
 // datagram boundaries, so the next call can succeed.
-func readMessage(src datagramSource, buf []byte, maxMsg int) ([]byte, error) {
+//
+// When part is non-nil, a read deadline that ends the wait for a further
+// datagram leaves the message begun in part, and the next call finishes it
+// instead of reading a new one: a deadline never loses part of a message.
+func readMessage(src datagramSource, buf []byte, maxMsg int, part *partial) ([]byte, error) {
+	if part != nil && part.buf != nil {
+		buf, got := part.buf, part.got
+		part.buf, part.got = nil, 0
+		return readRest(src, buf, got, part)
+	}
 	if cap(buf) < maxMsg {
 		var hdr [HeaderMin]byte
 		n, err := src.recv(hdr[:], true)
@@ -51,10 +65,25 @@ func readMessage(src datagramSource, buf []byte, maxMsg int) ([]byte, error) {
 	if ferr := checkFirst(buf[:n], n, maxMsg); ferr != nil {
 		return nil, ferr
 	}
-	l, got := msgLen(buf), n
+	return readRest(src, buf[:msgLen(buf)], n, part)
+}
+
+// partial is a message of which only the first got bytes have arrived.
+type partial struct {
+	buf []byte // len(buf) is the message's length
+	got int
+}
+
+// readRest receives the datagrams that complete buf, of which got bytes
+// are there.
+func readRest(src datagramSource, buf []byte, got int, part *partial) ([]byte, error) {
+	l := len(buf)
 	for got < l {
 		m, err := src.recv(buf[got:l], false)
 		if err != nil {
+			if part != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+				part.buf, part.got = buf, got
+			}
 			return nil, err
 		}
 		if m == 0 {
@@ -65,7 +94,7 @@ func readMessage(src datagramSource, buf []byte, maxMsg int) ([]byte, error) {
 		}
 		got += m
 	}
-	return buf[:l], nil
+	return buf, nil
 }
 
 // checkFirst validates the first datagram of a message, of which b holds at

@@ -55,7 +55,8 @@ type SeqPacket struct {
 	maxMsg int
 	sndbuf int
 	closed atomic.Bool
-	rd     recvOp // used by the one reader only
+	rd     recvOp  // used by the one reader only
+	part   partial // a message a read deadline interrupted; the reader's
 }
 
 var _ Conn = (*SeqPacket)(nil)
@@ -172,9 +173,12 @@ func (c *SeqPacket) MaxMsg() int { return c.maxMsg }
 // peeks at the header first and allocates a buffer of the message's size if
 // buf is too small, so small buffers cost one extra system call. A framing
 // error (ErrBadFrame) leaves the socket usable when it concerned a first
-// datagram.
+// datagram. A read deadline that passes between the datagrams of a spliced
+// message loses nothing: the next ReadMsg finishes that message, in the
+// buffer the interrupted call was given (which the reader must therefore
+// leave alone until then).
 func (c *SeqPacket) ReadMsg(buf []byte) ([]byte, error) {
-	msg, err := readMessage(socketSource{c}, buf, c.maxMsg)
+	msg, err := readMessage(socketSource{c}, buf, c.maxMsg, &c.part)
 	if err != nil {
 		return nil, fmt.Errorf("read message: %w", err)
 	}

@@ -270,6 +270,38 @@ func TestReadDeadline(t *testing.T) {
 	}
 }
 
+// TestReadDeadlineMidMessage checks that a read deadline passing between
+// the pieces of a spliced message loses nothing: the next ReadMsg finishes
+// the message, and the stream stays in step.
+func TestReadDeadlineMidMessage(t *testing.T) {
+	local, fd := rawPair(t, Options{})
+	msg := message(3000, 9)
+	sendRaw(t, fd, msg[:1000])
+	if err := local.SetReadDeadline(time.Now().Add(20 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := local.ReadMsg(make([]byte, 0, local.MaxMsg())); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("got %v, want os.ErrDeadlineExceeded", err)
+	}
+	sendRaw(t, fd, msg[1000:])
+	next := message(40, 3)
+	sendRaw(t, fd, next)
+	if err := local.SetReadDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := local.ReadMsg(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, msg) {
+		t.Fatalf("interrupted message read back as %d bytes, differing", len(got))
+	}
+	got, err = local.ReadMsg(nil)
+	if err != nil || !bytes.Equal(got, next) {
+		t.Fatalf("next message: %d bytes, %v", len(got), err)
+	}
+}
+
 func TestEmptyWrite(t *testing.T) {
 	local, _ := pair(t, Options{})
 	if err := local.WriteMsg(nil, []byte{}); !errors.Is(err, ErrBadFrame) {
