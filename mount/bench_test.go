@@ -1,0 +1,242 @@
+package mount
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/fusectl/fusectl/internal/testenv"
+)
+
+// The benchmarks run one workload on several mounts of the same server
+// (demofs with zero cache timeouts, so every operation reaches it) in the
+// same run, and report each variant's speed as a ratio to the direct mount:
+//
+//	direct        demofs mounting by itself
+//	fusectl       through the interposer, no capture
+//	capture       through the interposer, recording every whole message
+//	strace        demofs mounting by itself under strace -f (if installed)
+//	debug         demofs mounting by itself with its debug log (to /dev/null)
+//
+// A ratio of 0.95 means 95% of the direct mount's throughput.
+
+type benchVariant struct {
+	name string
+	mnt  string
+	m    *Mount
+}
+
+func benchMounts(b *testing.B) []*benchVariant {
+	b.Helper()
+	testenv.RequireFUSE(b)
+	demofs := buildServer(b, "github.com/fusectl/fusectl/cmd/demofs")
+	var vs []*benchVariant
+	direct := func(name, mnt string, argv ...string) {
+		cmd := exec.Command(argv[0], argv[1:]...)
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() {
+			unix.Unmount(mnt, unix.MNT_DETACH)
+			cmd.Process.Signal(os.Interrupt)
+			cmd.Wait()
+		})
+		vs = append(vs, &benchVariant{name: name, mnt: mnt})
+		waitMountinfoB(b, mnt)
+	}
+	d := b.TempDir()
+	direct("direct", d, demofs, "-ttl", "0", d)
+	for _, withCapture := range []bool{false, true} {
+		opts := Options{NoControl: true, Logf: func(string, ...any) {}}
+		name := "fusectl"
+		if withCapture {
+			name = "capture"
+			opts.CapturePath = filepath.Join(b.TempDir(), "bench.fcap")
+		}
+		m, mnt := startMount(b, []string{demofs, "-ttl", "0", "{}"}, opts)
+		vs = append(vs, &benchVariant{name: name, mnt: mnt, m: m})
+	}
+	if p, err := exec.LookPath("strace"); err == nil {
+		s := b.TempDir()
+		direct("strace", s, p, "-f", "-qq", "-o", "/dev/null", demofs, "-ttl", "0", s)
+	}
+	// The server's own request log, written to /dev/null.
+	dbg := b.TempDir()
+	direct("debug", dbg, demofs, "-ttl", "0", "-debug", dbg)
+	return vs
+}
+
+func waitMountinfoB(b *testing.B, mnt string) {
+	b.Helper()
+	waitMountinfo(b, mnt, true)
+}
+
+// runVariants runs work on every variant once per benchmark iteration and
+// reports per-variant rates and ratios to the direct mount. work returns
+// how many operations (or bytes) it did.
+func runVariants(b *testing.B, vs []*benchVariant, unit string, work func(b *testing.B, mnt string) float64) {
+	total := make([]time.Duration, len(vs))
+	amount := make([]float64, len(vs))
+	for b.Loop() {
+		for i, v := range vs {
+			start := time.Now()
+			amount[i] += work(b, v.mnt)
+			total[i] += time.Since(start)
+		}
+	}
+	base := amount[0] / total[0].Seconds()
+	for i, v := range vs {
+		rate := amount[i] / total[i].Seconds()
+		b.ReportMetric(rate, v.name+"-"+unit+"/s")
+		if i > 0 {
+			b.ReportMetric(rate/base, v.name+"/direct")
+		}
+		if v.m != nil {
+			if st := v.m.Status(); st.CaptureDropped > 0 {
+				b.ReportMetric(float64(st.CaptureDropped), v.name+"-dropped")
+			}
+		}
+	}
+}
+
+// The workloads run in a child process (this test binary, see
+// benchWorkloadMain), as applications do: in the interposer's own process a
+// caller blocked in the kernel would hold one of the Go scheduler's Ps.
+func childWorkload(kind string) func(b *testing.B, mnt string) float64 {
+	return func(b *testing.B, mnt string) float64 {
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), "FUSECTL_MOUNT_BENCH="+kind, "FUSECTL_MOUNT_BENCH_DIR="+mnt)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			b.Fatalf("workload %s: %v\n%s", kind, err, out)
+		}
+		var amount float64
+		if _, err := fmt.Sscan(string(out), &amount); err != nil {
+			b.Fatalf("workload %s output %q", kind, out)
+		}
+		return amount
+	}
+}
+
+const (
+	stormFiles = 10000
+	smallFiles = 1000
+	seqSize    = 1 << 30
+)
+
+// benchWorkloadMain runs one workload in the child and prints how much it
+// did. It reports whether it was invoked as a workload.
+func benchWorkloadMain() bool {
+	kind := os.Getenv("FUSECTL_MOUNT_BENCH")
+	if kind == "" {
+		return false
+	}
+	mnt := os.Getenv("FUSECTL_MOUNT_BENCH_DIR")
+	var amount float64
+	var err error
+	switch kind {
+	case "storm":
+		var st unix.Stat_t
+		for i := range stormFiles {
+			if err = unix.Stat(filepath.Join(mnt, "d", fmt.Sprint(i+1)), &st); err != nil {
+				break
+			}
+		}
+		amount = stormFiles
+	case "small":
+		amount, err = smallFilesWorkload(mnt)
+	case "seq":
+		amount, err = seqReadWorkload(mnt)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println(amount)
+	return true
+}
+
+func smallFilesWorkload(mnt string) (float64, error) {
+	data := make([]byte, 4096)
+	dir := filepath.Join(mnt, "small")
+	if err := unix.Mkdir(dir, 0o755); err != nil {
+		return 0, err
+	}
+	for i := range smallFiles {
+		fd, err := unix.Open(filepath.Join(dir, fmt.Sprint(i)), unix.O_CREAT|unix.O_WRONLY|unix.O_TRUNC|unix.O_CLOEXEC, 0o644)
+		if err != nil {
+			return 0, err
+		}
+		_, err = unix.Write(fd, data)
+		unix.Close(fd)
+		if err != nil {
+			return 0, err
+		}
+	}
+	for i := range smallFiles {
+		if err := unix.Unlink(filepath.Join(dir, fmt.Sprint(i))); err != nil {
+			return 0, err
+		}
+	}
+	return smallFiles, unix.Rmdir(dir)
+}
+
+func seqReadWorkload(mnt string) (float64, error) {
+	fd, err := unix.Open(filepath.Join(mnt, "big"), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, 1<<20)
+	n := 0
+	for {
+		k, err := unix.Read(fd, buf)
+		if err != nil {
+			return 0, err
+		}
+		if k == 0 {
+			break
+		}
+		n += k
+	}
+	if n != seqSize {
+		return 0, fmt.Errorf("read %d bytes, want %d", n, seqSize)
+	}
+	return float64(n) / (1 << 20), nil
+}
+
+// BenchmarkMetadataStorm stats 10,000 files with zero cache timeouts:
+// every stat is a LOOKUP round trip.
+func BenchmarkMetadataStorm(b *testing.B) {
+	vs := benchMounts(b)
+	for _, v := range vs {
+		run(b, v.mnt, fmt.Sprintf("mkdir d && cd d && seq 1 %d | xargs touch", stormFiles))
+	}
+	runVariants(b, vs, "stat", childWorkload("storm"))
+}
+
+// BenchmarkSmallFiles creates, writes (4 KiB), closes and then removes
+// 1,000 files.
+func BenchmarkSmallFiles(b *testing.B) {
+	runVariants(b, benchMounts(b), "file", childWorkload("small"))
+}
+
+// BenchmarkSequentialRead reads a 1 GiB file with a cold page cache.
+func BenchmarkSequentialRead(b *testing.B) {
+	vs := benchMounts(b)
+	for _, v := range vs {
+		run(b, v.mnt, fmt.Sprintf("head -c %d /dev/zero | tr '\\0' x > big", seqSize))
+	}
+	seq := childWorkload("seq")
+	runVariants(b, vs, "MiB", func(b *testing.B, mnt string) float64 {
+		b.StopTimer()
+		os.WriteFile("/proc/sys/vm/drop_caches", []byte("3"), 0)
+		b.StartTimer()
+		return seq(b, mnt)
+	})
+}
