@@ -177,7 +177,7 @@ func (p *transportPinger) run(tb testing.TB, n int) time.Duration {
 // against a trivial server child, one at a time, and reports it as a
 // ratio to raw SEQPACKET ping-pong with the same server in the same run
 // (x-raw, target >= 0.85), and to the same exchange through the transport
-// alone, without Conn's reader goroutine (x-transport). The three are
+// alone, without Conn (x-transport). The three are
 // measured in alternating slices, so that drift of the machine's speed
 // affects them alike.
 func BenchmarkGetattr(b *testing.B) {

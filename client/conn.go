@@ -68,9 +68,11 @@ type Options struct {
 	// DestroyTimeout bounds the DESTROY sent by Close; 0 means
 	// DefaultDestroyTimeout, negative sends no DESTROY.
 	DestroyTimeout time.Duration
-	// OnNotify receives every valid notification the server sends, on the
-	// connection's reader goroutine: it must return quickly and must not
-	// wait for replies of this connection.
+	// OnNotify receives every valid notification the server sends, in
+	// order and never concurrently, on whichever goroutine is reading the
+	// transport at the time (a caller waiting for its reply, or the
+	// connection's idle reader): it must return quickly and must not wait
+	// for replies of this connection.
 	OnNotify func(Notification)
 	// Recorder, if set, receives every message sent and received, as
 	// capture records on interface RecorderIface. The Conn does not close
@@ -86,8 +88,43 @@ type Options struct {
 // Conn is a FUSE connection to one server. Its methods are safe for
 // concurrent use.
 //
+// Reading. No goroutine is dedicated to reading: at any time at most one
+// goroutine, the reader, reads the transport and dispatches what comes
+// (replies to their callers, notifications to the handlers, in order). A
+// caller that has sent its request becomes the reader if there is none,
+// else it joins the followers (waiters) and waits on its channel. The
+// reader reads until its own reply comes, which it takes without any
+// goroutine switch, and then promotes the newest follower (sending it a
+// lead result; the newest is the one whose reply is likely furthest off)
+// or, with no follower, leaves the role free. So one call at a time reads
+// its own reply, as a blocking read(2) would; with many in flight the
+// reader serves the others as a reader goroutine would, and the role
+// passes on when it returns. When the role has been free and no caller has
+// come for idleDelay, the idle reader takes it, so that notifications,
+// late replies and a dead server are still seen while nothing is in
+// flight; it gives the role up after the first message read once a caller
+// has come since it took it (that caller meanwhile gets its reply through
+// its channel). While callers keep coming, the idle reader looks at
+// doubling intervals up to maxIdleCheck, so after a busy spell it may take
+// about twice that to start reading. A caller decides after its write, not
+// before: a reader stuck in a write to a server that has stopped reading
+// because its own replies fill the socket would deadlock.
+//
+// Cancellation. A reader whose context ends must not stay blocked in
+// ReadMsg: an AfterFunc of its context kicks it out with a read deadline in
+// the past, under mu and only while it is still the reader; it then passes
+// the role on. Whoever takes the role clears a kick left behind. The
+// transport keeps a message a deadline interrupted half-way and the next
+// ReadMsg finishes it, in rbuf, which all readers share. A follower whose
+// context ends leaves the followers under mu; if it was promoted meanwhile
+// it passes the role on. With a transport that has no read deadline the
+// idle reader is the reader for good and callers only follow.
+//
 // Lock order: writeMu, then recMu. mu is never held while taking either,
-// nor while writing to the transport or calling OnNotify.
+// nor while reading or writing the transport or calling OnNotify. It is
+// held while the read deadline is set, so that a kick cannot hit a later
+// reader, and while a lead result is sent (call channels have room for a
+// lead and a result, so that never blocks).
 type Conn struct {
 	t      transport.Conn
 	opts   Options
@@ -132,6 +169,25 @@ type Conn struct {
 	deadCh chan struct{} // closed when dead is set
 	wg     sync.WaitGroup
 
+	// rbuf and badFrames belong to the reader.
+	rbuf      []byte
+	badFrames int
+	// rdl sets the transport's read deadline; nil if it has none, and then
+	// only the idle reader reads.
+	rdl interface{ SetReadDeadline(time.Time) error }
+	// idle gets a token when the reader role falls free.
+	idle chan struct{}
+	// idleSelf stands for the idle reader in reader.
+	idleSelf *call
+	// +checklocks:mu
+	reader *call // who reads; nil for none
+	// +checklocks:mu
+	followers *call // newest follower, linked by prev
+	// +checklocks:mu
+	arrivals uint64 // counts callers that became reader or follower
+	// +checklocks:mu
+	kicked bool // the read deadline is in the past
+
 	closeOnce sync.Once
 	closeErr  error
 
@@ -151,14 +207,24 @@ type call struct {
 	parts  [][]byte // the request, header first, kept for RESEND
 	minLen int      // smallest valid success body
 	maxLen int      // largest valid success body
-	ch     chan result
+	// hdr and partsBuf back parts, which spares allocations.
+	hdr      [abi.InHeaderSize]byte
+	partsBuf [3][]byte
+	// ch gets the result, or a lead result first (then at most the
+	// result of the connection's failure).
+	ch chan result
 	// +checklocks:Conn.mu
 	abandoned bool
+	// +checklocks:Conn.mu
+	following bool // in Conn.followers
+	// +checklocks:Conn.mu
+	prev, next *call // older and newer followers
 }
 
 type result struct {
-	msg []byte // whole reply message, header included
-	err error
+	msg  []byte // whole reply message, header included
+	err  error
+	lead bool // not a result: the receiver is now the reader
 }
 
 // Stats are counters of protocol anomalies on a connection.
@@ -190,17 +256,20 @@ func (c *Conn) Stats() Stats {
 
 func newConn(t transport.Conn, opts Options) *Conn {
 	c := &Conn{
-		t:       t,
-		opts:    opts,
-		order:   abi.NativeEndian,
-		logf:    opts.Logf,
-		maxMsg:  opts.MaxMessage,
-		pending: make(map[uint64]*call),
-		lookups: make(map[uint64]uint64),
-		deadCh:  make(chan struct{}),
-		writeMu: make(chan struct{}, 1),
+		t:        t,
+		opts:     opts,
+		order:    abi.NativeEndian,
+		logf:     opts.Logf,
+		maxMsg:   opts.MaxMessage,
+		pending:  make(map[uint64]*call),
+		lookups:  make(map[uint64]uint64),
+		deadCh:   make(chan struct{}),
+		writeMu:  make(chan struct{}, 1),
+		idle:     make(chan struct{}, 1),
+		idleSelf: new(call),
 	}
 	c.wdl, _ = t.(interface{ SetWriteDeadline(time.Time) error })
+	c.rdl, _ = t.(interface{ SetReadDeadline(time.Time) error })
 	if c.logf == nil {
 		c.logf = func(string, ...any) {}
 	}
@@ -212,8 +281,18 @@ func newConn(t transport.Conn, opts Options) *Conn {
 	} else {
 		c.caller = Caller{UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), PID: uint32(os.Getpid())}
 	}
+	size := c.maxMsg
+	if m, ok := t.(interface{ MaxMsg() int }); ok {
+		// A buffer as large as the transport's limit spares it a peek.
+		size = max(size, m.MaxMsg())
+	}
+	c.rbuf = make([]byte, size)
+	if c.rdl == nil {
+		c.reader = c.idleSelf
+	}
+	c.idle <- struct{}{}
 	c.wg.Add(1)
-	go c.readLoop()
+	go c.idleReader()
 	return c
 }
 
@@ -317,14 +396,13 @@ func (c *Conn) roundTrip(ctx context.Context, req *Request, minLen, maxLen int, 
 	}
 	cl := &call{op: req.Op, minLen: minLen, maxLen: maxLen}
 	if !oneway {
-		cl.ch = make(chan result, 1)
+		cl.ch = make(chan result, 2)
 	}
 	caller := c.caller
 	if req.Caller != nil {
 		caller = *req.Caller
 	}
 
-	hdr := make([]byte, 0, abi.InHeaderSize)
 	c.mu.Lock()
 	if c.dead != nil {
 		c.mu.Unlock()
@@ -337,7 +415,8 @@ func (c *Conn) roundTrip(ctx context.Context, req *Request, minLen, maxLen int, 
 	}
 	h := abi.InHeader{Len: uint32(total), Opcode: req.Op, Unique: u, NodeID: req.NodeID,
 		UID: caller.UID, GID: caller.GID, PID: caller.PID, TotalExtlen: req.TotalExtlen}
-	cl.parts = append([][]byte{h.Append(hdr, c.order)}, req.Body...)
+	cl.parts = append(cl.partsBuf[:0], h.Append(cl.hdr[:0], c.order))
+	cl.parts = append(cl.parts, req.Body...)
 	if !oneway {
 		cl.key = u
 		c.pending[u] = cl
@@ -362,11 +441,10 @@ func (c *Conn) roundTrip(ctx context.Context, req *Request, minLen, maxLen int, 
 	if oneway {
 		return nil, nil
 	}
-	select {
-	case r := <-cl.ch:
+	if r, ok := c.await(ctx, cl); ok {
 		return r.msg, r.err
-	case <-ctx.Done():
 	}
+	// ctx ended; cl is no reader and no follower.
 	c.mu.Lock()
 	if c.pending[cl.key] != cl {
 		// The reply (or the connection's failure) won the race.
@@ -480,62 +558,294 @@ func (c *Conn) record(dir capture.Dir, parts ...[]byte) {
 	}
 }
 
-// readLoop is the connection's only reader.
-func (c *Conn) readLoop() {
-	defer c.wg.Done()
-	size := c.maxMsg
-	if m, ok := c.t.(interface{ MaxMsg() int }); ok {
-		// A buffer as large as the transport's limit spares it a peek.
-		size = max(size, m.MaxMsg())
+// idleDelay is how long no caller must have waited for a reply before the
+// idle reader reads: short, so that notifications and a dead server are
+// noticed soon, long enough that a caller issuing calls one after another
+// reads its own replies.
+const idleDelay = time.Millisecond
+
+// maxIdleCheck bounds how far apart the idle reader's looks are while
+// callers keep coming: each look that finds them doubles the interval,
+// since each wake-up costs the callers far more than its own work (it
+// starts the other CPU, and calls run slower for a while after).
+const maxIdleCheck = 16 * time.Millisecond
+
+// await waits for the reply of cl, reading the transport itself when the
+// reader role is free or passed to it. It reports false when ctx ended
+// first, with cl neither reader nor follower; the caller then abandons cl.
+func (c *Conn) await(ctx context.Context, cl *call) (result, bool) {
+	c.mu.Lock()
+	if c.pending[cl.key] != cl {
+		// Answered (or failed) while we were writing.
+		c.mu.Unlock()
+		return <-cl.ch, true
 	}
-	buf := make([]byte, size)
-	badFrames := 0
+	c.arrivals++
+	if c.reader == nil {
+		c.setReaderLocked(cl)
+		c.mu.Unlock()
+		return c.lead(ctx, cl)
+	}
+	if c.rdl != nil {
+		cl.following = true
+		cl.prev = c.followers
+		if c.followers != nil {
+			c.followers.next = cl
+		}
+		c.followers = cl
+	}
+	c.mu.Unlock()
+	var r result
+	select {
+	case r = <-cl.ch:
+	case <-ctx.Done():
+		if c.rdl == nil {
+			return result{}, false
+		}
+		c.mu.Lock()
+		following := cl.following
+		if following {
+			c.unfollowLocked(cl)
+		}
+		c.mu.Unlock()
+		if following {
+			return result{}, false
+		}
+		// Promoted or answered meanwhile.
+		if r = <-cl.ch; r.lead {
+			c.mu.Lock()
+			c.passOnLocked(cl)
+			c.mu.Unlock()
+			return result{}, false
+		}
+	}
+	if !r.lead {
+		return r, true
+	}
+	return c.lead(ctx, cl)
+}
+
+// lead reads and dispatches messages as the reader until the reply of self
+// comes (reported true) or ctx ends (false); either way the role has passed
+// on when it returns.
+func (c *Conn) lead(ctx context.Context, self *call) (result, bool) {
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, func() { c.kick(self) })
+		defer stop()
+	}
 	for {
-		msg, err := c.t.ReadMsg(buf)
+		select {
+		case r := <-self.ch:
+			// The connection failed.
+			return r, true
+		default:
+		}
+		if ctx.Err() != nil {
+			c.mu.Lock()
+			c.passOnLocked(self)
+			c.mu.Unlock()
+			return result{}, false
+		}
+		msg, err := c.read()
 		if err != nil {
-			if errors.Is(err, transport.ErrBadFrame) && badFrames < 100 {
-				// The transport dropped a datagram it could not frame;
-				// the stream itself is still in step.
-				badFrames++
-				c.stats.bad.Add(1)
-				c.logf("fuse client: %v", err)
+			if errors.Is(err, errRetry) {
 				continue
 			}
-			c.fail(err)
-			return
+			// The connection failed and fail answered every call.
+			return <-self.ch, true
 		}
-		badFrames = 0
-		if cap(msg) > cap(buf) {
-			buf = msg[:cap(msg)]
+		if r, own := c.handle(msg, self); own {
+			return r, true
 		}
-		c.handle(msg)
 	}
 }
 
-// handle dispatches one message from the server. msg aliases the read
-// buffer: whatever is kept is copied.
-func (c *Conn) handle(msg []byte) {
+// setReaderLocked gives the reader role to cl, clearing a kick aimed at an
+// earlier reader.
+//
+// +checklocks:c.mu
+func (c *Conn) setReaderLocked(cl *call) {
+	c.reader = cl
+	if c.kicked {
+		c.kicked = false
+		c.rdl.SetReadDeadline(time.Time{})
+	}
+}
+
+// passOnLocked hands the reader role of cl to the newest follower, or
+// leaves it free.
+//
+// +checklocks:c.mu
+func (c *Conn) passOnLocked(cl *call) {
+	if c.reader != cl {
+		return
+	}
+	if f := c.followers; f != nil {
+		c.unfollowLocked(f)
+		c.setReaderLocked(f)
+		f.ch <- result{lead: true}
+		return
+	}
+	c.reader = nil
+	select {
+	case c.idle <- struct{}{}:
+	default:
+	}
+}
+
+// unfollowLocked takes cl out of the followers.
+//
+// +checklocks:c.mu
+func (c *Conn) unfollowLocked(cl *call) {
+	if cl.next != nil {
+		cl.next.prev = cl.prev
+	} else {
+		c.followers = cl.prev
+	}
+	if cl.prev != nil {
+		cl.prev.next = cl.next
+	}
+	cl.prev, cl.next, cl.following = nil, nil, false
+}
+
+// kick makes the read of self's goroutine return with a deadline error, if
+// it is still the reader.
+func (c *Conn) kick(self *call) {
+	c.mu.Lock()
+	if c.reader == self {
+		c.kicked = true
+		c.rdl.SetReadDeadline(time.Unix(1, 0))
+	}
+	c.mu.Unlock()
+}
+
+// errRetry is what read returns when the reader should read again (after a
+// kick or a datagram the transport could not frame).
+var errRetry = errors.New("read again")
+
+// read reads one message into rbuf; the caller is the reader. A fatal
+// error has already failed the connection when read returns it.
+func (c *Conn) read() ([]byte, error) {
+	msg, err := c.t.ReadMsg(c.rbuf)
+	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) && c.rdl != nil {
+			// A kick: the reader's context ended.
+			return nil, errRetry
+		}
+		if errors.Is(err, transport.ErrBadFrame) && c.badFrames < 100 {
+			// The transport dropped a datagram it could not frame;
+			// the stream itself is still in step.
+			c.badFrames++
+			c.stats.bad.Add(1)
+			c.logf("fuse client: %v", err)
+			return nil, errRetry
+		}
+		c.fail(err)
+		return nil, err
+	}
+	c.badFrames = 0
+	if cap(msg) > cap(c.rbuf) {
+		c.rbuf = msg[:cap(msg)]
+	}
+	return msg, nil
+}
+
+// idleReader reads the transport while no caller does. With a transport
+// that has no read deadline it is the only reader.
+func (c *Conn) idleReader() {
+	defer c.wg.Done()
+	self := c.idleSelf
+	if c.rdl == nil {
+		for {
+			msg, err := c.read()
+			if errors.Is(err, errRetry) {
+				continue
+			}
+			if err != nil {
+				return
+			}
+			c.handle(msg, nil)
+		}
+	}
+	t := time.NewTimer(idleDelay)
+	t.Stop()
+	defer t.Stop()
+	delay := idleDelay
+	for {
+		select {
+		case <-c.idle:
+		case <-c.deadCh:
+			return
+		}
+		c.mu.Lock()
+		n := c.arrivals
+		c.mu.Unlock()
+		t.Reset(delay)
+		select {
+		case <-t.C:
+		case <-c.deadCh:
+			return
+		}
+		c.mu.Lock()
+		if c.reader != nil || c.arrivals != n {
+			// Someone reads, or did and freed the role again (which
+			// signalled idle).
+			c.mu.Unlock()
+			delay = min(2*delay, maxIdleCheck)
+			continue
+		}
+		delay = idleDelay
+		c.setReaderLocked(self)
+		c.mu.Unlock()
+		for {
+			msg, err := c.read()
+			if errors.Is(err, errRetry) {
+				continue
+			}
+			if err != nil {
+				return
+			}
+			c.handle(msg, nil)
+			c.mu.Lock()
+			if c.arrivals != n {
+				c.passOnLocked(self)
+				c.mu.Unlock()
+				break
+			}
+			c.mu.Unlock()
+		}
+	}
+}
+
+// handle dispatches one message from the server; the caller is the reader.
+// The reply of self (nil for none) is returned with true instead of being
+// sent to self's channel. msg aliases the read buffer: whatever is kept is
+// copied.
+func (c *Conn) handle(msg []byte, self *call) (result, bool) {
 	var h abi.OutHeader
 	if _, err := h.Unmarshal(msg, c.order); err != nil {
 		c.record(capture.DirReply, msg)
 		c.stats.bad.Add(1)
 		c.logf("fuse client: message of %d bytes is shorter than an out-header", len(msg))
-		return
+		return result{}, false
 	}
 	if h.Unique == 0 {
 		c.record(capture.DirNotify, msg)
 		c.notify(h, msg)
-		return
+		return result{}, false
 	}
 	c.record(capture.DirReply, msg)
 	if h.Unique&1 == 1 {
 		c.interruptReply(h, len(msg))
-		return
+		return result{}, false
 	}
 	c.mu.Lock()
 	cl := c.pending[h.Unique]
 	if cl != nil {
 		delete(c.pending, h.Unique)
+		if cl.following {
+			c.unfollowLocked(cl)
+		}
 	}
 	abandoned := cl != nil && cl.abandoned
 	c.mu.Unlock()
@@ -543,13 +853,22 @@ func (c *Conn) handle(msg []byte) {
 	case cl == nil:
 		c.stats.unknown.Add(1)
 		c.logf("fuse client: reply to unknown unique %d (error %d, %d bytes)", h.Unique, h.Error, len(msg))
-		return
+		return result{}, false
 	case abandoned:
 		c.stats.late.Add(1)
 		c.logf("fuse client: late reply to %s %d dropped", cl.op, h.Unique)
-		return
+		return result{}, false
 	}
-	cl.ch <- c.check(cl, h, msg)
+	r := c.check(cl, h, msg)
+	if cl == self {
+		// Only now that msg is copied may another reader use rbuf.
+		c.mu.Lock()
+		c.passOnLocked(self)
+		c.mu.Unlock()
+		return r, true
+	}
+	cl.ch <- r
+	return result{}, false
 }
 
 // check validates a reply as fs/fuse/dev.c does and returns the result
@@ -628,6 +947,9 @@ func (c *Conn) fail(cause error) {
 	cause = c.dead
 	pend := c.pending
 	c.pending = make(map[uint64]*call)
+	for c.followers != nil {
+		c.unfollowLocked(c.followers)
+	}
 	for _, cl := range pend {
 		if !cl.abandoned {
 			cl.ch <- result{err: &Error{Op: cl.op, Errno: errno, Err: cause}}

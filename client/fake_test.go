@@ -17,6 +17,9 @@ import (
 // go to toServer, messages the fake server sends come from toClient.
 type pipeConn struct {
 	wdl      atomic.Int64 // write deadline, UnixNano; 0 for none
+	rmu      sync.Mutex
+	rdl      time.Time     // read deadline; zero for none
+	rdlMoved chan struct{} // closed when rdl changes
 	toServer chan []byte
 	toClient chan []byte
 	closed   chan struct{}
@@ -31,21 +34,50 @@ func newPipe() *pipeConn {
 		toClient: make(chan []byte, 64),
 		closed:   make(chan struct{}),
 		gone:     make(chan struct{}),
+		rdlMoved: make(chan struct{}),
 	}
 }
 
 func (p *pipeConn) ReadMsg(buf []byte) ([]byte, error) {
-	select {
-	case m := <-p.toClient:
-		if cap(buf) >= len(m) {
-			return append(buf[:0], m...), nil
+	for {
+		p.rmu.Lock()
+		d, moved := p.rdl, p.rdlMoved
+		p.rmu.Unlock()
+		var timeout <-chan time.Time
+		if !d.IsZero() {
+			wait := time.Until(d)
+			if wait <= 0 {
+				return nil, fmt.Errorf("read: %w", os.ErrDeadlineExceeded)
+			}
+			t := time.NewTimer(wait)
+			defer t.Stop()
+			timeout = t.C
 		}
-		return append([]byte(nil), m...), nil
-	case <-p.closed:
-		return nil, fmt.Errorf("read: %w", os.ErrClosed)
-	case <-p.gone:
-		return nil, fmt.Errorf("read: %w", transport.ErrPeerGone)
+		select {
+		case m := <-p.toClient:
+			if cap(buf) >= len(m) {
+				return append(buf[:0], m...), nil
+			}
+			return append([]byte(nil), m...), nil
+		case <-p.closed:
+			return nil, fmt.Errorf("read: %w", os.ErrClosed)
+		case <-p.gone:
+			return nil, fmt.Errorf("read: %w", transport.ErrPeerGone)
+		case <-timeout:
+			return nil, fmt.Errorf("read: %w", os.ErrDeadlineExceeded)
+		case <-moved:
+		}
 	}
+}
+
+// SetReadDeadline bounds the pending and later reads, as a socket's does.
+func (p *pipeConn) SetReadDeadline(t time.Time) error {
+	p.rmu.Lock()
+	p.rdl = t
+	close(p.rdlMoved)
+	p.rdlMoved = make(chan struct{})
+	p.rmu.Unlock()
+	return nil
 }
 
 func (p *pipeConn) WriteMsg(parts ...[]byte) error {

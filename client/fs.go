@@ -62,8 +62,9 @@ type cachedAttr struct {
 // Lock order of the package: File.mu, then fsState.mu or any of Conn's
 // locks (File.mu is held across calls, to fill a file's read-ahead or
 // directory buffer). fsState.mu is a leaf: nothing is called and no other
-// lock is taken while it is held, so the connection's reader goroutine may
-// take it to apply a notification.
+// lock is taken while it is held, so whichever goroutine reads the
+// connection (possibly a caller holding a File.mu) may take it to apply a
+// notification.
 type fsState struct {
 	c    *Conn
 	opts FSOptions
@@ -120,9 +121,9 @@ func validUntil(now time.Time, sec uint64, nsec uint32) time.Time {
 	return now.Add(time.Duration(sec)*time.Second + time.Duration(nsec))
 }
 
-// invalidate applies a notification to the caches. It runs on the
-// connection's reader goroutine, so it only drops entries; FORGETs wait for
-// the next operation.
+// invalidate applies a notification to the caches. It runs on whichever
+// goroutine reads the connection, so it only drops entries; FORGETs wait
+// for the next operation.
 func (st *fsState) invalidate(n Notification) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
