@@ -219,6 +219,23 @@ type call struct {
 	following bool // in Conn.followers
 	// +checklocks:Conn.mu
 	prev, next *call // older and newer followers
+	// kickable says a kick of this call may still come; the caller's
+	// goroutine alone uses it.
+	kickable bool
+}
+
+// calls recycles calls (and their channels) that ended cleanly: a round
+// trip then allocates only its reply.
+var calls = sync.Pool{New: func() any { return &call{ch: make(chan result, 2)} }}
+
+// putCall returns cl to calls; nothing may refer to it any more.
+func putCall(cl *call) {
+	ch := cl.ch
+	if len(ch) != 0 {
+		return
+	}
+	*cl = call{ch: ch}
+	calls.Put(cl)
 }
 
 type result struct {
@@ -394,10 +411,8 @@ func (c *Conn) roundTrip(ctx context.Context, req *Request, minLen, maxLen int, 
 	if total > c.maxMsg {
 		return nil, &Error{Op: req.Op, Errno: syscall.E2BIG, Err: fmt.Errorf("request of %d bytes exceeds the %d-byte message limit", total, c.maxMsg)}
 	}
-	cl := &call{op: req.Op, minLen: minLen, maxLen: maxLen}
-	if !oneway {
-		cl.ch = make(chan result, 2)
-	}
+	cl := calls.Get().(*call)
+	cl.op, cl.minLen, cl.maxLen = req.Op, minLen, maxLen
 	caller := c.caller
 	if req.Caller != nil {
 		caller = *req.Caller
@@ -439,9 +454,15 @@ func (c *Conn) roundTrip(ctx context.Context, req *Request, minLen, maxLen int, 
 		return nil, c.writeErr(req.Op, err)
 	}
 	if oneway {
+		putCall(cl)
 		return nil, nil
 	}
 	if r, ok := c.await(ctx, cl); ok {
+		if r.err == nil && !cl.kickable {
+			// Out of pending, no reader, no follower, its kick
+			// stopped: nothing refers to cl any more.
+			putCall(cl)
+		}
 		return r.msg, r.err
 	}
 	// ctx ended; cl is no reader and no follower.
@@ -631,7 +652,11 @@ func (c *Conn) await(ctx context.Context, cl *call) (result, bool) {
 func (c *Conn) lead(ctx context.Context, self *call) (result, bool) {
 	if ctx.Done() != nil {
 		stop := context.AfterFunc(ctx, func() { c.kick(self) })
-		defer stop()
+		defer func() {
+			if !stop() {
+				self.kickable = true // the kick may still run
+			}
+		}()
 	}
 	for {
 		select {
