@@ -56,8 +56,9 @@ type proc struct {
 // startWorkload runs a shell script in dir in the background.
 func startWorkload(t *testing.T, dir, script string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command("sh", "-c", script), done: make(chan struct{})}
-	p.cmd.Dir = dir
+	// The shell changes into dir itself (see run).
+	p := &proc{cmd: exec.Command("sh", "-c", `cd "$1" || exit 1; shift; `+script, "sh", dir), done: make(chan struct{})}
+	p.cmd.Dir = "/"
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -142,8 +143,8 @@ func TestFaultServerStoppedThenClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { syscall.Kill(m.Pid(), syscall.SIGCONT) })
-	// Two callers blocked on the stopped server. Their working directory
-	// is elsewhere: a chdir into the mount would block before exec.
+	// Two callers blocked on the stopped server; a cd into the mount
+	// would block too, so they use absolute paths.
 	statP := startWorkload(t, "/", "stat "+mnt+"/d/f")
 	catP := startWorkload(t, "/", "cat "+mnt+"/d/f")
 	waitEvents(t, sub, 2, func(ev *Event) bool { return ev.Dir == capture.DirRequest })
