@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -101,10 +100,9 @@ type Mount struct {
 	kernDone chan struct{} // kernel reader ended
 	srvDone  chan struct{} // server reader ended
 
-	stopOnce sync.Once
-	stopReq  chan error // first cause of teardown
-	done     chan struct{}
-	err      error
+	stopReq chan error // first cause of teardown
+	done    chan struct{}
+	err     error
 }
 
 // counters are the message statistics, updated without locks.

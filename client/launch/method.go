@@ -5,7 +5,6 @@ import (
 	"debug/buildinfo"
 	"debug/elf"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -154,10 +153,4 @@ func isMergerfs(path string) bool {
 	}
 	defer f.Close()
 	return elfContains(f, "mergerfs-fusermount")
-}
-
-// exists reports whether path names an existing file.
-func exists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
 }

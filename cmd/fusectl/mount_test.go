@@ -78,11 +78,10 @@ func TestNewCmdMount(t *testing.T) {
 
 // fakeMount is a mounter that ends when told.
 type fakeMount struct {
-	done     chan struct{}
-	err      error
-	closed   bool
-	startErr error
-	st       mount.Status
+	done   chan struct{}
+	err    error
+	closed bool
+	st     mount.Status
 }
 
 func (m *fakeMount) Mountpoint() string    { return "/mnt/x" }
