@@ -1,9 +1,11 @@
 package transport
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
@@ -77,11 +79,13 @@ func (d *DevFuse) ReadMsg(buf []byte) ([]byte, error) {
 	)
 	err := d.rc.Read(func(fd uintptr) bool {
 		for {
-			n, rerr = unix.Read(int(fd), buf)
+			var e unix.Errno
+			n, e = rawRead(fd, buf)
 			// ENOENT: the request was interrupted and dropped while
 			// being read; read the next one.
-			if rerr != unix.EINTR && rerr != unix.ENOENT {
-				return rerr != unix.EAGAIN
+			if e != unix.EINTR && e != unix.ENOENT {
+				rerr = errnoErr(e)
+				return e != unix.EAGAIN
 			}
 		}
 	})
@@ -111,22 +115,56 @@ func (d *DevFuse) ReadMsg(buf []byte) ([]byte, error) {
 // was interrupted and is gone) gives an error wrapping ErrNoRequest, which
 // is not fatal; ENODEV gives ErrPeerGone.
 func (d *DevFuse) WriteMsg(parts ...[]byte) error {
-	var werr error
-	err := d.rc.Write(func(fd uintptr) bool {
-		for {
-			_, werr = unix.Writev(int(fd), parts)
-			if werr != unix.EINTR {
-				return werr != unix.EAGAIN
-			}
-		}
-	})
+	op := writeOps.Get().(*writeOp)
+	op.parts = parts
+	err := d.rc.Write(op.fn)
 	if err == nil {
-		err = werr
+		err = op.err
 	}
+	op.parts, op.err = nil, nil
+	writeOps.Put(op)
 	if err != nil {
 		return fmt.Errorf("write reply: %w", d.mapErr(err))
 	}
 	return nil
+}
+
+// writeOp is the state of one write to the device; writers are concurrent,
+// so they come from a pool.
+type writeOp struct {
+	parts [][]byte
+	iov   iovecs
+	err   error
+	fn    func(fd uintptr) bool
+}
+
+var writeOps = sync.Pool{New: func() any {
+	op := new(writeOp)
+	op.fn = op.do
+	return op
+}}
+
+func (op *writeOp) do(fd uintptr) bool {
+	// A reply returns at once. A notification (unique 0) may wait in the
+	// kernel, an INVAL_INODE for page writeback say, so it goes through
+	// the ordinary system call, which lets the runtime use the thread's
+	// processor meanwhile.
+	n, ok := op.iov.fill(op.parts)
+	defer op.iov.clear(n)
+	raw := ok && len(op.parts) > 0 && len(op.parts[0]) >= HeaderMin && binary.NativeEndian.Uint64(op.parts[0][8:]) != 0
+	for {
+		var e unix.Errno
+		if raw {
+			_, e = rawWritev(fd, op.iov[:n])
+			op.err = errnoErr(e)
+		} else {
+			_, op.err = unix.Writev(int(fd), op.parts)
+			e, _ = op.err.(unix.Errno)
+		}
+		if e != unix.EINTR {
+			return e != unix.EAGAIN
+		}
+	}
 }
 
 func (d *DevFuse) mapErr(err error) error {

@@ -218,9 +218,10 @@ type recvOp struct {
 
 func (op *recvOp) do(fd uintptr) bool {
 	for {
-		op.n, _, op.err = unix.Recvfrom(int(fd), op.b, op.flags)
-		if op.err != unix.EINTR {
-			return op.err != unix.EAGAIN
+		n, e := rawRecv(fd, op.b, op.flags)
+		if e != unix.EINTR {
+			op.n, op.err = n, errnoErr(e)
+			return e != unix.EAGAIN
 		}
 	}
 }
@@ -229,6 +230,7 @@ func (op *recvOp) do(fd uintptr) bool {
 // so they come from a pool.
 type sendOp struct {
 	parts [][]byte
+	iov   iovecs
 	err   error
 	fn    func(fd uintptr) bool
 }
@@ -240,14 +242,19 @@ var sendOps = sync.Pool{New: func() any {
 }}
 
 func (op *sendOp) do(fd uintptr) bool {
+	n, ok := op.iov.fill(op.parts)
+	defer op.iov.clear(n)
 	for {
-		if len(op.parts) == 1 {
-			op.err = unix.Sendto(int(fd), op.parts[0], unix.MSG_NOSIGNAL, nil)
+		var e unix.Errno
+		if ok {
+			_, e = rawSendmsg(fd, op.iov[:n], unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT)
+			op.err = errnoErr(e)
 		} else {
 			_, op.err = unix.SendmsgBuffers(int(fd), op.parts, nil, nil, unix.MSG_NOSIGNAL)
+			e, _ = op.err.(unix.Errno)
 		}
-		if op.err != unix.EINTR {
-			return op.err != unix.EAGAIN
+		if e != unix.EINTR {
+			return e != unix.EAGAIN
 		}
 	}
 }

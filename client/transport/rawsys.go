@@ -1,0 +1,85 @@
+package transport
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The descriptors this package drives are non-blocking, so their reads and
+// writes return at once. They are made with RawSyscall: the runtime's
+// ordinary Syscall marks the thread as in a system call, and when the
+// process had gone idle between messages that wakes the sleeping sysmon
+// thread on every call — a context switch per message, which doubled the
+// cost of a forwarded FUSE round trip. The one call that can wait in the
+// kernel, a notification written to /dev/fuse, does not come here.
+
+// maxIov bounds the parts of one message sent without allocating.
+const maxIov = 8
+
+// iovecs holds the iovec array of one send.
+type iovecs [maxIov]unix.Iovec
+
+// fill points iov at parts and returns how many it used; ok is false when
+// there are more parts than maxIov.
+func (iov *iovecs) fill(parts [][]byte) (n int, ok bool) {
+	for _, p := range parts {
+		if len(p) == 0 {
+			continue
+		}
+		if n == maxIov {
+			return 0, false
+		}
+		iov[n].Base = &p[0]
+		iov[n].SetLen(len(p))
+		n++
+	}
+	return n, true
+}
+
+// clear drops the references to the sent buffers.
+func (iov *iovecs) clear(n int) {
+	for i := range n {
+		iov[i] = unix.Iovec{}
+	}
+}
+
+func rawRead(fd uintptr, p []byte) (int, unix.Errno) {
+	var ptr unsafe.Pointer
+	if len(p) > 0 {
+		ptr = unsafe.Pointer(&p[0])
+	}
+	n, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(ptr), uintptr(len(p)))
+	return int(n), e
+}
+
+func rawRecv(fd uintptr, p []byte, flags int) (int, unix.Errno) {
+	var ptr unsafe.Pointer
+	if len(p) > 0 {
+		ptr = unsafe.Pointer(&p[0])
+	}
+	n, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(ptr), uintptr(len(p)), uintptr(flags), 0, 0)
+	return int(n), e
+}
+
+func rawWritev(fd uintptr, iov []unix.Iovec) (int, unix.Errno) {
+	n, _, e := unix.RawSyscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(unsafe.SliceData(iov))), uintptr(len(iov)))
+	return int(n), e
+}
+
+func rawSendmsg(fd uintptr, iov []unix.Iovec, flags int) (int, unix.Errno) {
+	var msg unix.Msghdr
+	msg.Iov = unsafe.SliceData(iov)
+	msg.SetIovlen(len(iov))
+	n, _, e := unix.RawSyscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&msg)), uintptr(flags))
+	return int(n), e
+}
+
+// errnoErr turns a raw errno into the error value the callers compare
+// against (nil for success).
+func errnoErr(e unix.Errno) error {
+	if e == 0 {
+		return nil
+	}
+	return e
+}
