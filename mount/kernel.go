@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -292,32 +294,85 @@ func unmountPath(mnt string, viaHelper bool) (lazy bool, err error) {
 // ControlDir is where the kernel's fusectl control file system is mounted.
 const ControlDir = "/sys/fs/fuse/connections"
 
-// EnsureControlFS mounts the kernel's fusectl control file system at
-// ControlDir if it is not mounted yet (root only).
-func EnsureControlFS() error {
+// controlFS counts this process's users of the control file system, so
+// that what the process mounted it also unmounts, once, when the last user
+// is done, and leaves mounted what it found mounted.
+var controlFS struct {
+	mu      sync.Mutex
+	users   int
+	mounted bool // by this process
+}
+
+// UseControlFS makes the kernel's fusectl control file system available at
+// ControlDir until release is called, mounting it if it is not mounted
+// (root only). The last release in the process unmounts it if this
+// process mounted it, so fusectl leaves the machine's mounts as it found
+// them. Another process may unmount it in the meantime;
+// AbortConnection therefore retries once.
+func UseControlFS() (release func(), err error) {
+	controlFS.mu.Lock()
+	defer controlFS.mu.Unlock()
+	mounted, err := mountControlFS()
+	if err != nil {
+		return nil, err
+	}
+	controlFS.mounted = controlFS.mounted || mounted
+	controlFS.users++
+	var once sync.Once
+	return func() { once.Do(releaseControlFS) }, nil
+}
+
+func releaseControlFS() {
+	controlFS.mu.Lock()
+	defer controlFS.mu.Unlock()
+	controlFS.users--
+	if controlFS.users == 0 && controlFS.mounted {
+		controlFS.mounted = false
+		// Lazily: another process may be reading a file of it.
+		unix.Unmount(ControlDir, unix.MNT_DETACH)
+	}
+}
+
+// mountControlFS mounts the control file system at ControlDir unless it is
+// mounted there already, and reports whether it mounted it.
+func mountControlFS() (bool, error) {
 	var st unix.Statfs_t
 	if err := unix.Statfs(ControlDir, &st); err != nil {
-		return fmt.Errorf("statfs %s: %w", ControlDir, err)
+		return false, fmt.Errorf("statfs %s: %w", ControlDir, err)
 	}
 	const fusectlMagic = 0x65735543
 	if st.Type == fusectlMagic {
-		return nil
+		return false, nil
 	}
-	if err := unix.Mount("fusectl", ControlDir, "fusectl", 0, ""); err != nil && !errors.Is(err, unix.EBUSY) {
-		return fmt.Errorf("mount fusectl control fs: %w", err)
+	if err := unix.Mount("fusectl", ControlDir, "fusectl", 0, ""); err != nil {
+		if errors.Is(err, unix.EBUSY) {
+			return false, nil
+		}
+		return false, fmt.Errorf("mount fusectl control fs: %w", err)
 	}
-	return nil
+	return true, nil
 }
 
 // AbortConnection aborts the FUSE connection with the given device minor
 // through the control file system: every pending and future request fails,
 // so processes stuck on the mount return.
 func AbortConnection(minor uint32) error {
-	if err := EnsureControlFS(); err != nil {
-		return err
-	}
 	p := filepath.Join(ControlDir, strconv.FormatUint(uint64(minor), 10), "abort")
-	if err := os.WriteFile(p, []byte("1"), 0); err != nil {
+	var err error
+	for range 2 {
+		release, uerr := UseControlFS()
+		if uerr != nil {
+			return uerr
+		}
+		err = os.WriteFile(p, []byte("1"), 0)
+		release()
+		if !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		// Another fusectl may have unmounted the control file system
+		// between our check and the write: once more.
+	}
+	if err != nil {
 		return fmt.Errorf("abort connection %d: %w", minor, err)
 	}
 	return nil

@@ -51,14 +51,7 @@ func NewCmdPs(f *Factory, runF func(*PsOptions) error) *cobra.Command {
 		Running: func(ctx context.Context) ([]mount.Running, error) {
 			return mount.ListRunning(ctx, "")
 		},
-		Waiting: func(minor uint32) (int, error) {
-			if os.Geteuid() == 0 {
-				// Mount the control file system if needed; reading it
-				// needs root anyway.
-				mount.EnsureControlFS()
-			}
-			return mount.Waiting(minor)
-		},
+		Waiting: mount.Waiting,
 	}
 	cmd := &cobra.Command{
 		Use:   "ps [--json]",
@@ -67,14 +60,22 @@ func NewCmdPs(f *Factory, runF func(*PsOptions) error) *cobra.Command {
 			List every FUSE mount of the machine (from /proc/self/mountinfo):
 			mountpoint, file system type, the connection's device minor, and
 			the number of requests waiting on it (from the kernel's fusectl
-			control file system at /sys/fs/fuse/connections, mounted if
-			needed; needs root). For mounts made by "fusectl mount" it also
+			control file system at /sys/fs/fuse/connections, mounted for
+			the listing if needed; needs root). For mounts made by "fusectl mount" it also
 			shows the server, its pid and the current message rate.
 		`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
 				return runF(opts)
+			}
+			if os.Geteuid() == 0 {
+				// Mount the control file system for the listing if it
+				// is not mounted (reading it needs root anyway); it is
+				// unmounted again afterwards.
+				if release, err := mount.UseControlFS(); err == nil {
+					defer release()
+				}
 			}
 			return runPs(cmd.Context(), opts)
 		},
