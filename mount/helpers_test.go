@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 	if code, ok := launch.RunShimIfInvoked(); ok {
 		os.Exit(code)
 	}
-	if benchWorkloadMain() {
+	if benchWorkloadMain() || unprivilegedMain() {
 		os.Exit(0)
 	}
 	code := m.Run()

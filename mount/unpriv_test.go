@@ -1,0 +1,188 @@
+package mount
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fusectl/fusectl/internal/testenv"
+)
+
+// unprivEnv makes the test binary run unprivilegedMain: the part of
+// TestUnprivilegedMount that runs as an ordinary user.
+const unprivEnv = "FUSECTL_MOUNT_UNPRIV"
+
+// The user the test drops to.
+const unprivUID, unprivGID = 65534, 65534
+
+// TestUnprivilegedMount mounts demofs through the interposer as an ordinary
+// user, which must go through the system's setuid fusermount3 (mount(2)
+// needs root), and checks that the mount is the user's, that files work
+// through it, and that teardown unmounts it with fusermount3 -u.
+func TestUnprivilegedMount(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.RequireFUSE(t)
+	testenv.RequireCommand(t, "fusermount3")
+	demofs := buildServer(t, "github.com/fusectl/fusectl/cmd/demofs")
+	// fusermount3 opens /dev/fuse with the user's own rights. Distributions
+	// make it 0666; where it is not, open it up for the test (as a
+	// distribution would have it) and put the mode back afterwards.
+	if fi, err := os.Stat("/dev/fuse"); err == nil && fi.Mode().Perm()&0o006 != 0o006 {
+		orig := fi.Mode().Perm()
+		if err := os.Chmod("/dev/fuse", 0o666); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("/dev/fuse was %o; 0666 for this test", orig)
+		t.Cleanup(func() { os.Chmod("/dev/fuse", orig) })
+	}
+
+	// Everything the user touches lives in a directory it can reach.
+	dir, err := os.MkdirTemp("", "fusectl-unpriv-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	self := filepath.Join(dir, "mount.test")
+	server := filepath.Join(dir, "demofs")
+	copyExecutable(t, os.Args[0], self)
+	copyExecutable(t, demofs, server)
+	mnt := filepath.Join(dir, "mnt")
+	run := filepath.Join(dir, "run")
+	for _, d := range []string{mnt, run} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(d, unprivUID, unprivGID); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, self, "-test.run=^$")
+	cmd.Env = append(os.Environ(),
+		unprivEnv+"="+mnt,
+		"FUSECTL_MOUNT_UNPRIV_SERVER="+server,
+		"XDG_RUNTIME_DIR="+run,
+		"HOME="+run,
+	)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: unprivUID, Gid: unprivGID}}
+	// A server left running would hold the output pipe open.
+	cmd.WaitDelay = 10 * time.Second
+	t.Cleanup(func() {
+		// Whatever happened, leave no mount and no stuck process.
+		if fm, err := FindFUSEMount(mnt); err == nil {
+			AbortConnection(fm.Minor)
+			exec.Command("fusermount3", "-u", "-z", mnt).Run()
+		}
+	})
+	out, err := cmd.CombinedOutput()
+	t.Logf("unprivileged side:\n%s", out)
+	if err != nil {
+		t.Fatalf("unprivileged mount: %v", err)
+	}
+	if !strings.Contains(string(out), "unprivileged mount ok") {
+		t.Fatal("the unprivileged side did not finish its checks")
+	}
+	if _, err := FindFUSEMount(mnt); err == nil {
+		t.Fatal("mount left behind after teardown")
+	}
+}
+
+// unprivilegedMain runs as the ordinary user: mount, use, tear down. It
+// reports whether it was invoked.
+func unprivilegedMain() bool {
+	mnt := os.Getenv(unprivEnv)
+	if mnt == "" {
+		return false
+	}
+	if err := unprivileged(mnt, os.Getenv("FUSECTL_MOUNT_UNPRIV_SERVER")); err != nil {
+		fmt.Println("FAIL:", err)
+		os.Exit(1)
+	}
+	fmt.Println("unprivileged mount ok")
+	return true
+}
+
+func unprivileged(mnt, server string) error {
+	if os.Geteuid() == 0 {
+		return fmt.Errorf("still root")
+	}
+	m, err := Start(context.Background(), Options{
+		Mountpoint: mnt,
+		Args:       []string{server, "{}"},
+		Logf:       func(f string, a ...any) { fmt.Printf(f+"\n", a...) },
+	})
+	if err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	closed := false
+	defer func() {
+		if !closed {
+			m.Close()
+		}
+	}()
+	if !m.km.viaHelper {
+		return fmt.Errorf("mounted without fusermount3")
+	}
+	fm, err := FindFUSEMount(mnt)
+	if err != nil {
+		return err
+	}
+	if want := fmt.Sprintf("user_id=%d", os.Getuid()); !strings.Contains(fm.Options, want) {
+		return fmt.Errorf("mount options %q lack %s", fm.Options, want)
+	}
+	if !strings.HasPrefix(m.ControlSocket(), os.Getenv("XDG_RUNTIME_DIR")) {
+		return fmt.Errorf("control socket %s not under $XDG_RUNTIME_DIR", m.ControlSocket())
+	}
+	// The file operations run in a child: this process serves the mount,
+	// and the runtime registers every file it opens with its poller,
+	// which asks the mount (FUSE_POLL) while holding the poller's lock
+	// that the forwarding needs.
+	const want = "hello from an ordinary user"
+	out, err := exec.Command("sh", "-c", `cd "$1" && echo "$2" > hello && cat hello && stat -c '%s %u' hello`, "sh", mnt, want).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("file operations in the mount: %w: %s", err, out)
+	}
+	if got, exp := string(out), fmt.Sprintf("%s\n%d %d\n", want, len(want)+1, os.Getuid()); got != exp {
+		return fmt.Errorf("file operations printed %q, want %q", got, exp)
+	}
+	closed = true
+	if err := m.Close(); err != nil {
+		return fmt.Errorf("close: %w", err)
+	}
+	if _, err := FindFUSEMount(mnt); err == nil {
+		return fmt.Errorf("still mounted after Close")
+	}
+	return nil
+}
+
+// copyExecutable copies an executable to dst, mode 0755.
+func copyExecutable(t *testing.T, src, dst string) {
+	t.Helper()
+	in, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
