@@ -3,7 +3,6 @@ package mount
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,8 +53,8 @@ func TestUnprivilegedMount(t *testing.T) {
 	}
 	self := filepath.Join(dir, "mount.test")
 	server := filepath.Join(dir, "demofs")
-	copyExecutable(t, os.Args[0], self)
-	copyExecutable(t, demofs, server)
+	testenv.CopyExecutable(t, os.Args[0], self)
+	testenv.CopyExecutable(t, demofs, server)
 	mnt := filepath.Join(dir, "mnt")
 	run := filepath.Join(dir, "run")
 	for _, d := range []string{mnt, run} {
@@ -165,24 +164,4 @@ func unprivileged(mnt, server string) error {
 		return fmt.Errorf("still mounted after Close")
 	}
 	return nil
-}
-
-// copyExecutable copies an executable to dst, mode 0755.
-func copyExecutable(t *testing.T, src, dst string) {
-	t.Helper()
-	in, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
 }

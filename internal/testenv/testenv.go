@@ -7,6 +7,7 @@
 package testenv
 
 import (
+	"io"
 	"os"
 	"os/exec"
 	"testing"
@@ -52,4 +53,27 @@ func RequireCommand(tb testing.TB, name string) string {
 		Skip(tb, "needs %s on PATH (install it; .ci/run does)", name)
 	}
 	return p
+}
+
+// CopyExecutable copies the program at src to dst with mode 0755: how a
+// test gives a user it drops to a binary that user can run (test binaries
+// and build directories are private to root).
+func CopyExecutable(tb testing.TB, src, dst string) {
+	tb.Helper()
+	in, err := os.Open(src)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		tb.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		tb.Fatal(err)
+	}
 }
