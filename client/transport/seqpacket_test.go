@@ -353,3 +353,33 @@ func TestConcurrentWriters(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestWriteManyParts sends messages in more parts than the pooled iovec
+// array holds, and with empty parts, which a send skips: each must arrive
+// as one datagram, the parts joined in order.
+func TestWriteManyParts(t *testing.T) {
+	local, remote := pair(t, Options{})
+	for _, nparts := range []int{1, 2, maxIov, maxIov + 1, 3 * maxIov} {
+		msg := message(16+8*nparts, byte(nparts))
+		var parts [][]byte
+		rest := msg
+		for i := range nparts {
+			k := len(rest)
+			if i < nparts-1 {
+				k = min(len(rest), 8+i%3)
+			}
+			parts = append(parts, rest[:k], nil)
+			rest = rest[k:]
+		}
+		if err := local.WriteMsg(parts...); err != nil {
+			t.Fatalf("%d parts: %v", nparts, err)
+		}
+		got, err := remote.ReadMsg(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, msg) {
+			t.Fatalf("%d parts: got %x, want %x", nparts, got, msg)
+		}
+	}
+}
