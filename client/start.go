@@ -43,6 +43,9 @@ func Start(ctx context.Context, lopts launch.Options, opts Options) (*Conn, *lau
 		}
 		opts.MaxMessage = mw + 4096
 	}
+	if srv.NeverSplices() {
+		opts.NoSplice = true
+	}
 	c, err := Dial(ctx, srv.Conn(), opts)
 	if err != nil {
 		exited := false

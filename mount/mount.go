@@ -48,7 +48,9 @@ type Options struct {
 	// shim-launched server asked for itself.
 	MountOptions []string
 	// NoClamp keeps the server's max_pages even if it may splice READ
-	// replies (see SplicePages). Only safe for servers known not to splice.
+	// replies (see SplicePages). Only safe for servers known not to splice;
+	// those the launcher recognises as such (launch.NeverSplices) are not
+	// clamped anyway.
 	NoClamp bool
 	// CapturePath, if set, records every message from the first INIT to
 	// this .fcap file (created 0600).
@@ -85,8 +87,11 @@ type Mount struct {
 	srv    *transport.SeqPacket
 
 	sess *session
-	feed feed
-	stat counters
+	// clamp keeps READ replies within SplicePages: set unless NoClamp or
+	// the server is known never to splice.
+	clamp bool
+	feed  feed
+	stat  counters
 
 	capSub  *Subscriber
 	capDone chan struct{}
@@ -202,7 +207,11 @@ func Start(ctx context.Context, opts Options) (*Mount, error) {
 	if ko.subtype == "" {
 		ko.subtype = filepath.Base(opts.Args[0])
 	}
-	if !opts.NoClamp {
+	m.clamp = !opts.NoClamp && !srv.NeverSplices()
+	if !opts.NoClamp && !m.clamp {
+		m.logf("READ replies not clamped: the server never splices")
+	}
+	if m.clamp {
 		limit := SplicePages * os.Getpagesize()
 		if ko.maxRead == 0 || ko.maxRead > limit {
 			ko.data = append(withoutMaxRead(ko.data), fmt.Sprintf("max_read=%d", limit))
@@ -403,7 +412,7 @@ func (m *Mount) serverToKernel() {
 			m.feed.publish(now, dir, 0, msg)
 		}
 		if op == opInit {
-			if note := adjustInit(msg, !m.opts.NoClamp, os.Getpagesize()); note != "" {
+			if note := adjustInit(msg, m.clamp, os.Getpagesize()); note != "" {
 				m.logf("INIT reply adjusted: %s", note)
 			}
 		}

@@ -3,9 +3,11 @@ package mount
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/fusectl/fusectl/capture"
@@ -90,5 +92,50 @@ func TestMountForwardsAndTearsDown(t *testing.T) {
 	}
 	if fi, err := os.Stat(capPath); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("capture file mode %v, %v; want 0600", fi.Mode(), err)
+	}
+}
+
+// TestNoClampForNeverSplicing mounts jacobsa's memfs, which writes every
+// reply with write(2): the interposer recognises it and leaves max_read and
+// max_pages alone, so the kernel asks for READs of more than 14 pages, and
+// 1 MiB written and read back through the mount is byte-exact.
+func TestNoClampForNeverSplicing(t *testing.T) {
+	memfs := buildServer(t, "github.com/jacobsa/fuse/samples/mount_memfs")
+	capPath := filepath.Join(t.TempDir(), "s.fcap")
+	m, mnt := startMount(t, []string{memfs, "--mount_point", "{}"}, Options{CapturePath: capPath})
+	fm, err := FindFUSEMount(mnt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit := SplicePages * os.Getpagesize()
+	if strings.Contains(fm.Options, fmt.Sprintf("max_read=%d", limit)) {
+		t.Errorf("max_read clamped for a server that never splices: %s", fm.Options)
+	}
+	run(t, mnt, `src=$(mktemp) && head -c 1048576 /dev/urandom > "$src" && cp "$src" f && echo 3 > /proc/sys/vm/drop_caches && cmp "$src" f; rc=$?; rm -f "$src"; exit $rc`)
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := capture.Open(capPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	largest := 0
+	for {
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		// READ requests: opcode 15; fuse_read_in's size follows fh and
+		// offset after the 40-byte header.
+		if rec.Dir == capture.DirRequest && len(rec.Msg) >= 60 && ne.Uint32(rec.Msg[4:]) == 15 {
+			largest = max(largest, int(ne.Uint32(rec.Msg[56:])))
+		}
+	}
+	if largest <= limit {
+		t.Errorf("largest READ asked %d bytes, want more than the %d-byte clamp", largest, limit)
 	}
 }

@@ -79,14 +79,15 @@ type Options struct {
 
 // Server is a running FUSE server with its end of the socketpair.
 type Server struct {
-	conn   *transport.SeqPacket
-	method Method
-	cmd    *exec.Cmd
-	logf   func(string, ...any)
-	grace  time.Duration
-	out    *ring
-	tmp    string // private temporary directory of shim methods, or ""
-	ln     *net.UnixListener
+	conn         *transport.SeqPacket
+	method       Method
+	neverSplices bool
+	cmd          *exec.Cmd
+	logf         func(string, ...any)
+	grace        time.Duration
+	out          *ring
+	tmp          string // private temporary directory of shim methods, or ""
+	ln           *net.UnixListener
 
 	done    chan struct{} // closed when the process has been reaped
 	waitErr error         // set before done is closed
@@ -132,20 +133,25 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 		return nil, fmt.Errorf("%w: %v", ErrBadMethod, method)
 	}
 	logf("launch: %s via %s (%s)", path, method, reason)
+	neverSplices, why := NeverSplices(path)
+	if neverSplices {
+		logf("launch: %s never splices its replies (%s)", path, why)
+	}
 
 	conn, remote, err := transport.SocketPair(transport.Options{MaxWrite: opts.MaxWrite})
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{
-		conn:   conn,
-		method: method,
-		logf:   logf,
-		grace:  cmp(opts.StopGrace, DefaultStopGrace),
-		out:    newRing(OutputSize),
-		done:   make(chan struct{}),
-		handed: make(chan struct{}),
-		remote: remote,
+		conn:         conn,
+		method:       method,
+		neverSplices: neverSplices,
+		logf:         logf,
+		grace:        cmp(opts.StopGrace, DefaultStopGrace),
+		out:          newRing(OutputSize),
+		done:         make(chan struct{}),
+		handed:       make(chan struct{}),
+		remote:       remote,
 	}
 	defer func() {
 		if err != nil {
@@ -466,6 +472,10 @@ func (s *Server) Conn() *transport.SeqPacket { return s.conn }
 
 // Method returns the method used.
 func (s *Server) Method() Method { return s.method }
+
+// NeverSplices reports whether the server is known never to splice its
+// replies (see NeverSplices), so that its READ replies need no clamp.
+func (s *Server) NeverSplices() bool { return s.neverSplices }
 
 // MountOptions returns the -o options the server passed to fusermount
 // (shim methods), such as default_permissions, allow_other, fsname=…; nil

@@ -300,3 +300,31 @@ func TestStartFailsHalfway(t *testing.T) {
 		t.Errorf("temp dir left behind: %v", ents[0].Name())
 	}
 }
+
+// TestNeverSplices recognises jacobsa/fuse binaries as never splicing, and
+// nothing else: not a go-fuse binary, not a Go binary without a FUSE
+// library, not a script.
+func TestNeverSplices(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: not building FUSE servers")
+	}
+	cases := []struct {
+		path string
+		want bool
+	}{
+		{buildGo(t, "github.com/jacobsa/fuse/samples/mount_memfs", "mount_memfs"), true},
+		{buildGo(t, "github.com/fusectl/fusectl/cmd/demofs", "demofs"), false},
+		{os.Args[0], false},
+		{"/bin/sh", false},
+		{"/nonexistent/server", false},
+	}
+	for _, c := range cases {
+		got, reason := NeverSplices(c.path)
+		if got != c.want {
+			t.Errorf("NeverSplices(%s) = %v (%s), want %v", c.path, got, reason, c.want)
+		}
+		if got && reason == "" {
+			t.Errorf("NeverSplices(%s) gives no reason", c.path)
+		}
+	}
+}

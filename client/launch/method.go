@@ -88,7 +88,7 @@ func DetectMethod(path string) (Method, string, error) {
 		// bazil (mount), and /dev/fd/N is the method that needs nothing.
 		for _, gm := range goModules {
 			for _, m := range mods {
-				if m == gm.path || strings.HasPrefix(m, gm.path+"/") {
+				if hasModule(m, gm.path) {
 					return gm.method, fmt.Sprintf("Go binary built with %s", m), nil
 				}
 			}
@@ -116,6 +116,50 @@ func DetectMethod(path string) (Method, string, error) {
 	}
 	return DevFD, "no FUSE library recognised: trying devfd", nil
 }
+
+// Go FUSE libraries that write every reply with write(2) or writev(2) and
+// never splice: a server built on them alone sends each READ reply as one
+// datagram, so its READ replies need no 14-page clamp. go-fuse splices
+// ReadResultFd data, and libfuse splices when the file system asks for it.
+var neverSplicing = []string{"github.com/jacobsa/fuse", "bazil.org/fuse"}
+
+// NeverSplices reports whether the executable at path is known never to
+// splice its replies: a Go binary built with jacobsa/fuse or bazil.org/fuse
+// and without go-fuse (rclone has both go-fuse and bazil). reason says why,
+// for logs. Anything not recognised may splice.
+func NeverSplices(path string) (bool, string) {
+	resolved, err := lookPath(path)
+	if err != nil {
+		return false, ""
+	}
+	bi, err := buildinfo.ReadFile(resolved)
+	if err != nil {
+		return false, ""
+	}
+	// The library may be the main module (its own samples) or a dependency.
+	mods := []string{bi.Main.Path}
+	for _, d := range bi.Deps {
+		mods = append(mods, d.Path)
+	}
+	found := ""
+	for _, p := range mods {
+		if hasModule(p, "github.com/hanwen/go-fuse") {
+			return false, ""
+		}
+		for _, m := range neverSplicing {
+			if hasModule(p, m) {
+				found = m
+			}
+		}
+	}
+	if found == "" {
+		return false, ""
+	}
+	return true, "Go binary built with " + found + ", which writes replies with write(2)"
+}
+
+// hasModule reports whether module path p is m or one of its sub-modules.
+func hasModule(p, m string) bool { return p == m || strings.HasPrefix(p, m+"/") }
 
 // lookPath resolves a command name the way exec does.
 func lookPath(path string) (string, error) {
