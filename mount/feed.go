@@ -78,8 +78,8 @@ type Subscriber struct {
 // Bounds of a subscriber's sleep on an empty queue: it starts short, so a
 // live trace stays live, and doubles while the feed is quiet.
 const (
-	minFeedWait = time.Millisecond
-	maxFeedWait = 32 * time.Millisecond
+	minFeedWait = 5 * time.Millisecond
+	maxFeedWait = 80 * time.Millisecond
 )
 
 // Next returns the next event, blocking until there is one. ok is false once
