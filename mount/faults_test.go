@@ -209,6 +209,20 @@ func TestFaultFusectlKilled(t *testing.T) {
 	}
 	serverPid := r.Status.ServerPid
 	run(t, mnt, "mkdir d && echo hello > d/f && cat d/f && ls -l d")
+	// The capture writer takes events in batches a few milliseconds
+	// apart: kill once the WRITE has reached the file, so that the test
+	// is about what SIGKILL leaves of flushed records.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, sawWrite, err := captureWrites(capPath)
+		if err == nil && sawWrite {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the WRITE never reached the capture: %d records, %v", n, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	cmd.Process.Kill()
 	<-done
 
@@ -227,26 +241,35 @@ func TestFaultFusectlKilled(t *testing.T) {
 		t.Errorf("mountpoint unusable after abort: %v", err)
 	}
 
-	cr, err := capture.Open(capPath)
+	n, sawWrite, err := captureWrites(capPath)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("capture unreadable after record %d: %v", n, err)
+	}
+	if n == 0 || !sawWrite {
+		t.Errorf("capture of the killed fusectl has %d records, WRITE seen %v", n, sawWrite)
+	}
+}
+
+// captureWrites reads the capture at path to its end and reports how many
+// records it holds and whether a WRITE request is among them. A capture
+// still being written ends at its last flushed record.
+func captureWrites(path string) (n int, sawWrite bool, err error) {
+	cr, err := capture.Open(path)
+	if err != nil {
+		return 0, false, err
 	}
 	defer cr.Close()
-	n, sawWrite := 0, false
 	for {
 		rec, err := cr.Next()
 		if err == io.EOF {
-			break
+			return n, sawWrite, nil
 		}
 		if err != nil {
-			t.Fatalf("capture unreadable after record %d: %v", n, err)
+			return n, sawWrite, err
 		}
 		n++
 		if rec.Dir == capture.DirRequest && len(rec.Msg) >= inHeaderSize && ne.Uint32(rec.Msg[4:]) == 16 /* WRITE */ {
 			sawWrite = true
 		}
-	}
-	if n == 0 || !sawWrite {
-		t.Errorf("capture of the killed fusectl has %d records, WRITE seen %v", n, sawWrite)
 	}
 }
