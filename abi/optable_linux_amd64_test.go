@@ -247,9 +247,19 @@ func TestOpTableMatchesKernelRequests(t *testing.T) {
 	// Closing the device does not end a read blocked on it; aborting the
 	// connection does, and fails any caller waiting for a reply.
 	abort := func() {
-		if conn != "" {
-			os.WriteFile(filepath.Join("/sys/fs/fuse/connections", conn, "abort"), []byte("1"), 0)
+		if conn == "" {
+			return
 		}
+		const ctl = "/sys/fs/fuse/connections"
+		var st syscall.Statfs_t
+		if syscall.Statfs(ctl, &st) == nil && st.Type != 0x65735543 /* fusectl */ {
+			// Not mounted (systemd usually mounts it): mount it for the
+			// abort and put things back.
+			if err := syscall.Mount("fusectl", ctl, "fusectl", 0, ""); err == nil {
+				defer syscall.Unmount(ctl, syscall.MNT_DETACH)
+			}
+		}
+		os.WriteFile(filepath.Join(ctl, conn, "abort"), []byte("1"), 0)
 	}
 	watchdog := time.AfterFunc(time.Minute, abort)
 	var stopOnce sync.Once
