@@ -6,8 +6,6 @@ import (
 	"io"
 	"testing"
 
-	"github.com/google/shlex"
-
 	"github.com/fusectl/fusectl/mount"
 )
 
@@ -17,14 +15,7 @@ func TestNewCmdAbort(t *testing.T) {
 		{cli: "", wantErr: "want one mountpoint, got 0 arguments"},
 		{cli: "/a /b", wantErr: "want one mountpoint, got 2 arguments"},
 	} {
-		f := &Factory{IO: TestIO(nil, io.Discard, io.Discard, false)}
-		var got *AbortOptions
-		cmd := NewCmdAbort(f, func(o *AbortOptions) error { got = o; return nil })
-		args, _ := shlex.Split(tt.cli)
-		cmd.SetArgs(args)
-		cmd.SetOut(io.Discard)
-		cmd.SetErr(io.Discard)
-		_, err := cmd.ExecuteC()
+		got, err := parseOptions(t, tt.cli, NewCmdAbort)
 		if tt.wantErr != "" {
 			if err == nil || err.Error() != tt.wantErr {
 				t.Errorf("%q: error %v, want %q", tt.cli, err, tt.wantErr)

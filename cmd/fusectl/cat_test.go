@@ -8,8 +8,6 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/spf13/cobra"
-
 	"github.com/fusectl/fusectl/capture"
 )
 
@@ -27,18 +25,9 @@ func TestNewCmdCat(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var got *CatOptions
-			err := parseCmd(t, tt.cli, func(f *Factory) *cobra.Command {
-				return NewCmdCat(f, func(o *CatOptions) error { got = o; return nil })
-			})
-			if tt.wantErr != "" {
-				if err == nil || err.Error() != tt.wantErr {
-					t.Fatalf("error %v, want %q", err, tt.wantErr)
-				}
+			got, err := parseOptions(t, tt.cli, NewCmdCat)
+			if wantError(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if strings.Join(got.Paths, " ") != strings.Join(tt.want.Paths, " ") || strings.Join(got.Server, " ") != strings.Join(tt.want.Server, " ") {
 				t.Errorf("options %+v, want %+v", got, tt.want)

@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/shlex"
-
 	"github.com/fusectl/fusectl/abi"
 	"github.com/fusectl/fusectl/capture"
 	"github.com/fusectl/fusectl/decode"
@@ -55,28 +53,9 @@ func TestNewCmdDecode(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := &Factory{IO: TestIO(nil, io.Discard, io.Discard, false)}
-			var got *DecodeOptions
-			cmd := NewCmdDecode(f, func(o *DecodeOptions) error {
-				got = o
-				return nil
-			})
-			args, err := shlex.Split(tt.cli)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cmd.SetArgs(args)
-			cmd.SetOut(io.Discard)
-			cmd.SetErr(io.Discard)
-			_, err = cmd.ExecuteC()
-			if tt.wantErr != "" {
-				if err == nil || err.Error() != tt.wantErr {
-					t.Fatalf("error %v, want %q", err, tt.wantErr)
-				}
+			got, err := parseOptions(t, tt.cli, NewCmdDecode)
+			if wantError(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatalf("unexpected error: %v", err)
 			}
 			w := tt.want
 			if got.Input != w.Input || got.JSON != w.JSON || got.Stats != w.Stats || got.Hex != w.Hex ||

@@ -6,8 +6,6 @@ import (
 	"io/fs"
 	"strings"
 	"testing"
-
-	"github.com/spf13/cobra"
 )
 
 func TestNewCmdLs(t *testing.T) {
@@ -27,18 +25,9 @@ func TestNewCmdLs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var got *LsOptions
-			err := parseCmd(t, tt.cli, func(f *Factory) *cobra.Command {
-				return NewCmdLs(f, func(o *LsOptions) error { got = o; return nil })
-			})
-			if tt.wantErr != "" {
-				if err == nil || err.Error() != tt.wantErr {
-					t.Fatalf("error %v, want %q", err, tt.wantErr)
-				}
+			got, err := parseOptions(t, tt.cli, NewCmdLs)
+			if wantError(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got.Path != tt.want.Path || got.Long != tt.want.Long || got.JSON != tt.want.JSON ||
 				strings.Join(got.Server, " ") != strings.Join(tt.want.Server, " ") || got.RecordPath != tt.want.RecordPath {

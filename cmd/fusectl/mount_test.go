@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/google/shlex"
 
 	"github.com/fusectl/fusectl/client/launch"
 	"github.com/fusectl/fusectl/mount"
@@ -42,17 +39,7 @@ func TestNewCmdMount(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := &Factory{IO: TestIO(nil, io.Discard, io.Discard, false)}
-			var got *MountOptions
-			cmd := NewCmdMount(f, func(o *MountOptions) error { got = o; return nil })
-			args, err := shlex.Split(tt.cli)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cmd.SetArgs(args)
-			cmd.SetOut(io.Discard)
-			cmd.SetErr(io.Discard)
-			_, err = cmd.ExecuteC()
+			got, err := parseOptions(t, tt.cli, NewCmdMount)
 			if tt.wantErr != "" {
 				if err == nil || !strings.HasPrefix(err.Error(), tt.wantErr) {
 					t.Fatalf("error %v, want %q", err, tt.wantErr)

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spf13/cobra"
-
 	"github.com/fusectl/fusectl/client/launch"
 )
 
@@ -32,18 +30,9 @@ func TestNewCmdProbe(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var got *ProbeOptions
-			err := parseCmd(t, tt.cli, func(f *Factory) *cobra.Command {
-				return NewCmdProbe(f, func(o *ProbeOptions) error { got = o; return nil })
-			})
-			if tt.wantErr != "" {
-				if err == nil || err.Error() != tt.wantErr {
-					t.Fatalf("error %v, want %q", err, tt.wantErr)
-				}
+			got, err := parseOptions(t, tt.cli, NewCmdProbe)
+			if wantError(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if strings.Join(got.Server, " ") != strings.Join(tt.want.Server, " ") || got.JSON != tt.want.JSON ||
 				got.Method != tt.want.Method || got.RecordPath != tt.want.RecordPath ||

@@ -13,21 +13,15 @@ import (
 
 func TestNewCmdPs(t *testing.T) {
 	for _, tt := range []struct {
-		cli     []string
+		cli     string
 		json    bool
 		wantErr string
 	}{
-		{cli: nil},
-		{cli: []string{"--json"}, json: true},
-		{cli: []string{"x"}, wantErr: `unknown command "x" for "ps"`},
+		{cli: ""},
+		{cli: "--json", json: true},
+		{cli: "x", wantErr: `unknown command "x" for "ps"`},
 	} {
-		f := &Factory{IO: TestIO(nil, io.Discard, io.Discard, false)}
-		var got *PsOptions
-		cmd := NewCmdPs(f, func(o *PsOptions) error { got = o; return nil })
-		cmd.SetArgs(tt.cli)
-		cmd.SetOut(io.Discard)
-		cmd.SetErr(io.Discard)
-		_, err := cmd.ExecuteC()
+		got, err := parseOptions(t, tt.cli, NewCmdPs)
 		if tt.wantErr != "" {
 			if err == nil || err.Error() != tt.wantErr {
 				t.Errorf("%q: error %v, want %q", tt.cli, err, tt.wantErr)

@@ -124,11 +124,41 @@ func parseCmd(t *testing.T, cli string, newCmd func(f *Factory) *cobra.Command) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.SetArgs(args)
+	// Not nil: cobra would parse the test binary's own arguments.
+	cmd.SetArgs(append([]string{}, args...))
 	cmd.SetOut(io.Discard)
 	cmd.SetErr(io.Discard)
 	_, err = cmd.ExecuteC()
 	return err
+}
+
+// parseOptions runs the command newCmd builds on the command line cli,
+// with a run function that only keeps the parsed options, and returns
+// them (nil if the command failed before running) with the error.
+func parseOptions[O any](t *testing.T, cli string, newCmd func(*Factory, func(*O) error) *cobra.Command) (*O, error) {
+	t.Helper()
+	var got *O
+	err := parseCmd(t, cli, func(f *Factory) *cobra.Command {
+		return newCmd(f, func(o *O) error { got = o; return nil })
+	})
+	return got, err
+}
+
+// wantError checks err against wantErr, an exact error text or "" for
+// none, and reports whether the test case ends there (an error was
+// expected).
+func wantError(t *testing.T, err error, wantErr string) bool {
+	t.Helper()
+	if wantErr != "" {
+		if err == nil || err.Error() != wantErr {
+			t.Fatalf("error %v, want %q", err, wantErr)
+		}
+		return true
+	}
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	return false
 }
 
 // testIO returns streams writing to buffers.

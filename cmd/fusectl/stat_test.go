@@ -6,8 +6,6 @@ import (
 	"io/fs"
 	"strings"
 	"testing"
-
-	"github.com/spf13/cobra"
 )
 
 func TestNewCmdStat(t *testing.T) {
@@ -24,18 +22,9 @@ func TestNewCmdStat(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var got *StatOptions
-			err := parseCmd(t, tt.cli, func(f *Factory) *cobra.Command {
-				return NewCmdStat(f, func(o *StatOptions) error { got = o; return nil })
-			})
-			if tt.wantErr != "" {
-				if err == nil || err.Error() != tt.wantErr {
-					t.Fatalf("error %v, want %q", err, tt.wantErr)
-				}
+			got, err := parseOptions(t, tt.cli, NewCmdStat)
+			if wantError(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got.Path != tt.want.Path || got.JSON != tt.want.JSON || strings.Join(got.Server, " ") != strings.Join(tt.want.Server, " ") {
 				t.Errorf("options %+v, want %+v", got, tt.want)
