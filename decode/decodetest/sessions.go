@@ -449,16 +449,13 @@ func Realistic(b *Builder) {
 	b.Notify(abi.FUSE_NOTIFY_DELETE, &abi.NotifyDeleteOut{Parent: 2, Child: 3, Namelen: 5}, Name("a.txt"))
 }
 
-// Mixed emits n messages of a steady mixed workload over a bounded set of
-// files: LOOKUP, GETATTR, OPEN, READ (256 bytes), RELEASE, an ENOENT
-// LOOKUP, a READDIRPLUS of 8 entries and FORGETs, the proportions of a
-// small-file read workload. It starts with INIT.
-func Mixed(b *Builder, n int) {
-	o := b.order()
-	count := 0
+// counting makes b count the messages it emits, into *count, until
+// restore is called; they go where they went before (Emit, else Msgs).
+func (b *Builder) counting() (count *int, restore func()) {
+	count = new(int)
 	b0 := b.Emit
 	b.Emit = func(m Msg) {
-		count++
+		*count++
 		if b0 != nil {
 			b0(m)
 			return
@@ -466,7 +463,17 @@ func Mixed(b *Builder, n int) {
 		m.Data = append([]byte(nil), m.Data...)
 		b.Msgs = append(b.Msgs, m)
 	}
-	defer func() { b.Emit = b0 }()
+	return count, func() { b.Emit = b0 }
+}
+
+// Mixed emits n messages of a steady mixed workload over a bounded set of
+// files: LOOKUP, GETATTR, OPEN, READ (256 bytes), RELEASE, an ENOENT
+// LOOKUP, a READDIRPLUS of 8 entries and FORGETs, the proportions of a
+// small-file read workload. It starts with INIT.
+func Mixed(b *Builder, n int) {
+	o := b.order()
+	count, restore := b.counting()
+	defer restore()
 	b.Init(45, 0)
 	names := make([]Name, 1000)
 	for i := range names {
@@ -475,7 +482,7 @@ func Mixed(b *Builder, n int) {
 	dirents := Direntplus(o, 2, "file0.txt", "file1.txt", "file2.txt", "file3.txt", "file4.txt", "file5.txt", "file6.txt", "file7.txt")
 	data := Data(256)
 	readIn := &abi.ReadIn{Fh: 1, Size: 4096, Flags: oRDONLY | oLARGEFILE}
-	for i := 0; count < n; i++ {
+	for i := 0; *count < n; i++ {
 		k := i % len(names)
 		id := uint64(k + 2)
 		u := b.Request(abi.FUSE_LOOKUP, 1, names[k])
@@ -521,20 +528,10 @@ func itoa(i int) string {
 // bound: LOOKUPs of ever new nodes that are never forgotten, and GETATTRs
 // that are never answered.
 func Hostile(b *Builder, n int) {
-	count := 0
-	b0 := b.Emit
-	b.Emit = func(m Msg) {
-		count++
-		if b0 != nil {
-			b0(m)
-			return
-		}
-		m.Data = append([]byte(nil), m.Data...)
-		b.Msgs = append(b.Msgs, m)
-	}
-	defer func() { b.Emit = b0 }()
+	count, restore := b.counting()
+	defer restore()
 	b.Init(45, 0)
-	for i := 0; count < n; i++ {
+	for i := 0; *count < n; i++ {
 		id := uint64(i + 2)
 		u := b.Request(abi.FUSE_LOOKUP, 1, Name("file-with-a-longish-name-"+itoa(i)))
 		b.Reply(u, 0, Entry(id, 1, false))
