@@ -38,27 +38,8 @@ func benchMounts(b *testing.B) []*benchVariant {
 	demofs := buildServer(b, "github.com/fusectl/fusectl/cmd/demofs")
 	var vs []*benchVariant
 	direct := func(name, mnt string, argv ...string) {
-		cmd := exec.Command(argv[0], argv[1:]...)
-		if err := cmd.Start(); err != nil {
-			b.Fatal(err)
-		}
-		done := make(chan struct{})
-		go func() {
-			cmd.Wait()
-			close(done)
-		}()
-		b.Cleanup(func() {
-			unix.Unmount(mnt, unix.MNT_DETACH)
-			cmd.Process.Signal(os.Interrupt)
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				cmd.Process.Kill()
-				<-done
-			}
-		})
+		directMount(b, mnt, argv)
 		vs = append(vs, &benchVariant{name: name, mnt: mnt})
-		waitMountinfoB(b, mnt)
 	}
 	d := b.TempDir()
 	direct("direct", d, demofs, "-ttl", "0", d)
@@ -83,11 +64,6 @@ func benchMounts(b *testing.B) []*benchVariant {
 	dbg := b.TempDir()
 	direct("debug", dbg, demofs, "-ttl", "0", "-debug", dbg)
 	return vs
-}
-
-func waitMountinfoB(b *testing.B, mnt string) {
-	b.Helper()
-	waitMountinfo(b, mnt, true)
 }
 
 // runVariants runs work on every variant once per benchmark iteration and

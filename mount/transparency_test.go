@@ -135,8 +135,9 @@ func waitMountinfo(t testing.TB, mnt string, mounted bool) {
 }
 
 // directMount runs a server that mounts mnt by itself (no fusectl) and
-// unmounts it at cleanup.
-func directMount(t *testing.T, mnt string, args []string) {
+// unmounts it at cleanup, then stops it: SIGINT for a server that does
+// not exit when unmounted (demofs under strace), SIGKILL after 10 s.
+func directMount(t testing.TB, mnt string, args []string) {
 	t.Helper()
 	cmd := exec.Command(args[0], args[1:]...)
 	var out syncBuffer
@@ -153,6 +154,7 @@ func directMount(t *testing.T, mnt string, args []string) {
 		if err := unix.Unmount(mnt, 0); err != nil {
 			unix.Unmount(mnt, unix.MNT_DETACH)
 		}
+		cmd.Process.Signal(os.Interrupt)
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):
