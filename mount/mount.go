@@ -348,11 +348,10 @@ func (m *Mount) kernelToServer() {
 			m.logf("short request from kernel (%d bytes), dropped", len(msg))
 			continue
 		}
-		now := time.Now()
 		m.stat.requests.Add(1)
 		m.stat.reqBytes.Add(uint64(len(msg)))
 		if m.feed.active() {
-			m.feed.publish(now, capture.DirRequest, 0, msg)
+			m.feed.publish(time.Now(), capture.DirRequest, 0, msg)
 		}
 		op := ne.Uint32(msg[4:])
 		unique := ne.Uint64(msg[8:])
@@ -396,7 +395,13 @@ func (m *Mount) serverToKernel() {
 			m.startFailing()
 			return
 		}
-		now := time.Now()
+		// The clock is read only when someone listens, and as the
+		// message arrived, before the session bookkeeping.
+		var now time.Time
+		listening := m.feed.active()
+		if listening {
+			now = time.Now()
+		}
 		unique := ne.Uint64(msg[8:])
 		dir := capture.DirReply
 		var op uint32
@@ -408,7 +413,7 @@ func (m *Mount) serverToKernel() {
 			op = m.sess.reply(msg)
 		}
 		m.stat.repBytes.Add(uint64(len(msg)))
-		if m.feed.active() {
+		if listening {
 			m.feed.publish(now, dir, 0, msg)
 		}
 		if op == opInit {
