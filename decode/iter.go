@@ -17,47 +17,41 @@ const (
 // yields nothing for a record of another opcode. Decoding validated the
 // entries, so they stop only at the end.
 
-// Forgets yields the entries of a BATCH_FORGET request.
-func (r *Record) Forgets() iter.Seq[abi.ForgetOne] {
-	return func(yield func(abi.ForgetOne) bool) {
-		if r.Op != abi.FUSE_BATCH_FORGET || r.Dir != dirRequest {
+// pairs yields the 16-byte entries of a record of op in direction dir,
+// each two uint64s made into a T by mk.
+func pairs[T any](r *Record, op abi.Opcode, dir capture.Dir, mk func(a, b uint64) T) iter.Seq[T] {
+	return func(yield func(T) bool) {
+		if r.Op != op || r.Dir != dir {
 			return
 		}
 		for b := r.Entries; len(b) >= 16; b = b[16:] {
-			if !yield(abi.ForgetOne{NodeID: r.order.Uint64(b), Nlookup: r.order.Uint64(b[8:])}) {
+			if !yield(mk(r.order.Uint64(b), r.order.Uint64(b[8:]))) {
 				return
 			}
 		}
 	}
 }
 
+// Forgets yields the entries of a BATCH_FORGET request.
+func (r *Record) Forgets() iter.Seq[abi.ForgetOne] {
+	return pairs(r, abi.FUSE_BATCH_FORGET, dirRequest, func(id, n uint64) abi.ForgetOne {
+		return abi.ForgetOne{NodeID: id, Nlookup: n}
+	})
+}
+
 // Mappings yields the entries of a REMOVEMAPPING request.
 func (r *Record) Mappings() iter.Seq[abi.RemovemappingOne] {
-	return func(yield func(abi.RemovemappingOne) bool) {
-		if r.Op != abi.FUSE_REMOVEMAPPING || r.Dir != dirRequest {
-			return
-		}
-		for b := r.Entries; len(b) >= 16; b = b[16:] {
-			if !yield(abi.RemovemappingOne{Moffset: r.order.Uint64(b), Len: r.order.Uint64(b[8:])}) {
-				return
-			}
-		}
-	}
+	return pairs(r, abi.FUSE_REMOVEMAPPING, dirRequest, func(off, n uint64) abi.RemovemappingOne {
+		return abi.RemovemappingOne{Moffset: off, Len: n}
+	})
 }
 
 // Iovecs yields the iovecs of an IOCTL reply with FUSE_IOCTL_RETRY: the
 // first Out.Ioctl.InIovs are the input ones.
 func (r *Record) Iovecs() iter.Seq[abi.IoctlIovec] {
-	return func(yield func(abi.IoctlIovec) bool) {
-		if r.Op != abi.FUSE_IOCTL || r.Dir != dirReply {
-			return
-		}
-		for b := r.Entries; len(b) >= 16; b = b[16:] {
-			if !yield(abi.IoctlIovec{Base: r.order.Uint64(b), Len: r.order.Uint64(b[8:])}) {
-				return
-			}
-		}
-	}
+	return pairs(r, abi.FUSE_IOCTL, dirReply, func(base, n uint64) abi.IoctlIovec {
+		return abi.IoctlIovec{Base: base, Len: n}
+	})
 }
 
 // Dirents yields the entries of a READDIR reply and their names (which
