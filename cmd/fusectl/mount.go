@@ -73,28 +73,19 @@ func NewCmdMount(f *Factory, runF func(*MountOptions) error) *cobra.Command {
 			$ fusectl mount /mnt/x -- squashfuse -f img.sqfs {}
 			$ fusectl mount -o allow_other --capture s.fcap /mnt/y -- demofs /mnt/y
 		`),
-		Args: func(cmd *cobra.Command, args []string) error {
-			dash := cmd.ArgsLenAtDash()
-			if dash < 0 {
-				return flagErrorf("missing -- before the server command")
-			}
-			if dash != 1 {
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if dash := cmd.ArgsLenAtDash(); dash >= 0 && dash != 1 {
 				return flagErrorf("want exactly one mountpoint before --, got %d", dash)
 			}
-			if len(args) == dash {
-				return flagErrorf("missing server command after --")
-			}
-			return nil
-		},
-		RunE: func(cmd *cobra.Command, args []string) error {
-			dash := cmd.ArgsLenAtDash()
-			opts.Mountpoint = args[0]
-			opts.Server = args[dash:]
-			m, err := launch.ParseMethod(method)
+			operands, server, err := splitAtDash(cmd, args)
 			if err != nil {
-				return flagErrorf("--method: %v", err)
+				return err
 			}
-			opts.Method = m
+			m, err := parseMethod(method)
+			if err != nil {
+				return err
+			}
+			opts.Mountpoint, opts.Server, opts.Method = operands[0], server, m
 			if runF != nil {
 				return runF(opts)
 			}

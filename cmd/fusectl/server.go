@@ -47,14 +47,10 @@ func (s *ServerFlags) bind(cmd *cobra.Command) {
 // command after it, and parses --method. want is the operand count
 // (-1: one or more).
 func (s *ServerFlags) parse(cmd *cobra.Command, args []string, name string, want int) ([]string, error) {
-	dash := cmd.ArgsLenAtDash()
-	if dash < 0 {
-		return nil, flagErrorf("missing -- before the server command")
+	operands, server, err := splitAtDash(cmd, args)
+	if err != nil {
+		return nil, err
 	}
-	if len(args) == dash {
-		return nil, flagErrorf("missing server command after --")
-	}
-	operands := args[:dash]
 	switch {
 	case want >= 0 && len(operands) != want:
 		if want == 0 {
@@ -64,16 +60,39 @@ func (s *ServerFlags) parse(cmd *cobra.Command, args []string, name string, want
 	case want < 0 && len(operands) == 0:
 		return nil, flagErrorf("%s needs a PATH before --", name)
 	}
-	m, err := launch.ParseMethod(s.method)
+	m, err := parseMethod(s.method)
 	if err != nil {
-		return nil, flagErrorf("--method: %v", err)
+		return nil, err
 	}
 	if s.StartTimeout <= 0 {
 		return nil, flagErrorf("invalid --start-timeout %v: must be positive", s.StartTimeout)
 	}
 	s.Method = m
-	s.Server = args[dash:]
+	s.Server = server
 	return operands, nil
+}
+
+// splitAtDash splits the arguments of a command that starts a server into
+// the operands before -- and the server command after it, which must be
+// there.
+func splitAtDash(cmd *cobra.Command, args []string) (operands, server []string, err error) {
+	dash := cmd.ArgsLenAtDash()
+	if dash < 0 {
+		return nil, nil, flagErrorf("missing -- before the server command")
+	}
+	if len(args) == dash {
+		return nil, nil, flagErrorf("missing server command after --")
+	}
+	return args[:dash], args[dash:], nil
+}
+
+// parseMethod parses the --method flag.
+func parseMethod(s string) (launch.Method, error) {
+	m, err := launch.ParseMethod(s)
+	if err != nil {
+		return launch.Auto, flagErrorf("--method: %v", err)
+	}
+	return m, nil
 }
 
 // Server is what the commands need of a started server (*launch.Server).
