@@ -1,11 +1,9 @@
 package transport
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 	"sync/atomic"
 	"syscall"
 
@@ -115,56 +113,10 @@ func (d *DevFuse) ReadMsg(buf []byte) ([]byte, error) {
 // was interrupted and is gone) gives an error wrapping ErrNoRequest, which
 // is not fatal; ENODEV gives ErrPeerGone.
 func (d *DevFuse) WriteMsg(parts ...[]byte) error {
-	op := writeOps.Get().(*writeOp)
-	op.parts = parts
-	err := d.rc.Write(op.fn)
-	if err == nil {
-		err = op.err
-	}
-	op.parts, op.err = nil, nil
-	writeOps.Put(op)
-	if err != nil {
+	if err := writeParts(d.rc, parts, false); err != nil {
 		return fmt.Errorf("write reply: %w", d.mapErr(err))
 	}
 	return nil
-}
-
-// writeOp is the state of one write to the device; writers are concurrent,
-// so they come from a pool.
-type writeOp struct {
-	parts [][]byte
-	iov   iovecs
-	err   error
-	fn    func(fd uintptr) bool
-}
-
-var writeOps = sync.Pool{New: func() any {
-	op := new(writeOp)
-	op.fn = op.do
-	return op
-}}
-
-func (op *writeOp) do(fd uintptr) bool {
-	// A reply returns at once. A notification (unique 0) may wait in the
-	// kernel, an INVAL_INODE for page writeback say, so it goes through
-	// the ordinary system call, which lets the runtime use the thread's
-	// processor meanwhile.
-	n, ok := op.iov.fill(op.parts)
-	defer op.iov.clear(n)
-	raw := ok && len(op.parts) > 0 && len(op.parts[0]) >= HeaderMin && binary.NativeEndian.Uint64(op.parts[0][8:]) != 0
-	for {
-		var e unix.Errno
-		if raw {
-			_, e = rawWritev(fd, op.iov[:n])
-			op.err = errnoErr(e)
-		} else {
-			_, op.err = unix.Writev(int(fd), op.parts)
-			e, _ = op.err.(unix.Errno)
-		}
-		if e != unix.EINTR {
-			return e != unix.EAGAIN
-		}
-	}
 }
 
 func (d *DevFuse) mapErr(err error) error {

@@ -1,6 +1,9 @@
 package transport
 
 import (
+	"encoding/binary"
+	"sync"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -13,6 +16,68 @@ import (
 // thread on every call — a context switch per message, which doubled the
 // cost of a forwarded FUSE round trip. The one call that can wait in the
 // kernel, a notification written to /dev/fuse, does not come here.
+
+// writeOp is the state of one message write on the poller: sendmsg(2) on a
+// socket, writev(2) on /dev/fuse. Writers are concurrent, so ops come from
+// a pool, each with its own iovec array.
+type writeOp struct {
+	parts [][]byte
+	sock  bool
+	iov   iovecs
+	err   error
+	fn    func(fd uintptr) bool
+}
+
+var writeOps = sync.Pool{New: func() any {
+	op := new(writeOp)
+	op.fn = op.do
+	return op
+}}
+
+// writeParts writes parts as one message through rc: as a datagram on a
+// socket (sock), else with writev.
+func writeParts(rc syscall.RawConn, parts [][]byte, sock bool) error {
+	op := writeOps.Get().(*writeOp)
+	op.parts, op.sock = parts, sock
+	err := rc.Write(op.fn)
+	if err == nil {
+		err = op.err
+	}
+	op.parts, op.err = nil, nil
+	writeOps.Put(op)
+	return err
+}
+
+func (op *writeOp) do(fd uintptr) bool {
+	n, ok := op.iov.fill(op.parts)
+	defer op.iov.clear(n)
+	// A reply to /dev/fuse returns at once. A notification (unique 0) may
+	// wait in the kernel, an INVAL_INODE for page writeback say, so it
+	// goes through the ordinary system call, which lets the runtime use
+	// the thread's processor meanwhile. So does a message of more parts
+	// than the iovec array holds.
+	raw := ok && (op.sock || len(op.parts) > 0 && len(op.parts[0]) >= HeaderMin && binary.NativeEndian.Uint64(op.parts[0][8:]) != 0)
+	for {
+		var e unix.Errno
+		switch {
+		case raw && op.sock:
+			_, e = rawSendmsg(fd, op.iov[:n], unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT)
+			op.err = errnoErr(e)
+		case raw:
+			_, e = rawWritev(fd, op.iov[:n])
+			op.err = errnoErr(e)
+		case op.sock:
+			_, op.err = unix.SendmsgBuffers(int(fd), op.parts, nil, nil, unix.MSG_NOSIGNAL)
+			e, _ = op.err.(unix.Errno)
+		default:
+			_, op.err = unix.Writev(int(fd), op.parts)
+			e, _ = op.err.(unix.Errno)
+		}
+		if e != unix.EINTR {
+			return e != unix.EAGAIN
+		}
+	}
+}
 
 // maxIov bounds the parts of one message sent without allocating.
 const maxIov = 8

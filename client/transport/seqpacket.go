@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -226,39 +225,6 @@ func (op *recvOp) do(fd uintptr) bool {
 	}
 }
 
-// sendOp is the state of one send on the poller; writers are concurrent,
-// so they come from a pool.
-type sendOp struct {
-	parts [][]byte
-	iov   iovecs
-	err   error
-	fn    func(fd uintptr) bool
-}
-
-var sendOps = sync.Pool{New: func() any {
-	op := new(sendOp)
-	op.fn = op.do
-	return op
-}}
-
-func (op *sendOp) do(fd uintptr) bool {
-	n, ok := op.iov.fill(op.parts)
-	defer op.iov.clear(n)
-	for {
-		var e unix.Errno
-		if ok {
-			_, e = rawSendmsg(fd, op.iov[:n], unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT)
-			op.err = errnoErr(e)
-		} else {
-			_, op.err = unix.SendmsgBuffers(int(fd), op.parts, nil, nil, unix.MSG_NOSIGNAL)
-			e, _ = op.err.(unix.Errno)
-		}
-		if e != unix.EINTR {
-			return e != unix.EAGAIN
-		}
-	}
-}
-
 // WriteMsg sends parts as one datagram. An empty message is refused: the
 // peer could not tell it from end of stream.
 func (c *SeqPacket) WriteMsg(parts ...[]byte) error {
@@ -269,15 +235,7 @@ func (c *SeqPacket) WriteMsg(parts ...[]byte) error {
 	if total == 0 {
 		return fmt.Errorf("write message: %w", &FrameError{Reason: "empty message"})
 	}
-	op := sendOps.Get().(*sendOp)
-	op.parts = parts
-	err := c.rc.Write(op.fn)
-	if err == nil {
-		err = op.err
-	}
-	op.parts, op.err = nil, nil
-	sendOps.Put(op)
-	if err != nil {
+	if err := writeParts(c.rc, parts, true); err != nil {
 		return fmt.Errorf("write message: %w", c.mapErr(err))
 	}
 	return nil
