@@ -21,6 +21,9 @@ import (
 //	fusectl       through the interposer, no capture
 //	capture       through the interposer, recording every whole message
 //	noclamp       through the interposer, without the 14-page READ clamp
+//	minimal       through the simplest forwarder (minimalMount): two
+//	              threads in blocking read and write, nothing else; the
+//	              cost of the two extra hops themselves on this machine
 //	strace        demofs mounting by itself under strace -f (if installed)
 //	debug         demofs mounting by itself with its debug log (to /dev/null)
 //
@@ -56,6 +59,7 @@ func benchMounts(b *testing.B) []*benchVariant {
 		m, mnt := startMount(b, []string{demofs, "-ttl", "0", "{}"}, opts)
 		vs = append(vs, &benchVariant{name: name, mnt: mnt, m: m})
 	}
+	vs = append(vs, &benchVariant{name: "minimal", mnt: minimalMount(b, []string{demofs, "-ttl", "0", "{}"})})
 	if p, err := exec.LookPath("strace"); err == nil {
 		s := b.TempDir()
 		direct("strace", s, p, "-f", "-qq", "-o", "/dev/null", demofs, "-ttl", "0", s)

@@ -158,6 +158,11 @@ func raiseSendBuffer(fd, want int) error {
 	return nil
 }
 
+// File returns the underlying socket, for socket options and for
+// benchmarks that forward without SeqPacket. Reading or writing it
+// directly bypasses SeqPacket's framing.
+func (c *SeqPacket) File() *os.File { return c.f }
+
 // SendBuffer returns the send buffer size of our end as the kernel reports
 // it (twice the value set). A datagram larger than about this size fails
 // with EMSGSIZE.

@@ -1,0 +1,114 @@
+package mount
+
+import (
+	"context"
+	"errors"
+	"os"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/fusectl/fusectl/client/launch"
+)
+
+// minimalMount mounts args through the simplest forwarder there is: two OS
+// threads, each in a blocking read followed by a write, with no
+// bookkeeping, no feed and no INIT adjustment (so no READ clamp either).
+// It is not a usable interposer (its teardown relies on the unmount ending
+// the kernel side); it is the benchmark's yardstick for what the two extra
+// hops of any forwarder cost on this machine, beside fusectl's own figure.
+func minimalMount(b *testing.B, args []string) string {
+	b.Helper()
+	mnt := b.TempDir()
+	nolog := func(string, ...any) {}
+	srv, err := launch.Start(context.Background(), launch.Options{
+		Args: args, Mountpoint: mnt, MaxWrite: DefaultMaxWrite, Logf: nolog,
+	})
+	if err != nil {
+		b.Fatalf("start server: %v", err)
+	}
+	stopServer := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Stop(ctx)
+	}
+	ko, _, err := parseMountOptions(srv.MountOptions())
+	if err != nil {
+		stopServer()
+		b.Fatal(err)
+	}
+	km, err := mountKernel(mnt, &ko, nolog)
+	if err != nil {
+		stopServer()
+		b.Fatal(err)
+	}
+	kfd, kerr := blockingDup(km.dev)
+	sfd, serr := blockingDup(srv.Conn().File())
+	km.dev.Close()
+	if err := errors.Join(kerr, serr); err != nil {
+		km.unmount()
+		stopServer()
+		b.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	pump := func(from, to, size int) {
+		defer wg.Done()
+		runtime.LockOSThread()
+		buf := make([]byte, size)
+		for {
+			n, err := unix.Read(from, buf)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil || n == 0 {
+				return
+			}
+			// ENOENT: the kernel dropped an interrupted request.
+			if _, err := unix.Write(to, buf[:n]); err != nil && err != unix.ENOENT {
+				return
+			}
+		}
+	}
+	wg.Add(2)
+	go pump(kfd, sfd, DefaultMaxWrite+2*os.Getpagesize())
+	go pump(sfd, kfd, srv.Conn().MaxMsg())
+	b.Cleanup(func() {
+		km.unmount()
+		// The server's end closes when it exits, which ends the socket
+		// pump; the unmount ended the kernel pump.
+		stopServer()
+		wg.Wait()
+		unix.Close(kfd)
+		unix.Close(sfd)
+	})
+	waitMountinfo(b, mnt, true)
+	return mnt
+}
+
+// blockingDup returns a blocking duplicate of f's descriptor. O_NONBLOCK
+// belongs to the open file, so f becomes blocking too; f must not be read
+// through the runtime poller afterwards.
+func blockingDup(f *os.File) (int, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd := -1
+	var derr error
+	if err := rc.Control(func(ofd uintptr) {
+		fd, derr = unix.FcntlInt(ofd, unix.F_DUPFD_CLOEXEC, 0)
+	}); err != nil {
+		return -1, err
+	}
+	if derr != nil {
+		return -1, derr
+	}
+	if err := unix.SetNonblock(fd, false); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
