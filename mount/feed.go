@@ -1,6 +1,7 @@
 package mount
 
 import (
+	"math/bits"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,13 +67,17 @@ type Subscriber struct {
 	// the channel, so that publishing does not wake it for every message:
 	// on a ping-pong workload that wake-up (another thread, often another
 	// processor) cost the forwarding path a fifth of its speed. A backlog
-	// of kickAt events or an eighth of the byte bound, or the feed's end,
+	// of kickAt events or kickBytes bytes, or the feed's end,
 	// wakes it early.
 	sleeping atomic.Bool
 	kick     chan struct{}
 	kickAt   int
-	wait     time.Duration
-	timer    *time.Timer
+	// kickBytes is an eighth of the byte bound, at most maxKickBytes, so
+	// that what is in flight between wake-ups fits the large-event free
+	// lists and is reused rather than allocated.
+	kickBytes int64
+	wait      time.Duration
+	timer     *time.Timer
 }
 
 // Bounds of a subscriber's sleep on an empty queue: it starts short, so a
@@ -179,15 +184,16 @@ func (f *feed) add(opts SubscribeOptions, prelude []*Event) *Subscriber {
 		opts.QueueBytes = DefaultQueueBytes
 	}
 	s := &Subscriber{
-		feed:     f,
-		ch:       make(chan *Event, opts.QueueLen),
-		prelude:  prelude,
-		snapLen:  opts.SnapLen,
-		maxBytes: int64(opts.QueueBytes),
-		done:     make(chan struct{}),
-		kick:     make(chan struct{}, 1),
-		kickAt:   max(1, opts.QueueLen/8),
-		wait:     minFeedWait,
+		feed:      f,
+		ch:        make(chan *Event, opts.QueueLen),
+		prelude:   prelude,
+		snapLen:   opts.SnapLen,
+		maxBytes:  int64(opts.QueueBytes),
+		done:      make(chan struct{}),
+		kick:      make(chan struct{}, 1),
+		kickAt:    max(1, opts.QueueLen/8),
+		kickBytes: min(int64(opts.QueueBytes)/8, maxKickBytes),
+		wait:      minFeedWait,
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -272,7 +278,7 @@ func (f *feed) publish(t time.Time, dir capture.Dir, flags capture.Flags, msg []
 		s.queued.Add(int64(n))
 		select {
 		case s.ch <- ev:
-			if s.sleeping.Load() && (len(s.ch) >= s.kickAt || s.queued.Load() >= s.maxBytes/8) {
+			if s.sleeping.Load() && (len(s.ch) >= s.kickAt || s.queued.Load() >= s.kickBytes) {
 				s.wake()
 			}
 		default:
@@ -283,27 +289,61 @@ func (f *feed) publish(t time.Time, dir capture.Dir, flags capture.Flags, msg []
 	}
 }
 
-// Events come from two pools, each event with its buffer: small messages
-// (headers, metadata) and large ones (READ/WRITE data), so a stream of
-// small events does not pin megabyte buffers.
-const smallEvent = 4096
+// Events come from pools, each event with its buffer: small messages
+// (headers, metadata) from a sync.Pool, large ones (READ and WRITE data)
+// from free lists by power-of-two size class, so a stream of small events
+// does not pin megabyte buffers. The large free lists are bounded channels,
+// not sync.Pools: a capture of a fast sequential read keeps megabytes of
+// events queued between the reader's wake-ups, and a sync.Pool, emptied at
+// every collection, made most of them fresh zeroed allocations whose rate
+// in turn set off the collections.
+const (
+	smallEvent = 4096
+	// minLargeClass is the smallest large class (8 KiB buffers).
+	minLargeClass = 13
+	// largeClasses reach 1<<(minLargeClass+largeClasses-1) = 4 MiB, above
+	// any FUSE message (max_write is at most 1 MiB plus headers).
+	largeClasses = 10
+	// freeListBytes bounds what one class's free list keeps.
+	freeListBytes = 16 << 20
+	// maxKickBytes is the most a sleeping reader leaves queued: half a
+	// free list, so that a burst of one class is reused whole.
+	maxKickBytes = freeListBytes / 2
+)
 
 var (
 	smallPool = sync.Pool{New: func() any { return &Event{buf: make([]byte, smallEvent)} }}
-	largePool sync.Pool
+	largeFree [largeClasses]chan *Event
 )
+
+func init() {
+	for i := range largeFree {
+		largeFree[i] = make(chan *Event, max(2, freeListBytes>>(minLargeClass+i)))
+	}
+}
+
+// largeClass returns the index of the smallest class holding n bytes, or -1
+// if none does.
+func largeClass(n int) int {
+	c := max(bits.Len(uint(n-1)), minLargeClass) - minLargeClass
+	if c >= largeClasses {
+		return -1
+	}
+	return c
+}
 
 func newEvent(n int) *Event {
 	var ev *Event
 	if n <= smallEvent {
 		ev = smallPool.Get().(*Event)
-	} else if p, _ := largePool.Get().(*Event); p != nil && cap(p.buf) >= n {
-		ev = p
-	} else {
-		if p != nil {
-			largePool.Put(p)
-		}
+	} else if c := largeClass(n); c < 0 {
 		ev = &Event{buf: make([]byte, n)}
+	} else {
+		select {
+		case ev = <-largeFree[c]:
+		default:
+			ev = &Event{buf: make([]byte, 1<<(minLargeClass+c))}
+		}
 	}
 	ev.pooled = true
 	ev.Msg = ev.buf[:n]
@@ -315,10 +355,18 @@ func releaseEvent(ev *Event) {
 		return
 	}
 	*ev = Event{buf: ev.buf}
-	if cap(ev.buf) <= smallEvent {
+	n := cap(ev.buf)
+	if n <= smallEvent {
 		smallPool.Put(ev)
-	} else {
-		largePool.Put(ev)
+		return
+	}
+	// Only buffers of exactly a class size go back (not the rare outsize
+	// one).
+	if c := largeClass(n); c >= 0 && n == 1<<(minLargeClass+c) {
+		select {
+		case largeFree[c] <- ev:
+		default:
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package mount
 
 import (
 	"bytes"
+	"runtime"
 	"testing"
 	"time"
 
@@ -90,6 +91,65 @@ func BenchmarkPublish(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		f.publish(time.Now(), capture.DirRequest, 0, msg)
+	}
+	f.close()
+	<-done
+}
+
+// Large event buffers are reused by size class, across garbage
+// collections, and an outsize message still gets a buffer of its own.
+func TestLargeEventReuse(t *testing.T) {
+	for _, tc := range []struct{ n, class int }{
+		{smallEvent + 1, 0}, {8192, 0}, {8193, 1}, {57344 + 80, 3}, {1<<20 + 4096, 8}, {4 << 20, 9}, {4<<20 + 1, -1},
+	} {
+		if got := largeClass(tc.n); got != tc.class {
+			t.Errorf("largeClass(%d) = %d, want %d", tc.n, got, tc.class)
+		}
+	}
+	ev := newEvent(60000)
+	if len(ev.Msg) != 60000 || cap(ev.buf) != 64<<10 {
+		t.Fatalf("event of 60000 bytes: len %d, buffer %d", len(ev.Msg), cap(ev.buf))
+	}
+	buf := &ev.buf[0]
+	releaseEvent(ev)
+	runtime.GC()
+	runtime.GC()
+	again := newEvent(50000)
+	if &again.buf[0] != buf {
+		t.Error("a released 64 KiB buffer was not reused after a collection")
+	}
+	if len(again.Msg) != 50000 {
+		t.Errorf("reused event has len %d, want 50000", len(again.Msg))
+	}
+	releaseEvent(again)
+	huge := newEvent(5 << 20)
+	if len(huge.Msg) != 5<<20 {
+		t.Errorf("outsize event has len %d", len(huge.Msg))
+	}
+	releaseEvent(huge)
+}
+
+// BenchmarkPublishLarge publishes 56 KiB READ replies (the clamped size)
+// to one reader, the capture's queue bounds.
+func BenchmarkPublishLarge(b *testing.B) {
+	var f feed
+	s := f.add(SubscribeOptions{QueueBytes: 256 << 20, QueueLen: 1 << 16}, nil)
+	msg := make([]byte, 56<<10)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			ev, ok := s.Next()
+			if !ok {
+				return
+			}
+			s.Release(ev)
+		}
+	}()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(msg)))
+	for b.Loop() {
+		f.publish(time.Now(), capture.DirReply, 0, msg)
 	}
 	f.close()
 	<-done
