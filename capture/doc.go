@@ -10,9 +10,11 @@
 // in the pseudo-header and in the message, are in the byte order of the
 // pcapng section. docs/fcap.md in the repository is the full specification.
 //
-// Writing goes through gopacket's pcapgo.NgWriter for little-endian sections;
-// pcapgo cannot write big-endian sections, so this package encodes those
-// itself. Reading does not use pcapgo.NgReader: it cannot report the byte
+// Section headers and interfaces are written through gopacket's
+// pcapgo.NgWriter in little-endian sections; pcapgo cannot write big-endian
+// sections, so this package encodes those itself. Packets are framed by this
+// package in both byte orders, with one copy of each message where
+// pcapgo.NgWriter makes three; a test pins them to pcapgo's bytes. Reading does not use pcapgo.NgReader: it cannot report the byte
 // offset of a block, cannot tell a file cut mid-block from a clean end,
 // allocates whatever capture length a block claims, and divides by zero on
 // some if_tsresol values. The reader here frames blocks itself, checks every

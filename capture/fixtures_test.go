@@ -11,7 +11,9 @@ import (
 	"path/filepath"
 	"testing"
 	"testing/iotest"
+	"time"
 
+	"github.com/google/gopacket"
 	"github.com/google/gopacket/pcapgo"
 )
 
@@ -176,20 +178,67 @@ func TestAgreesWithPcapgo(t *testing.T) {
 	}
 }
 
-// TestRawEncoderMatchesPcapgo pins the big-endian path to pcapgo: in little
-// endian, the writer's own encoder must produce pcapgo's bytes exactly.
-func TestRawEncoderMatchesPcapgo(t *testing.T) {
+// TestEPBMatchesPcapgo pins the writer to pcapgo: in little endian, the
+// Writer (pcapgo for the section and interfaces, appendEPB for packets) and
+// the writer's own encoder for everything must both produce exactly the
+// bytes of a file written with pcapgo.NgWriter alone.
+func TestEPBMatchesPcapgo(t *testing.T) {
 	for _, snap := range []int{0, 100} {
-		var viaPcapgo, raw bytes.Buffer
-		writeRecords(t, &viaPcapgo, binary.LittleEndian, snap, sampleRecords(binary.LittleEndian), false)
-		writeRecords(t, &raw, binary.LittleEndian, snap, sampleRecords(binary.LittleEndian), true)
-		if !bytes.Equal(viaPcapgo.Bytes(), raw.Bytes()) {
-			i := 0
-			for i < min(viaPcapgo.Len(), raw.Len()) && viaPcapgo.Bytes()[i] == raw.Bytes()[i] {
-				i++
+		recs := sampleRecords(binary.LittleEndian)
+		var ref bytes.Buffer
+		writePcapgo(t, &ref, snap, recs)
+		for _, raw := range []bool{false, true} {
+			var got bytes.Buffer
+			writeRecords(t, &got, binary.LittleEndian, snap, recs, raw)
+			if !bytes.Equal(got.Bytes(), ref.Bytes()) {
+				i := 0
+				for i < min(got.Len(), ref.Len()) && got.Bytes()[i] == ref.Bytes()[i] {
+					i++
+				}
+				t.Errorf("snap %d, raw %v: differs from pcapgo at byte %d (lengths %d, %d)", snap, raw, i, got.Len(), ref.Len())
 			}
-			t.Errorf("snap %d: raw encoder differs from pcapgo at byte %d (lengths %d, %d)", snap, i, raw.Len(), viaPcapgo.Len())
 		}
+	}
+}
+
+// writePcapgo writes what writeRecords writes, with pcapgo.NgWriter only.
+func writePcapgo(t *testing.T, w io.Writer, snapLen int, recs []Record) {
+	t.Helper()
+	idbSnap := uint32(0)
+	if snapLen > 0 {
+		idbSnap = uint32(snapLen + PseudoHeaderSize)
+	}
+	ng, err := pcapgo.NewNgWriterInterface(w, ngInterface(sampleIfaces[0], idbSnap),
+		pcapgo.NgWriterOptions{SectionInfo: pcapgo.NgSectionInfo{Application: application}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, intf := range sampleIfaces[1:] {
+		if _, err := ng.AddInterface(ngInterface(intf, idbSnap)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range recs {
+		msg, flags := r.Msg, r.Flags
+		orig := max(r.OrigLen, len(msg))
+		if snapLen > 0 && len(msg) > snapLen {
+			msg = msg[:snapLen]
+		}
+		if orig > len(msg) {
+			flags |= FlagTruncated
+		}
+		data := append(AppendPseudoHeader(nil, r.Dir, flags, binary.LittleEndian), msg...)
+		ts := time.Unix(0, 0)
+		if ns := r.Time.UnixNano(); ns > 0 && !r.Time.IsZero() {
+			ts = time.Unix(0, ns)
+		}
+		ci := gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(data), Length: orig + PseudoHeaderSize, InterfaceIndex: r.Iface}
+		if err := ng.WritePacket(ci, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ng.Flush(); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -129,28 +129,31 @@ func BenchmarkPcapgoEndless(b *testing.B) {
 	}
 }
 
-// BenchmarkWriter writes typical records to io.Discard.
+// BenchmarkWriter writes typical records to io.Discard: metadata-sized
+// ones and READ replies of the interposer's clamped size (14 pages).
 func BenchmarkWriter(b *testing.B) {
 	for _, ord := range orders {
-		b.Run(ord.name, func(b *testing.B) {
-			w, err := NewWriter(io.Discard, WriterOptions{ByteOrder: ord.o})
-			if err != nil {
-				b.Fatal(err)
-			}
-			msg := make([]byte, 120)
-			t0 := time.Now()
-			b.ReportAllocs()
-			b.SetBytes(int64(len(msg)))
-			for i := range b.N {
-				if err := w.WriteMsg(t0, 0, Dir(i%2+1), 0, msg); err != nil {
+		for _, size := range []int{120, 14*4096 + 16} {
+			b.Run(fmt.Sprintf("%s/%d", ord.name, size), func(b *testing.B) {
+				w, err := NewWriter(io.Discard, WriterOptions{ByteOrder: ord.o})
+				if err != nil {
 					b.Fatal(err)
 				}
-			}
-			if err := w.Close(); err != nil {
-				b.Fatal(err)
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
-		})
+				msg := make([]byte, size)
+				t0 := time.Now()
+				b.ReportAllocs()
+				b.SetBytes(int64(len(msg)))
+				for i := range b.N {
+					if err := w.WriteMsg(t0, 0, Dir(i%2+1), 0, msg); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := w.Close(); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+			})
+		}
 	}
 }
 
