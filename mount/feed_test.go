@@ -2,6 +2,7 @@ package mount
 
 import (
 	"bytes"
+	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -73,29 +74,6 @@ func TestFeedByteBound(t *testing.T) {
 	}
 }
 
-func BenchmarkPublish(b *testing.B) {
-	var f feed
-	s := f.add(SubscribeOptions{}, nil)
-	msg := make([]byte, 128)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			ev, ok := s.Next()
-			if !ok {
-				return
-			}
-			s.Release(ev)
-		}
-	}()
-	b.ReportAllocs()
-	for b.Loop() {
-		f.publish(time.Now(), capture.DirRequest, 0, msg)
-	}
-	f.close()
-	<-done
-}
-
 // Large event buffers are reused by size class, across garbage
 // collections, and an outsize message still gets a buffer of its own.
 func TestLargeEventReuse(t *testing.T) {
@@ -129,28 +107,32 @@ func TestLargeEventReuse(t *testing.T) {
 	releaseEvent(huge)
 }
 
-// BenchmarkPublishLarge publishes 56 KiB READ replies (the clamped size)
-// to one reader, the capture's queue bounds.
-func BenchmarkPublishLarge(b *testing.B) {
-	var f feed
-	s := f.add(SubscribeOptions{QueueBytes: 256 << 20, QueueLen: 1 << 16}, nil)
-	msg := make([]byte, 56<<10)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			ev, ok := s.Next()
-			if !ok {
-				return
+// BenchmarkPublish publishes to one reader with the capture's queue
+// bounds: metadata-sized messages, and READ replies of the clamped size.
+func BenchmarkPublish(b *testing.B) {
+	for _, size := range []int{128, 56 << 10} {
+		b.Run(fmt.Sprint(size), func(b *testing.B) {
+			var f feed
+			s := f.add(SubscribeOptions{QueueBytes: 256 << 20, QueueLen: 1 << 16}, nil)
+			msg := make([]byte, size)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				for {
+					ev, ok := s.Next()
+					if !ok {
+						return
+					}
+					s.Release(ev)
+				}
+			}()
+			b.ReportAllocs()
+			b.SetBytes(int64(size))
+			for b.Loop() {
+				f.publish(time.Now(), capture.DirReply, 0, msg)
 			}
-			s.Release(ev)
-		}
-	}()
-	b.ReportAllocs()
-	b.SetBytes(int64(len(msg)))
-	for b.Loop() {
-		f.publish(time.Now(), capture.DirReply, 0, msg)
+			f.close()
+			<-done
+		})
 	}
-	f.close()
-	<-done
 }
