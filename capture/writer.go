@@ -79,17 +79,26 @@ type encoder interface {
 }
 
 // Create creates (or truncates) the file at path with mode 0600, since
-// captures hold file names and contents, and returns a Writer on it. Close
+// captures hold file names and contents, and returns a Writer on it. An
+// existing regular file is set to 0600 too; a device or a FIFO (/dev/null,
+// a named pipe to a reader) is written as it is, its mode left alone. Close
 // closes the file.
 func Create(path string, opts WriterOptions) (*Writer, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	// O_CREATE leaves the mode of an existing file alone.
-	if err := f.Chmod(0o600); err != nil {
+	fi, err := f.Stat()
+	if err != nil {
 		f.Close()
 		return nil, err
+	}
+	// O_CREATE leaves the mode of an existing file alone.
+	if fi.Mode().IsRegular() {
+		if err := f.Chmod(0o600); err != nil {
+			f.Close()
+			return nil, err
+		}
 	}
 	w, err := NewWriter(f, opts)
 	if err != nil {
