@@ -79,11 +79,7 @@ func DetectMethod(path string) (Method, string, error) {
 	if err != nil {
 		return Auto, "", err
 	}
-	if bi, err := buildinfo.ReadFile(resolved); err == nil {
-		mods := []string{bi.Main.Path}
-		for _, d := range bi.Deps {
-			mods = append(mods, d.Path)
-		}
+	if mods, ok := goModulesOf(resolved); ok {
 		// go-fuse and jacobsa first: rclone has both go-fuse (mount2) and
 		// bazil (mount), and /dev/fd/N is the method that needs nothing.
 		for _, gm := range goModules {
@@ -132,14 +128,9 @@ func NeverSplices(path string) (bool, string) {
 	if err != nil {
 		return false, ""
 	}
-	bi, err := buildinfo.ReadFile(resolved)
-	if err != nil {
+	mods, ok := goModulesOf(resolved)
+	if !ok {
 		return false, ""
-	}
-	// The library may be the main module (its own samples) or a dependency.
-	mods := []string{bi.Main.Path}
-	for _, d := range bi.Deps {
-		mods = append(mods, d.Path)
 	}
 	found := ""
 	for _, p := range mods {
@@ -156,6 +147,21 @@ func NeverSplices(path string) (bool, string) {
 		return false, ""
 	}
 	return true, "Go binary built with " + found + ", which writes replies with write(2)"
+}
+
+// goModulesOf returns the module paths in the build information of the Go
+// binary at path: the main module first (a library's own samples are built
+// in it), then the dependencies. ok is false if path is not a Go binary.
+func goModulesOf(path string) (mods []string, ok bool) {
+	bi, err := buildinfo.ReadFile(path)
+	if err != nil {
+		return nil, false
+	}
+	mods = []string{bi.Main.Path}
+	for _, d := range bi.Deps {
+		mods = append(mods, d.Path)
+	}
+	return mods, true
 }
 
 // hasModule reports whether module path p is m or one of its sub-modules.
