@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,9 +16,6 @@ import (
 // unprivEnv makes the test binary run unprivilegedMain: the part of
 // TestUnprivilegedMount that runs as an ordinary user.
 const unprivEnv = "FUSECTL_MOUNT_UNPRIV"
-
-// The user the test drops to.
-const unprivUID, unprivGID = 65534, 65534
 
 // TestUnprivilegedMount mounts demofs through the interposer as an ordinary
 // user, which must go through the system's setuid fusermount3 (mount(2)
@@ -43,28 +39,13 @@ func TestUnprivilegedMount(t *testing.T) {
 	}
 
 	// Everything the user touches lives in a directory it can reach.
-	dir, err := os.MkdirTemp("", "fusectl-unpriv-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	self := filepath.Join(dir, "mount.test")
+	dir, self := testenv.NobodyDir(t, "fusectl-unpriv-")
 	server := filepath.Join(dir, "demofs")
-	testenv.CopyExecutable(t, os.Args[0], self)
 	testenv.CopyExecutable(t, demofs, server)
 	mnt := filepath.Join(dir, "mnt")
 	run := filepath.Join(dir, "run")
-	for _, d := range []string{mnt, run} {
-		if err := os.Mkdir(d, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chown(d, unprivUID, unprivGID); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testenv.MkdirNobody(t, mnt)
+	testenv.MkdirNobody(t, run)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -75,7 +56,7 @@ func TestUnprivilegedMount(t *testing.T) {
 		"XDG_RUNTIME_DIR="+run,
 		"HOME="+run,
 	)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: unprivUID, Gid: unprivGID}}
+	testenv.AsNobody(cmd)
 	// A server left running would hold the output pipe open.
 	cmd.WaitDelay = 10 * time.Second
 	t.Cleanup(func() {

@@ -5,7 +5,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/fusectl/fusectl/internal/testenv"
@@ -25,32 +24,12 @@ func TestNamespaceUnprivileged(t *testing.T) {
 		testenv.Skip(t, "user namespaces disabled")
 	}
 	// A directory nobody can use: the binary, its temp dirs.
-	dir, err := os.MkdirTemp("", "fusectl-nobody-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "launch.test")
-	testenv.CopyExecutable(t, exe, bin)
+	dir, bin := testenv.NobodyDir(t, "fusectl-nobody-")
 	tmp := filepath.Join(dir, "tmp")
-	if err := os.Mkdir(tmp, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []string{dir, bin} {
-		if err := os.Chmod(p, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.Chown(tmp, 65534, 65534); err != nil {
-		t.Fatal(err)
-	}
+	testenv.MkdirNobody(t, tmp)
 	cmd := exec.Command(bin, "-test.run=^TestNamespaceUnprivilegedChild$", "-test.v")
 	cmd.Env = append(os.Environ(), envAsNobody+"=1", "TMPDIR="+tmp, "HOME="+tmp)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	testenv.AsNobody(cmd)
 	out, err := cmd.CombinedOutput()
 	t.Logf("as nobody:\n%s", out)
 	if err != nil || !strings.Contains(string(out), "--- PASS: TestNamespaceUnprivilegedChild") {

@@ -76,4 +76,8 @@ func CopyExecutable(tb testing.TB, src, dst string) {
 	if err := out.Close(); err != nil {
 		tb.Fatal(err)
 	}
+	// Past the umask.
+	if err := os.Chmod(dst, 0o755); err != nil {
+		tb.Fatal(err)
+	}
 }
