@@ -15,16 +15,15 @@ func TestNewCmdAbort(t *testing.T) {
 		{cli: "", wantErr: "want one mountpoint, got 0 arguments"},
 		{cli: "/a /b", wantErr: "want one mountpoint, got 2 arguments"},
 	} {
-		got, err := parseOptions(t, tt.cli, NewCmdAbort)
-		if tt.wantErr != "" {
-			if err == nil || err.Error() != tt.wantErr {
-				t.Errorf("%q: error %v, want %q", tt.cli, err, tt.wantErr)
+		t.Run(tt.cli, func(t *testing.T) {
+			got, err := parseOptions(t, tt.cli, NewCmdAbort)
+			if wantError(t, err, tt.wantErr) {
+				return
 			}
-			continue
-		}
-		if err != nil || got.Mountpoint != tt.want {
-			t.Errorf("%q: %v, mountpoint %q", tt.cli, err, got.Mountpoint)
-		}
+			if got.Mountpoint != tt.want {
+				t.Errorf("mountpoint %q, want %q", got.Mountpoint, tt.want)
+			}
+		})
 	}
 }
 

@@ -21,16 +21,15 @@ func TestNewCmdPs(t *testing.T) {
 		{cli: "--json", json: true},
 		{cli: "x", wantErr: `unknown command "x" for "ps"`},
 	} {
-		got, err := parseOptions(t, tt.cli, NewCmdPs)
-		if tt.wantErr != "" {
-			if err == nil || err.Error() != tt.wantErr {
-				t.Errorf("%q: error %v, want %q", tt.cli, err, tt.wantErr)
+		t.Run(tt.cli, func(t *testing.T) {
+			got, err := parseOptions(t, tt.cli, NewCmdPs)
+			if wantError(t, err, tt.wantErr) {
+				return
 			}
-			continue
-		}
-		if err != nil || got.JSON != tt.json {
-			t.Errorf("%q: %v, json %v", tt.cli, err, got.JSON)
-		}
+			if got.JSON != tt.json {
+				t.Errorf("json %v, want %v", got.JSON, tt.json)
+			}
+		})
 	}
 }
 
