@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -254,22 +253,10 @@ func TestFaultFusectlKilled(t *testing.T) {
 // records it holds and whether a WRITE request is among them. A capture
 // still being written ends at its last flushed record.
 func captureWrites(path string) (n int, sawWrite bool, err error) {
-	cr, err := capture.Open(path)
-	if err != nil {
-		return 0, false, err
-	}
-	defer cr.Close()
-	for {
-		rec, err := cr.Next()
-		if err == io.EOF {
-			return n, sawWrite, nil
-		}
-		if err != nil {
-			return n, sawWrite, err
-		}
-		n++
+	n, err = eachRecord(path, func(rec *capture.Record) {
 		if rec.Dir == capture.DirRequest && len(rec.Msg) >= inHeaderSize && ne.Uint32(rec.Msg[4:]) == 16 /* WRITE */ {
 			sawWrite = true
 		}
-	}
+	})
+	return n, sawWrite, err
 }

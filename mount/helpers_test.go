@@ -3,6 +3,7 @@ package mount
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/fusectl/fusectl/capture"
 	"github.com/fusectl/fusectl/client/launch"
 	"github.com/fusectl/fusectl/internal/testenv"
 )
@@ -191,5 +193,27 @@ func readFile(t testing.TB, path string) []byte {
 			return out
 		}
 		out = append(out, buf[:n]...)
+	}
+}
+
+// eachRecord reads the capture at path to its end, calling fn with each
+// record, and returns how many it read. err is the first error opening or
+// reading it; a capture still being written ends at its last flushed record.
+func eachRecord(path string, fn func(rec *capture.Record)) (n int, err error) {
+	r, err := capture.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		n++
+		fn(rec)
 	}
 }

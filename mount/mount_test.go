@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,24 +59,12 @@ func TestMountForwardsAndTearsDown(t *testing.T) {
 
 	// The capture holds INIT first and as many replies as requests that
 	// want one.
-	r, err := capture.Open(capPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
 	var n, reqs, reps int
-	for {
-		rec, err := r.Next()
-		if err == io.EOF {
-			break
+	firstInit := false
+	if _, err := eachRecord(capPath, func(rec *capture.Record) {
+		if n++; n == 1 {
+			firstInit = rec.Dir == capture.DirRequest && ne.Uint32(rec.Msg[4:]) == opInit
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n == 0 && (rec.Dir != capture.DirRequest || ne.Uint32(rec.Msg[4:]) != opInit) {
-			t.Fatalf("first record is not the INIT request")
-		}
-		n++
 		switch rec.Dir {
 		case capture.DirRequest:
 			if !noReply(ne.Uint32(rec.Msg[4:])) {
@@ -86,6 +73,11 @@ func TestMountForwardsAndTearsDown(t *testing.T) {
 		case capture.DirReply:
 			reps++
 		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !firstInit {
+		t.Fatalf("first record is not the INIT request")
 	}
 	if reqs == 0 || reqs != reps {
 		t.Errorf("capture has %d requests wanting a reply and %d replies", reqs, reps)
@@ -115,25 +107,15 @@ func TestNoClampForNeverSplicing(t *testing.T) {
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}
-	r, err := capture.Open(capPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
 	largest := 0
-	for {
-		rec, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	if _, err := eachRecord(capPath, func(rec *capture.Record) {
 		// READ requests: opcode 15; fuse_read_in's size follows fh and
 		// offset after the 40-byte header.
 		if rec.Dir == capture.DirRequest && len(rec.Msg) >= 60 && ne.Uint32(rec.Msg[4:]) == 15 {
 			largest = max(largest, int(ne.Uint32(rec.Msg[56:])))
 		}
+	}); err != nil {
+		t.Fatal(err)
 	}
 	if largest <= limit {
 		t.Errorf("largest READ asked %d bytes, want more than the %d-byte clamp", largest, limit)

@@ -172,26 +172,17 @@ func directMount(t testing.TB, mnt string, args []string) {
 // with its request.
 func checkCapture(t *testing.T, path string) {
 	t.Helper()
-	r, err := capture.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
 	s := decode.NewSession(decode.Options{})
 	var rec decode.Record
 	n := 0
-	for {
-		cr, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("read capture: %v", err)
-		}
+	_, err := eachRecord(path, func(cr *capture.Record) {
 		n++
 		if err := s.DecodeMsg(cr.Time, cr.Dir, cr.Flags, cr.Msg, cr.OrigLen, abi.NativeEndian, &rec); err != nil {
 			t.Errorf("record %d (%s %s): malformed: %v", n, cr.Dir, rec.Op, err)
 		}
+	})
+	if err != nil {
+		t.Fatalf("read capture: %v", err)
 	}
 	c := s.Counters()
 	if c.Malformed != 0 || c.Unpaired != 0 {
