@@ -235,6 +235,21 @@ func TestNewWriterDefaults(t *testing.T) {
 	}
 }
 
+// createOne writes a capture of one record to path with Create.
+func createOne(t *testing.T, path string) {
+	t.Helper()
+	w, err := Create(path, WriterOptions{Interfaces: []Interface{{Name: "/mnt"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteMsg(time.Now(), 0, DirRequest, 0, []byte("0123456789abcdef")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestCreateMode(t *testing.T) {
 	dir := t.TempDir()
 	for _, pre := range []bool{false, true} {
@@ -248,16 +263,7 @@ func TestCreateMode(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		w, err := Create(path, WriterOptions{Interfaces: []Interface{{Name: "/mnt"}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.WriteMsg(time.Now(), 0, DirRequest, 0, []byte("0123456789abcdef")); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
+		createOne(t, path)
 		st, err := os.Stat(path)
 		if err != nil {
 			t.Fatal(err)

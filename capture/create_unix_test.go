@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // TestCreateLeavesFIFOMode writes a capture into a named pipe: the records
@@ -45,16 +44,7 @@ func TestCreateLeavesFIFOMode(t *testing.T) {
 			recs = append(recs, *rec)
 		}
 	}()
-	w, err := Create(path, WriterOptions{Interfaces: []Interface{{Name: "/mnt"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.WriteMsg(time.Now(), 0, DirRequest, 0, []byte("0123456789abcdef")); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	createOne(t, path)
 	if recs := <-got; len(recs) != 1 {
 		t.Errorf("reader got %d records through the pipe, want 1", len(recs))
 	}
