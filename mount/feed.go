@@ -67,8 +67,8 @@ type Subscriber struct {
 	// the channel, so that publishing does not wake it for every message:
 	// on a ping-pong workload that wake-up (another thread, often another
 	// processor) cost the forwarding path a fifth of its speed. A backlog
-	// of kickAt events or kickBytes bytes, or the feed's end,
-	// wakes it early.
+	// of kickAt events or kickBytes bytes, or the feed's end, wakes it
+	// early.
 	sleeping atomic.Bool
 	kick     chan struct{}
 	kickAt   int
@@ -360,9 +360,8 @@ func releaseEvent(ev *Event) {
 		smallPool.Put(ev)
 		return
 	}
-	// Only buffers of exactly a class size go back (not the rare outsize
-	// one).
-	if c := largeClass(n); c >= 0 && n == 1<<(minLargeClass+c) {
+	// An outsize buffer (no class) is left to the collector.
+	if c := largeClass(n); c >= 0 {
 		select {
 		case largeFree[c] <- ev:
 		default:
