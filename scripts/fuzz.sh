@@ -13,24 +13,24 @@ FUZZTIME=${FUZZTIME:-20s}
 # inputs counts the saved inputs of a target (none before the first crash).
 inputs() { { find "$1" -type f 2>/dev/null || true; } | wc -l; }
 
+# One log for every run, removed however the script ends.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
 for pkg in $("$GO" list "$@"); do
 	dir=$("$GO" list -f '{{.Dir}}' "$pkg")
 	for t in $("$GO" test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
 		for attempt in 1 2; do
 			echo "fuzz $pkg $t"
 			before=$(inputs "$dir/testdata/fuzz/$t")
-			log=$(mktemp)
 			if "$GO" test -run '^$' -fuzz "^$t\$" -fuzztime "$FUZZTIME" "$pkg" 2>&1 | tee "$log"; then
-				rm -f "$log"
 				break
 			fi
 			after=$(inputs "$dir/testdata/fuzz/$t")
 			if [ "$attempt" = 1 ] && [ "$after" = "$before" ] && grep -q '^    context deadline exceeded$' "$log"; then
 				echo "fuzz $pkg $t: coordinator deadline race (go.dev/issue/75804), no failing input written: once more"
-				rm -f "$log"
 				continue
 			fi
-			rm -f "$log"
 			exit 1
 		done
 	done
