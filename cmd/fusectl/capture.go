@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"time"
 
@@ -26,10 +25,11 @@ type CaptureOptions struct {
 	Mount    string
 	Count    int
 	Duration time.Duration
-	Ops      []string
-	Paths    []string
-	Pid      int
 	SnapLen  int
+	// The filter flags decode has too; a path may also be given as the
+	// file's full path under the mountpoint.
+	filterFlags
+	filter decode.Filter
 
 	// ControlDir is where control sockets are looked up ("" default).
 	ControlDir string
@@ -49,8 +49,11 @@ func NewCmdCapture(f *Factory, runF func(*CaptureOptions) error) *cobra.Command 
 			The capture starts with synthesized records (the INIT exchange and
 			one LOOKUP per node the kernel knows, flagged synthesized) so that
 			it decodes paths and the protocol version like a capture taken
-			from the start. Filters keep the requests that match and their
-			replies. Ctrl-C ends the capture and closes the file properly.
+			from the start. Filters (the same as decode's) keep the requests
+			that match and their replies; a --path may be given relative to
+			the mount's root, as decode shows paths, or as the full path under
+			the mountpoint. Ctrl-C ends the capture and closes the file
+			properly.
 		`),
 		Example: heredoc.Doc(`
 			$ fusectl capture -o s.fcap --duration 10s
@@ -62,17 +65,17 @@ func NewCmdCapture(f *Factory, runF func(*CaptureOptions) error) *cobra.Command 
 			if opts.Output == "" {
 				return flagErrorf("-o FILE or -o - is required")
 			}
-			if opts.Count < 0 || opts.SnapLen < 0 || opts.Duration < 0 || opts.Pid < 0 {
-				return flagErrorf("-c, --duration, --pid and --snaplen take non-negative values")
+			if opts.Count < 0 || opts.SnapLen < 0 || opts.Duration < 0 {
+				return flagErrorf("-c, --duration and --snaplen take non-negative values")
 			}
 			if opts.SnapLen > 0 && opts.SnapLen < 64 {
 				return flagErrorf("--snaplen %d is too small to keep the headers (minimum 64)", opts.SnapLen)
 			}
-			for _, op := range opts.Ops {
-				if _, ok := parseOp(op); !ok {
-					return flagErrorf("--op: unknown opcode %q", op)
-				}
+			flt, err := opts.filterFlags.parse(cmd.Flags())
+			if err != nil {
+				return err
 			}
+			opts.filter = flt
 			if runF != nil {
 				return runF(opts)
 			}
@@ -83,26 +86,9 @@ func NewCmdCapture(f *Factory, runF func(*CaptureOptions) error) *cobra.Command 
 	cmd.Flags().StringVar(&opts.Mount, "mount", "", "the mountpoint of the fusectl mount to attach to")
 	cmd.Flags().IntVarP(&opts.Count, "count", "c", 0, "stop after `n` live records (0: no limit)")
 	cmd.Flags().DurationVar(&opts.Duration, "duration", 0, "stop after this long (0: no limit)")
-	cmd.Flags().StringSliceVar(&opts.Ops, "op", nil, "keep only these opcodes (LOOKUP,READ,...; NOTIFY for notifications)")
-	cmd.Flags().StringSliceVar(&opts.Paths, "path", nil, "keep only requests on these paths and below")
-	cmd.Flags().IntVar(&opts.Pid, "pid", 0, "keep only requests made by this process")
+	opts.filterFlags.register(cmd.Flags())
 	cmd.Flags().IntVar(&opts.SnapLen, "snaplen", 0, "cut messages at this many `bytes` (0: whole)")
 	return cmd
-}
-
-// parseOp maps an opcode name ("LOOKUP", "lookup", "FUSE_LOOKUP") or
-// "NOTIFY" to an opcode; NOTIFY is 0.
-func parseOp(name string) (abi.Opcode, bool) {
-	n := strings.TrimPrefix(strings.ToUpper(name), "FUSE_")
-	if n == "NOTIFY" {
-		return 0, true
-	}
-	for _, in := range abi.Ops() {
-		if in.Name == n {
-			return in.Op, true
-		}
-	}
-	return 0, false
 }
 
 func runCapture(ctx context.Context, opts *CaptureOptions) error {
@@ -138,7 +124,7 @@ func runCapture(ctx context.Context, opts *CaptureOptions) error {
 	if err != nil {
 		return fmt.Errorf("create capture: %w", err)
 	}
-	flt := newCaptureFilter(opts)
+	flt := newCaptureFilter(opts.filter, r.Status.Mountpoint)
 	live := 0
 	var rec capture.Record
 	var ferr error
@@ -186,90 +172,37 @@ func runCapture(ctx context.Context, opts *CaptureOptions) error {
 	return nil
 }
 
-// captureFilter keeps the requests that match every given condition, the
-// replies to them, and what decoding needs (INIT and synthesized records).
+// captureFilter keeps the records a decode.Filter selects (a reply carries
+// its request's operation, process and path, so a kept request keeps its
+// reply) and what decoding needs: the INIT exchange and the synthesized
+// records.
 type captureFilter struct {
-	ops     []abi.Opcode
-	notify  bool
-	paths   []string
-	pid     uint32
-	any     bool
-	sess    *decode.Session
-	rec     decode.Record
-	matched map[uint64]bool
+	f    decode.Filter
+	any  bool
+	sess *decode.Session
+	rec  decode.Record
 }
 
-func newCaptureFilter(opts *CaptureOptions) *captureFilter {
-	f := &captureFilter{pid: uint32(opts.Pid), paths: opts.Paths}
-	for _, o := range opts.Ops {
-		op, _ := parseOp(o)
-		if op == 0 {
-			f.notify = true
-		} else {
-			f.ops = append(f.ops, op)
-		}
+func newCaptureFilter(f decode.Filter, mountpoint string) *captureFilter {
+	// Paths in records are relative to the mount's root.
+	if mnt := strings.TrimSuffix(mountpoint, "/"); mnt != "" && (f.Path == mnt || strings.HasPrefix(f.Path, mnt+"/")) {
+		f.Path = "/" + strings.TrimPrefix(f.Path[len(mnt):], "/")
 	}
-	f.any = len(opts.Ops) > 0 || len(opts.Paths) > 0 || opts.Pid > 0
-	if f.any {
-		f.sess = decode.NewSession(decode.Options{})
-		f.matched = make(map[uint64]bool)
+	c := &captureFilter{f: f, any: f != (decode.Filter{})}
+	if c.any {
+		c.sess = decode.NewSession(decode.Options{})
 	}
-	return f
+	return c
 }
 
-func (f *captureFilter) keep(ev *mount.Event) bool {
-	if !f.any {
+func (c *captureFilter) keep(ev *mount.Event) bool {
+	if !c.any {
 		return true
 	}
 	// Decode everything, kept or not, so that paths stay known.
-	f.sess.DecodeMsg(ev.Time, ev.Dir, ev.Flags, ev.Msg, ev.OrigLen, abi.NativeEndian, &f.rec)
-	r := &f.rec
-	if ev.Flags&capture.FlagSynthesized != 0 || r.Op == abi.FUSE_INIT {
+	c.sess.DecodeMsg(ev.Time, ev.Dir, ev.Flags, ev.Msg, ev.OrigLen, abi.NativeEndian, &c.rec)
+	if ev.Flags&capture.FlagSynthesized != 0 || c.rec.Op == abi.FUSE_INIT {
 		return true
 	}
-	switch ev.Dir {
-	case capture.DirNotify:
-		return f.notify || (len(f.ops) == 0 && len(f.paths) == 0 && f.pid == 0)
-	case capture.DirReply:
-		id := r.Unique
-		if f.matched[id] {
-			delete(f.matched, id)
-			return true
-		}
-		return false
-	}
-	ok := (len(f.ops) == 0 && !f.notify) || slices.Contains(f.ops, r.Op)
-	if ok && f.pid != 0 {
-		ok = r.PID == f.pid
-	}
-	if ok && len(f.paths) > 0 {
-		ok = false
-		for _, p := range f.paths {
-			if pathUnder(string(r.Path), p) {
-				ok = true
-				break
-			}
-		}
-	}
-	if ok && !noReplyOp(r.Op) {
-		if len(f.matched) >= 1<<16 {
-			clear(f.matched) // bound memory if replies never come
-		}
-		f.matched[r.Unique] = true
-	}
-	return ok
-}
-
-func noReplyOp(op abi.Opcode) bool {
-	in := op.Info()
-	return in != nil && in.NoReply
-}
-
-// pathUnder reports whether p is prefix or below it.
-func pathUnder(p, prefix string) bool {
-	prefix = strings.TrimSuffix(prefix, "/")
-	if prefix == "" {
-		return true
-	}
-	return p == prefix || strings.HasPrefix(p, prefix+"/")
+	return c.f.Match(&c.rec)
 }

@@ -39,15 +39,10 @@ type DecodeOptions struct {
 	UTC, Relative bool
 	// Live flushes the output after every record; set for a pipe input.
 	Live bool
-	// Ops, Errors, MinLatency, NodeID, Path and PID filter the records.
-	Ops        string
+	// Errors, MinLatency and the shared filter flags select records.
 	Errors     bool
 	MinLatency time.Duration
-	NodeID     uint64
-	HasNodeID  bool
-	Path       string
-	PID        uint32
-	HasPID     bool
+	filterFlags
 
 	filter decode.Filter
 }
@@ -98,8 +93,6 @@ func NewCmdDecode(f *Factory, runF func(*DecodeOptions) error) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Input = args[0]
 			opts.Ctx = cmd.Context()
-			opts.HasNodeID = cmd.Flags().Changed("nodeid")
-			opts.HasPID = cmd.Flags().Changed("pid")
 			if opts.UTC && opts.Relative {
 				return flagErrorf("--utc and --relative cannot be used together")
 			}
@@ -109,18 +102,12 @@ func NewCmdDecode(f *Factory, runF func(*DecodeOptions) error) *cobra.Command {
 			if opts.Hex && opts.Stats {
 				return flagErrorf("--hex and --stats cannot be used together")
 			}
-			opts.filter = decode.Filter{
-				ErrorsOnly: opts.Errors, MinLatency: opts.MinLatency,
-				NodeID: opts.NodeID, HasNodeID: opts.HasNodeID,
-				Path: opts.Path, PID: opts.PID, HasPID: opts.HasPID,
+			flt, err := opts.filterFlags.parse(cmd.Flags())
+			if err != nil {
+				return err
 			}
-			if cmd.Flags().Changed("op") {
-				set, err := decode.ParseOps(opts.Ops)
-				if err != nil {
-					return flagErrorf("invalid --op: %v", err)
-				}
-				opts.filter.Ops = set
-			}
+			flt.ErrorsOnly, flt.MinLatency = opts.Errors, opts.MinLatency
+			opts.filter = flt
 			if runF != nil {
 				return runF(opts)
 			}
@@ -133,12 +120,9 @@ func NewCmdDecode(f *Factory, runF func(*DecodeOptions) error) *cobra.Command {
 	fl.BoolVar(&opts.Hex, "hex", false, "show the raw bytes of every message")
 	fl.BoolVar(&opts.UTC, "utc", false, "print times in UTC")
 	fl.BoolVar(&opts.Relative, "relative", false, "print times as seconds since the first record")
-	fl.StringVar(&opts.Ops, "op", "", "only these operations or notify codes, comma-separated (LOOKUP,READ,INVAL_INODE)")
+	opts.filterFlags.register(fl)
 	fl.BoolVar(&opts.Errors, "errors", false, "only replies with an error")
 	fl.DurationVar(&opts.MinLatency, "min-latency", 0, "only replies at least this slow (e.g. 1ms)")
-	fl.Uint64Var(&opts.NodeID, "nodeid", 0, "only records about this node ID")
-	fl.StringVar(&opts.Path, "path", "", "only records whose path starts with `PATH` or matches it as a glob")
-	fl.Uint32Var(&opts.PID, "pid", 0, "only requests (and their replies) of this process")
 	return cmd
 }
 

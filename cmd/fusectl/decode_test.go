@@ -37,8 +37,8 @@ func TestNewCmdDecode(t *testing.T) {
 		{
 			name: "filters",
 			cli:  "--op LOOKUP,read --errors --min-latency 1.5ms --nodeid 0 --path /a/* --pid 42 s.fcap",
-			want: DecodeOptions{Input: "s.fcap", Ops: "LOOKUP,read", Errors: true, MinLatency: 1500 * time.Microsecond,
-				NodeID: 0, HasNodeID: true, Path: "/a/*", PID: 42, HasPID: true},
+			want: DecodeOptions{Input: "s.fcap", Errors: true, MinLatency: 1500 * time.Microsecond,
+				filterFlags: filterFlags{Ops: "LOOKUP,read", NodeID: 0, HasNodeID: true, Path: "/a/*", PID: 42, HasPID: true}},
 		},
 		{name: "no file", cli: "", wantErr: "decode needs one capture file, or - for standard input"},
 		{name: "two files", cli: "a b", wantErr: "decode needs one capture file, or - for standard input"},
@@ -128,7 +128,7 @@ func TestDecodeRun(t *testing.T) {
 			wantOut: []string{"#12 OK 2.01ms READ"}, lines: 1,
 		},
 		{
-			name: "path and pid", opts: DecodeOptions{Input: session, UTC: true, Path: "/dir/b*", PID: 777, HasPID: true},
+			name: "path and pid", opts: DecodeOptions{Input: session, UTC: true, filterFlags: filterFlags{Path: "/dir/b*", PID: 777, HasPID: true}},
 			wantOut: []string{"#22 READ n4 \"/dir/b.txt\"", "#22 EINTR"}, lines: 2,
 		},
 		{

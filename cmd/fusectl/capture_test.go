@@ -1,0 +1,103 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/fusectl/fusectl/abi"
+	"github.com/fusectl/fusectl/capture"
+	"github.com/fusectl/fusectl/decode"
+	"github.com/fusectl/fusectl/decode/decodetest"
+	"github.com/fusectl/fusectl/mount"
+)
+
+func TestNewCmdCapture(t *testing.T) {
+	for _, tt := range []struct {
+		name, cli string
+		wantErr   string
+		check     func(*CaptureOptions) bool
+	}{
+		{name: "file", cli: "-o s.fcap -c 10 --duration 2s --snaplen 128", check: func(o *CaptureOptions) bool {
+			return o.Output == "s.fcap" && o.Count == 10 && o.Duration.Seconds() == 2 && o.SnapLen == 128 && o.filter == (decode.Filter{})
+		}},
+		{name: "filters", cli: "-o - --op lookup,READ --path /a --pid 7 --nodeid 0", check: func(o *CaptureOptions) bool {
+			f := o.filter
+			return f.Ops != nil && f.Ops.HasOp(abi.FUSE_LOOKUP) && f.Ops.HasOp(abi.FUSE_READ) && !f.Ops.HasOp(abi.FUSE_OPEN) &&
+				f.Path == "/a" && f.HasPID && f.PID == 7 && f.HasNodeID && f.NodeID == 0
+		}},
+		{name: "no output", cli: "", wantErr: "-o FILE or -o - is required"},
+		{name: "bad op", cli: "-o x --op FROB", wantErr: `invalid --op: unknown operation "FROB"`},
+		{name: "negative count", cli: "-o x -c -1", wantErr: "-c, --duration and --snaplen take non-negative values"},
+		{name: "tiny snaplen", cli: "-o x --snaplen 10", wantErr: "--snaplen 10 is too small to keep the headers (minimum 64)"},
+		{name: "operand", cli: "-o x y", wantErr: `unknown command "y" for "capture"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseOptions(t, tt.cli, NewCmdCapture)
+			if wantError(t, err, tt.wantErr) {
+				return
+			}
+			if !tt.check(got) {
+				t.Errorf("options %+v", *got)
+			}
+		})
+	}
+}
+
+// TestCaptureFilter runs a session that starts with synthesized records
+// through the capture filter: INIT and the synthesized records are always
+// kept, a kept request keeps its reply, and a path may be given under the
+// mountpoint.
+func TestCaptureFilter(t *testing.T) {
+	b := decodetest.New()
+	b.O = abi.NativeEndian
+	decodetest.Realistic(b)
+	tests := []struct {
+		name string
+		cli  string
+		want string // the live records kept
+	}{
+		{name: "all", cli: "", want: "INIT> INIT< LOOKUP> LOOKUP< LOOKUP> LOOKUP< GETATTR> GETATTR< OPEN> OPEN< READ> READ< LOOKUP> LOOKUP< OPENDIR> OPENDIR< READDIRPLUS> READDIRPLUS< RELEASEDIR> RELEASEDIR< READ> INTERRUPT> READ< INVAL_INODE RELEASE> RELEASE< DELETE"},
+		{name: "ops", cli: "--op read,inval_inode", want: "INIT> INIT< READ> READ< READ> READ< INVAL_INODE"},
+		{name: "path", cli: "--path /dir/a.txt", want: "INIT> INIT< LOOKUP> LOOKUP< GETATTR> GETATTR< OPEN> OPEN< READ> READ< INVAL_INODE RELEASE> RELEASE< DELETE"},
+		{name: "full path", cli: "--path /mnt/x/dir/a.txt --op OPEN", want: "INIT> INIT< OPEN> OPEN<"},
+		// The kernel's INTERRUPT carries no pid.
+		{name: "pid", cli: "--pid 777", want: "INIT> INIT< READ> READ<"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts, err := parseOptions(t, "-o x "+tt.cli, NewCmdCapture)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := newCaptureFilter(opts.filter, "/mnt/x/")
+			s := decode.NewSession(decode.Options{})
+			var rec decode.Record
+			var got []string
+			for _, m := range b.Msgs {
+				ev := &mount.Event{Time: m.Time, Dir: m.Dir, Flags: m.Flags, Msg: m.Data, OrigLen: len(m.Data)}
+				if !f.keep(ev) {
+					continue
+				}
+				if err := s.DecodeMsg(m.Time, m.Dir, m.Flags, m.Data, len(m.Data), abi.NativeEndian, &rec); err != nil {
+					t.Fatalf("kept record does not decode after the filter: %v", err)
+				}
+				got = append(got, describe(&rec))
+			}
+			if strings.Join(got, " ") != tt.want {
+				t.Errorf("kept\n %s\nwant\n %s", strings.Join(got, " "), tt.want)
+			}
+		})
+	}
+}
+
+// describe names a record by operation and direction (> request, < reply);
+// notifications by their code.
+func describe(r *decode.Record) string {
+	switch r.Dir {
+	case capture.DirRequest:
+		return r.Op.String() + ">"
+	case capture.DirReply:
+		return r.Op.String() + "<"
+	}
+	return r.Notify.String()
+}
