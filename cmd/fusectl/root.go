@@ -34,6 +34,15 @@ func flagErrorf(format string, args ...any) error {
 	return &flagError{fmt.Errorf(format, args...)}
 }
 
+// Examples are written flush left in the commands and indented in the
+// help, as in every other section. Template functions are global to cobra:
+// registered once, not per command tree.
+func init() {
+	cobra.AddTemplateFunc("indentExamples", func(s string) string {
+		return "  " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n  ")
+	})
+}
+
 // NewCmdRoot builds the command tree.
 func NewCmdRoot(f *Factory) *cobra.Command {
 	root := &cobra.Command{
@@ -62,11 +71,6 @@ func NewCmdRoot(f *Factory) *cobra.Command {
 		return &flagError{err}
 	})
 	root.CompletionOptions.DisableDefaultCmd = true
-	// Examples are written flush left in the commands and indented here,
-	// as in every other section of the help.
-	cobra.AddTemplateFunc("indentExamples", func(s string) string {
-		return "  " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n  ")
-	})
 	root.SetUsageTemplate(strings.Replace(root.UsageTemplate(),
 		"{{.Example}}", "{{indentExamples .Example}}", 1))
 
