@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/fusectl/fusectl/capture"
+	"github.com/fusectl/fusectl/internal/testenv"
 )
 
 // stuckAfter bounds every wait of the fault tests: a process or a mount
@@ -55,9 +56,7 @@ type proc struct {
 // startWorkload runs a shell script in dir in the background.
 func startWorkload(t *testing.T, dir, script string) *proc {
 	t.Helper()
-	// The shell changes into dir itself (see run).
-	p := &proc{cmd: exec.Command("sh", "-c", `cd "$1" || exit 1; shift; `+script, "sh", dir), done: make(chan struct{})}
-	p.cmd.Dir = "/"
+	p := &proc{cmd: testenv.ShellCommand(dir, script), done: make(chan struct{})}
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -133,16 +133,11 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// run runs a shell command line in dir and fails the test on error. The
-// shell changes into dir itself: a forked child of this process that
-// blocks in chdir on the mount it serves can deadlock with the runtime
-// (the parent waits for the exec in a system call while a garbage
-// collection waits for it), so children never start inside the mount.
+// run runs a shell command line in dir (see testenv.ShellCommand) and
+// fails the test on error.
 func run(t testing.TB, dir string, script string) string {
 	t.Helper()
-	cmd := exec.Command("sh", "-ec", `cd "$1"; shift; `+script, "sh", dir)
-	cmd.Dir = "/"
-	out, err := cmd.CombinedOutput()
+	out, err := testenv.ShellCommand(dir, "set -e; "+script).CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s: %v\n%s", script, err, out)
 	}

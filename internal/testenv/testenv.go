@@ -81,3 +81,15 @@ func CopyExecutable(tb testing.TB, src, dst string) {
 		tb.Fatal(err)
 	}
 }
+
+// ShellCommand returns a command running the sh script in dir. The shell
+// changes into dir itself and the child starts in /: a test process that
+// serves a mount must not start children inside it, because its forked
+// child would block in chdir on the mount while the parent, waiting for
+// that child's exec inside a system call, may hold the only scheduler P
+// that could answer (GOMAXPROCS=1), or a garbage collection waits for it.
+func ShellCommand(dir, script string) *exec.Cmd {
+	cmd := exec.Command("sh", "-c", `cd "$1" || exit 1; shift; `+script, "sh", dir)
+	cmd.Dir = "/"
+	return cmd
+}
