@@ -91,6 +91,10 @@ func NewCmdCapture(f *Factory, runF func(*CaptureOptions) error) *cobra.Command 
 	return cmd
 }
 
+// liveFlushEvery bounds how long a kept record waits in the writer's buffer
+// while the feed stays busy.
+const liveFlushEvery = 100 * time.Millisecond
+
 func runCapture(ctx context.Context, opts *CaptureOptions) error {
 	r, err := mount.FindRunning(ctx, opts.ControlDir, opts.Mount)
 	if err != nil {
@@ -128,6 +132,11 @@ func runCapture(ctx context.Context, opts *CaptureOptions) error {
 	live := 0
 	var rec capture.Record
 	var ferr error
+	// Kept records are flushed when the feed has nothing more waiting, so
+	// that a live reader (decode -) sees them now, and at least every
+	// liveFlushEvery while a busy feed never runs dry.
+	unflushed := false
+	var flushed time.Time
 	for opts.Count == 0 || live < opts.Count {
 		ev, err := feed.Next()
 		if err != nil {
@@ -136,24 +145,23 @@ func runCapture(ctx context.Context, opts *CaptureOptions) error {
 			}
 			break
 		}
-		if !flt.keep(ev) {
-			continue
+		if flt.keep(ev) {
+			rec = capture.Record{Time: ev.Time, Dir: ev.Dir, Flags: ev.Flags, Msg: ev.Msg, OrigLen: ev.OrigLen}
+			if err := w.Write(&rec); err != nil {
+				ferr = fmt.Errorf("write capture: %w", err)
+				break
+			}
+			if ev.Flags&capture.FlagSynthesized == 0 {
+				live++
+			}
+			unflushed = true
 		}
-		rec = capture.Record{Time: ev.Time, Dir: ev.Dir, Flags: ev.Flags, Msg: ev.Msg, OrigLen: ev.OrigLen}
-		if err := w.Write(&rec); err != nil {
-			ferr = fmt.Errorf("write capture: %w", err)
-			break
-		}
-		if ev.Flags&capture.FlagSynthesized == 0 {
-			live++
-		}
-		if feed.Buffered() == 0 {
-			// Nothing more waiting: flush, so a live reader (decode -)
-			// sees the record now.
+		if unflushed && (feed.Buffered() == 0 || time.Since(flushed) >= liveFlushEvery) {
 			if err := w.Flush(); err != nil {
 				ferr = fmt.Errorf("flush capture: %w", err)
 				break
 			}
+			unflushed, flushed = false, time.Now()
 		}
 	}
 	cerr := w.Close()

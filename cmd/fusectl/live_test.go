@@ -1,0 +1,441 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fusectl/fusectl/abi"
+	"github.com/fusectl/fusectl/capture"
+	"github.com/fusectl/fusectl/decode"
+	"github.com/fusectl/fusectl/internal/testenv"
+	"github.com/fusectl/fusectl/mount"
+)
+
+// The tests of this file run fusectl's commands in this process against
+// real mounts of demofs; workloads run in child shells, because a process
+// must not use a mount that it serves itself.
+
+// stuck bounds every wait: what has not happened by then is the failure.
+const stuck = 30 * time.Second
+
+// buildDemofs builds the demo server into a temporary directory.
+func buildDemofs(t *testing.T) string {
+	t.Helper()
+	testenv.RequireCommand(t, "go")
+	bin := filepath.Join(t.TempDir(), "demofs")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/fusectl/fusectl/cmd/demofs").CombinedOutput(); err != nil {
+		t.Fatalf("build demofs: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// lockedBuffer is a bytes.Buffer safe for a command writing while the test
+// reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// runCommand runs a fusectl command line in this process.
+func runCommand(ctx context.Context, in io.Reader, out, errOut io.Writer, args ...string) error {
+	f := &Factory{IO: TestIO(in, out, errOut, false), Getenv: os.Getenv}
+	root := NewCmdRoot(f)
+	root.SetArgs(args)
+	return root.ExecuteContext(ctx)
+}
+
+// eventually polls cond until it holds, and fails the test after stuck.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(stuck)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not after %v", what, stuck)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// fusectlMount runs `fusectl mount MNT -- demofs -ttl 0 {}` in the
+// background; the cleanup stops it as Ctrl-C does and checks that it
+// unmounted.
+func fusectlMount(t *testing.T, demofs string) string {
+	t.Helper()
+	mnt := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- runCommand(ctx, nil, &out, &errOut, "mount", mnt, "--", demofs, "-ttl", "0", "{}")
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("fusectl mount: %v\n%s", err, errOut.String())
+			}
+		case <-time.After(stuck):
+			t.Errorf("fusectl mount did not end after Ctrl-C")
+		}
+		if _, err := mount.FindFUSEMount(mnt); !errors.Is(err, mount.ErrNotFUSE) {
+			t.Errorf("%s still mounted: %v", mnt, err)
+			mount.Abort(mnt)
+		}
+	})
+	eventually(t, "fusectl mount", func() bool {
+		select {
+		case err := <-done:
+			t.Fatalf("fusectl mount ended: %v\n%s", err, errOut.String())
+		default:
+		}
+		return strings.HasPrefix(out.String(), "mounted "+mnt+" ")
+	})
+	return mnt
+}
+
+// shell runs script in dir and fails the test if it fails.
+func shell(t *testing.T, dir, script string) {
+	t.Helper()
+	if out, err := testenv.ShellCommand(dir, script).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", script, err, out)
+	}
+}
+
+// background runs script in dir until the test ends and returns its
+// process, whose pid is the one making the requests of the shell's
+// builtins.
+func background(t *testing.T, dir, script string) *os.Process {
+	t.Helper()
+	cmd := testenv.ShellCommand(dir, script)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	return cmd.Process
+}
+
+// liveRecords reads a capture file written by fusectl capture: it must
+// start with the synthesized INIT exchange, decode without error, and
+// every live record is returned decoded.
+func liveRecords(t *testing.T, path string) []*decode.Record {
+	t.Helper()
+	r, err := capture.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	s := decode.NewSession(decode.Options{})
+	var live []*decode.Record
+	for i := 0; ; i++ {
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+		var d decode.Record
+		if err := s.DecodeMsg(rec.Time, rec.Dir, rec.Flags, rec.Msg, rec.OrigLen, abi.NativeEndian, &d); err != nil {
+			t.Errorf("record %d: %v", i, err)
+		}
+		if i < 2 && (d.Op != abi.FUSE_INIT || rec.Flags&capture.FlagSynthesized == 0) {
+			t.Fatalf("record %d is %v flags %v, want the synthesized INIT exchange", i, d.Op, rec.Flags)
+		}
+		if rec.Flags&capture.FlagSynthesized == 0 {
+			live = append(live, d.Clone())
+		}
+	}
+	if r.Truncated() {
+		t.Errorf("capture not closed properly: it ends inside a record")
+	}
+	return live
+}
+
+func TestCaptureCommand(t *testing.T) {
+	testenv.RequireFUSE(t)
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	mnt := fusectlMount(t, buildDemofs(t))
+	shell(t, mnt, "mkdir -p a/b && head -c 8192 /dev/urandom > a/b/f && echo x > other")
+	// Two readers whose READs come from the shells themselves (the
+	// redirections of the read builtin), and traffic of other kinds.
+	reader := background(t, mnt, "while :; do read x < a/b/f; done")
+	background(t, mnt, "while :; do read x < other; mkdir d; rmdir d; done")
+	dir := t.TempDir()
+	record := func(t *testing.T, args ...string) (file, stderr string) {
+		t.Helper()
+		file = filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+".fcap")
+		var errOut lockedBuffer
+		ctx, cancel := context.WithTimeout(context.Background(), stuck)
+		defer cancel()
+		if err := runCommand(ctx, nil, io.Discard, &errOut, append([]string{"capture", "-o", file}, args...)...); err != nil {
+			t.Fatalf("fusectl capture: %v", err)
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("fusectl capture did not stop by itself")
+		}
+		return file, errOut.String()
+	}
+
+	t.Run("count and filter", func(t *testing.T) {
+		file, stderr := record(t, "-c", "6", "--op", "READ", "--path", mnt+"/a")
+		want := fmt.Sprintf("6 records captured from %s to %s\n", mnt, file)
+		if stderr != want {
+			t.Errorf("stderr %q, want %q", stderr, want)
+		}
+		live := liveRecords(t, file)
+		if len(live) != 6 {
+			t.Fatalf("%d live records, want 6", len(live))
+		}
+		for _, r := range live {
+			if r.Op != abi.FUSE_READ || string(r.Path) != "/a/b/f" {
+				t.Errorf("kept %v %s %q, want READs of /a/b/f", r.Dir, r.Op, r.Path)
+			}
+		}
+	})
+
+	t.Run("pid", func(t *testing.T) {
+		file, _ := record(t, "-c", "10", "--pid", fmt.Sprint(reader.Pid))
+		for _, r := range liveRecords(t, file) {
+			if r.PID != uint32(reader.Pid) || string(r.Path) != "/a/b/f" {
+				t.Errorf("kept %v %s by pid %d on %q, want only pid %d's on /a/b/f", r.Dir, r.Op, r.PID, r.Path, reader.Pid)
+			}
+		}
+	})
+
+	t.Run("snaplen", func(t *testing.T) {
+		file, _ := record(t, "-c", "4", "--op", "READ", "--path", "/a/b/f", "--snaplen", "64")
+		r, err := capture.Open(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		cut := 0
+		for {
+			rec, err := r.Next()
+			if err != nil {
+				break
+			}
+			if len(rec.Msg) > 64 {
+				t.Errorf("record of %d bytes in a 64-byte snap", len(rec.Msg))
+			}
+			if rec.Dir == capture.DirReply && rec.Flags&capture.FlagSynthesized == 0 {
+				if rec.Flags&capture.FlagTruncated == 0 || rec.OrigLen <= len(rec.Msg) {
+					t.Errorf("READ reply of %d bytes (original %d) not marked truncated", len(rec.Msg), rec.OrigLen)
+				}
+				cut++
+			}
+		}
+		if cut != 2 {
+			t.Errorf("%d READ replies, want 2", cut)
+		}
+	})
+
+	t.Run("duration", func(t *testing.T) {
+		start := time.Now()
+		file, stderr := record(t, "--duration", "300ms")
+		if d := time.Since(start); d < 300*time.Millisecond {
+			t.Errorf("capture of 300ms ended after %v", d)
+		}
+		live := liveRecords(t, file)
+		if len(live) == 0 || !strings.HasPrefix(stderr, fmt.Sprintf("%d records captured", len(live))) {
+			t.Errorf("%d live records; stderr %q", len(live), stderr)
+		}
+	})
+
+	// capture -o - | decode -: decode prints records while the capture
+	// runs, and Ctrl-C ends both cleanly. The MKDIRs under /slow come five
+	// a second: without a flush per quiet moment, the writer's 64 KiB
+	// buffer would hold them for longer than the test waits.
+	t.Run("live decode", func(t *testing.T) {
+		background(t, mnt, "mkdir slow; i=0; while :; do mkdir slow/$i; i=$((i+1)); sleep 0.2; done")
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pr.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		capDone := make(chan error, 1)
+		go func() {
+			capDone <- runCommand(ctx, nil, pw, io.Discard, "capture", "-o", "-", "--op", "MKDIR", "--path", "/slow/*")
+			pw.Close()
+		}()
+		var out lockedBuffer
+		decDone := make(chan error, 1)
+		go func() { decDone <- runCommand(context.Background(), pr, &out, io.Discard, "decode", "-") }()
+		eventually(t, "a decoded MKDIR while the capture runs", func() bool {
+			select {
+			case err := <-capDone:
+				t.Fatalf("capture ended early: %v", err)
+			default:
+			}
+			return strings.Contains(out.String(), " MKDIR ")
+		})
+		cancel()
+		for what, ch := range map[string]chan error{"capture": capDone, "decode": decDone} {
+			select {
+			case err := <-ch:
+				if err != nil {
+					t.Errorf("%s: %v", what, err)
+				}
+			case <-time.After(stuck):
+				t.Fatalf("%s did not end after Ctrl-C", what)
+			}
+		}
+		for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+			if !strings.Contains(line, " MKDIR ") && !strings.Contains(line, " INIT ") && !strings.HasSuffix(line, " synthesized") {
+				t.Errorf("line not selected by --op MKDIR: %q", line)
+			}
+		}
+	})
+}
+
+// TestPsAndAbort lists a fusectl mount and a direct mount of demofs, stops
+// the direct mount's server, sees a request waiting on it in ps, and
+// aborts it: the process stuck on it returns and nothing stays mounted.
+func TestPsAndAbort(t *testing.T) {
+	testenv.RequireFUSE(t)
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	demofs := buildDemofs(t)
+	viaFusectl := fusectlMount(t, demofs)
+	direct := t.TempDir()
+	srv := exec.Command(demofs, "-ttl", "0", direct)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		srv.Process.Signal(syscall.SIGCONT)
+		srv.Process.Kill()
+		srv.Wait()
+		if _, err := mount.FindFUSEMount(direct); err == nil {
+			t.Errorf("%s left mounted", direct)
+			mount.Abort(direct)
+		}
+	})
+	eventually(t, "demofs mounted", func() bool {
+		_, err := mount.FindFUSEMount(direct)
+		return err == nil
+	})
+	controlFSBefore := controlFSMounted(t)
+
+	ps := func() map[string]psRow {
+		t.Helper()
+		var out bytes.Buffer
+		if err := runCommand(context.Background(), nil, &out, io.Discard, "ps", "--json"); err != nil {
+			t.Fatalf("fusectl ps: %v", err)
+		}
+		var rows []psRow
+		if err := json.Unmarshal(out.Bytes(), &rows); err != nil {
+			t.Fatalf("ps --json: %v\n%s", err, out.String())
+		}
+		byMnt := map[string]psRow{}
+		for _, r := range rows {
+			byMnt[r.Mountpoint] = r
+		}
+		return byMnt
+	}
+	rows := ps()
+	if r, ok := rows[viaFusectl]; !ok || !r.Fusectl || r.ServerPid <= 0 || r.FusectlPid != os.Getpid() || r.Rate == nil || r.FSType != "fuse.demofs" || r.Waiting == nil {
+		t.Errorf("fusectl mount listed as %+v (present %v)", r, ok)
+	}
+	if r, ok := rows[direct]; !ok || r.Fusectl || r.Rate != nil || r.Waiting == nil || *r.Waiting != 0 {
+		t.Errorf("direct mount listed as %+v (present %v)", r, ok)
+	}
+	if controlFSMounted(t) != controlFSBefore {
+		t.Errorf("ps left the control file system mounted=%v, was %v", !controlFSBefore, controlFSBefore)
+	}
+
+	// A stat on the stopped server hangs until the abort.
+	if err := srv.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	statCmd := exec.Command("stat", filepath.Join(direct, "x"))
+	statCmd.Dir = "/"
+	if err := statCmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	statDone := make(chan error, 1)
+	go func() { statDone <- statCmd.Wait() }()
+	t.Cleanup(func() { statCmd.Process.Kill() })
+	eventually(t, "ps shows the stat waiting", func() bool {
+		r := ps()[direct]
+		return r.Waiting != nil && *r.Waiting > 0
+	})
+	select {
+	case err := <-statDone:
+		t.Fatalf("stat on a stopped server returned: %v", err)
+	default:
+	}
+
+	var out bytes.Buffer
+	if err := runCommand(context.Background(), nil, &out, io.Discard, "abort", direct); err != nil {
+		t.Fatalf("fusectl abort: %v", err)
+	}
+	if want := "aborted and unmounted " + direct + "\n"; out.String() != want {
+		t.Errorf("abort printed %q, want %q", out.String(), want)
+	}
+	select {
+	case err := <-statDone:
+		if err == nil {
+			t.Errorf("stat on an aborted connection succeeded")
+		}
+	case <-time.After(stuck):
+		t.Fatalf("stat still stuck after the abort")
+	}
+	if _, err := mount.FindFUSEMount(direct); !errors.Is(err, mount.ErrNotFUSE) {
+		t.Errorf("still mounted after abort: %v", err)
+	}
+	if _, ok := ps()[direct]; ok {
+		t.Errorf("ps lists the aborted mount")
+	}
+	if controlFSMounted(t) != controlFSBefore {
+		t.Errorf("abort changed whether the control file system is mounted")
+	}
+}
+
+// controlFSMounted reports whether the kernel's fusectl control file
+// system is mounted.
+func controlFSMounted(t *testing.T) bool {
+	t.Helper()
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if fields := strings.Fields(sc.Text()); len(fields) > 4 && fields[4] == mount.ControlDir {
+			return true
+		}
+	}
+	return false
+}
