@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/fusectl/fusectl/capture"
+	"github.com/fusectl/fusectl/internal/testenv"
 )
 
 // loopbackArgs returns the command line of go-fuse's loopback example over
@@ -120,4 +122,46 @@ func TestNoClampForNeverSplicing(t *testing.T) {
 	if largest <= limit {
 		t.Errorf("largest READ asked %d bytes, want more than the %d-byte clamp", largest, limit)
 	}
+}
+
+// TestMountOptionsReachKernel checks where the kernel mount's options come
+// from: -o for a server started on /dev/fd/N (which hides its own), the
+// server's own fusermount arguments for one started through the shim
+// (bindfs asks for fsname=SOURCE, default_permissions and allow_other).
+// A max_read within the READ clamp is kept as given.
+func TestMountOptionsReachKernel(t *testing.T) {
+	t.Run("-o", func(t *testing.T) {
+		_, mnt := startMount(t, demofsArgs(t), Options{
+			MountOptions: []string{"fsname=fusectl-test,subtype=probe", "default_permissions,allow_other,max_read=32768"},
+		})
+		fm, err := FindFUSEMount(mnt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fm.Source != "fusectl-test" || fm.FSType != "fuse.probe" {
+			t.Errorf("source %q type %q, want fusectl-test and fuse.probe", fm.Source, fm.FSType)
+		}
+		for _, o := range []string{"default_permissions", "allow_other", "max_read=32768"} {
+			if !slices.Contains(strings.Split(fm.Options, ","), o) {
+				t.Errorf("mount options %q lack %s", fm.Options, o)
+			}
+		}
+	})
+	t.Run("shim", func(t *testing.T) {
+		testenv.RequireCommand(t, "bindfs")
+		src := t.TempDir()
+		_, mnt := startMount(t, []string{"bindfs", "-f", src, "{}"}, Options{})
+		fm, err := FindFUSEMount(mnt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fm.Source != src {
+			t.Errorf("source %q, want bindfs's fsname %q", fm.Source, src)
+		}
+		for _, o := range []string{"default_permissions", "allow_other"} {
+			if !slices.Contains(strings.Split(fm.Options, ","), o) {
+				t.Errorf("mount options %q lack bindfs's %s", fm.Options, o)
+			}
+		}
+	})
 }
