@@ -132,87 +132,139 @@ func TestFaultServerKilled(t *testing.T) {
 	requireNotMounted(t, mnt)
 }
 
-func TestFaultServerStoppedThenClosed(t *testing.T) {
-	m, mnt := startMount(t, demofsArgs(t, "-ttl", "0"), Options{Grace: time.Second})
-	run(t, mnt, "mkdir d && echo x > d/f")
-	sub := m.Subscribe(SubscribeOptions{})
-	defer sub.Close()
-	if err := syscall.Kill(m.Pid(), syscall.SIGSTOP); err != nil {
+// TestFaultServerStoppedThenSIGTERM stops the server with requests
+// pending on it, then sends fusectl SIGTERM: fusectl must answer the
+// pending requests with an error itself, unmount, stop the server and close
+// the capture, which records those answers as injected.
+func TestFaultServerStoppedThenSIGTERM(t *testing.T) {
+	p := startFusectl(t)
+	run(t, p.mnt, "mkdir d && echo x > d/f")
+	if err := syscall.Kill(p.serverPid, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { syscall.Kill(m.Pid(), syscall.SIGCONT) })
+	t.Cleanup(func() { syscall.Kill(p.serverPid, syscall.SIGCONT) })
 	// Two callers blocked on the stopped server; a cd into the mount
 	// would block too, so they use absolute paths.
-	statP := startWorkload(t, "/", "stat "+mnt+"/d/f")
-	catP := startWorkload(t, "/", "cat "+mnt+"/d/f")
-	waitEvents(t, sub, 2, func(ev *Event) bool { return ev.Dir == capture.DirRequest })
-
-	closed := make(chan error, 1)
-	go func() { closed <- m.Close() }()
-	select {
-	case err := <-closed:
-		if err != nil {
-			t.Logf("close: %v", err)
+	statP := startWorkload(t, "/", "stat "+p.mnt+"/d/f")
+	catP := startWorkload(t, "/", "cat "+p.mnt+"/d/f")
+	fm, err := FindFUSEMount(p.mnt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release, err := UseControlFS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(stuckAfter)
+	for n, _ := Waiting(fm.Minor); n < 2; n, _ = Waiting(fm.Minor) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d requests waiting on the stopped server, want 2", n)
 		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	release()
+
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.done:
 	case <-time.After(stuckAfter):
-		t.Fatalf("Close is stuck on a stopped server")
+		t.Fatalf("fusectl is stuck after SIGTERM with a stopped server")
+	}
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("fusectl exited %d after SIGTERM, want 0", code)
 	}
 	waitProcess(t, "stat", statP)
 	waitProcess(t, "cat", catP)
-	requireNotMounted(t, mnt)
-	if st := m.Status(); st.Injected == 0 {
-		t.Errorf("no request answered by fusectl: %+v", st)
+	waitPid(t, p.serverPid)
+	requireNotMounted(t, p.mnt)
+
+	injected := 0
+	n, err := eachRecord(p.capture, func(rec *capture.Record) {
+		if rec.Flags&capture.FlagInjected != 0 {
+			injected++
+		}
+	})
+	if err != nil {
+		t.Fatalf("capture unreadable after record %d: %v", n, err)
 	}
+	if injected < 2 {
+		t.Errorf("capture has %d replies made by fusectl, want one per stuck request", injected)
+	}
+}
+
+// fusectlProc is a `fusectl mount --capture` process of demofs.
+type fusectlProc struct {
+	cmd       *exec.Cmd
+	done      chan struct{} // closed once cmd was reaped
+	mnt       string
+	capture   string
+	serverPid int
+}
+
+// startFusectl runs the fusectl binary mounting demofs with a capture, and
+// returns once it is mounted. The cleanup kills it and fails the test if
+// the mount is left behind.
+func startFusectl(t *testing.T, flags ...string) *fusectlProc {
+	t.Helper()
+	testenv.RequireFUSE(t)
+	fusectl := buildServer(t, "github.com/fusectl/fusectl/cmd/fusectl")
+	dir := t.TempDir()
+	p := &fusectlProc{mnt: filepath.Join(dir, "mnt"), capture: filepath.Join(dir, "s.fcap"), done: make(chan struct{})}
+	os.Mkdir(p.mnt, 0o755)
+	runDir := filepath.Join(dir, "run")
+	args := append(append([]string{"mount", "--capture", p.capture}, flags...), p.mnt, "--", demofsArgs(t)[0], "{}")
+	p.cmd = exec.Command(fusectl, args...)
+	p.cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+runDir)
+	var stderr syncBuffer
+	p.cmd.Stderr = &stderr
+	stdout, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.done
+		if t.Failed() {
+			t.Logf("fusectl stderr:\n%s", stderr.String())
+		}
+		if fm, err := FindFUSEMount(p.mnt); err == nil {
+			t.Errorf("%s left mounted", fm.Mountpoint)
+			Abort(p.mnt)
+		}
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "mounted ") {
+		t.Fatalf("first line %q, %v\n%s", line, err, stderr.String())
+	}
+	r, err := FindRunning(context.Background(), filepath.Join(runDir, "fusectl"), p.mnt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.serverPid = r.Status.ServerPid
+	return p
 }
 
 // TestFaultFusectlKilled kills the fusectl process itself: the capture must
 // read up to its last flushed record, the server must exit, and abort must
 // clear the dead mount.
 func TestFaultFusectlKilled(t *testing.T) {
-	fusectl := buildServer(t, "github.com/fusectl/fusectl/cmd/fusectl")
-	dir := t.TempDir()
-	mnt := filepath.Join(dir, "mnt")
-	os.Mkdir(mnt, 0o755)
-	capPath := filepath.Join(dir, "s.fcap")
-	runDir := filepath.Join(dir, "run")
-	cmd := exec.Command(fusectl, "mount", "--capture", capPath, mnt, "--", demofsArgs(t)[0], "{}")
-	cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+runDir)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(done)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-done
-		if fm, err := FindFUSEMount(mnt); err == nil {
-			t.Errorf("%s left mounted", fm.Mountpoint)
-			Abort(mnt)
-		}
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "mounted ") {
-		t.Fatalf("first line %q, %v", line, err)
-	}
-	r, err := FindRunning(context.Background(), filepath.Join(runDir, "fusectl"), mnt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serverPid := r.Status.ServerPid
-	run(t, mnt, "mkdir d && echo hello > d/f && cat d/f && ls -l d")
+	p := startFusectl(t)
+	run(t, p.mnt, "mkdir d && echo hello > d/f && cat d/f && ls -l d")
 	// The capture writer takes events in batches a few milliseconds
 	// apart: kill once the WRITE has reached the file, so that the test
 	// is about what SIGKILL leaves of flushed records.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		n, sawWrite, err := captureWrites(capPath)
+		n, sawWrite, err := captureWrites(p.capture)
 		if err == nil && sawWrite {
 			break
 		}
@@ -221,25 +273,25 @@ func TestFaultFusectlKilled(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	cmd.Process.Kill()
-	<-done
+	p.cmd.Process.Kill()
+	<-p.done
 
-	waitPid(t, serverPid)
+	waitPid(t, p.serverPid)
 	var st unix.Stat_t
-	if err := unix.Stat(mnt, &st); !errors.Is(err, unix.ENOTCONN) {
+	if err := unix.Stat(p.mnt, &st); !errors.Is(err, unix.ENOTCONN) {
 		t.Logf("stat of the orphaned mount: %v", err)
 	}
-	if err := Abort(mnt); err != nil {
+	if err := Abort(p.mnt); err != nil {
 		t.Fatalf("abort: %v", err)
 	}
-	if _, err := FindFUSEMount(mnt); !errors.Is(err, ErrNotFUSE) {
+	if _, err := FindFUSEMount(p.mnt); !errors.Is(err, ErrNotFUSE) {
 		t.Errorf("still mounted after abort: %v", err)
 	}
-	if _, err := os.ReadDir(mnt); err != nil {
+	if _, err := os.ReadDir(p.mnt); err != nil {
 		t.Errorf("mountpoint unusable after abort: %v", err)
 	}
 
-	n, sawWrite, err := captureWrites(capPath)
+	n, sawWrite, err := captureWrites(p.capture)
 	if err != nil {
 		t.Fatalf("capture unreadable after record %d: %v", n, err)
 	}
