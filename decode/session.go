@@ -82,6 +82,31 @@ type Session struct {
 	nodes    nodeTable
 	counters Counters
 	stack    []uint64
+	// late holds the last INTERRUPTs whose request was answered before
+	// them: the server may still reply to such an INTERRUPT (EAGAIN, "no
+	// such request"), and that reply pairs with it here.
+	late     [16]lateInterrupt
+	lateNext int
+}
+
+// lateInterrupt is an INTERRUPT request outliving the request it
+// interrupts.
+type lateInterrupt struct {
+	unique uint64 // 0: empty
+	start  int64
+	of     uint64
+}
+
+// takeLate removes and returns the late INTERRUPT with unique u, if any.
+func (s *Session) takeLate(u uint64) (lateInterrupt, bool) {
+	for i := range s.late {
+		if s.late[i].unique == u {
+			li := s.late[i]
+			s.late[i] = lateInterrupt{}
+			return li, true
+		}
+	}
+	return lateInterrupt{}, false
 }
 
 // NewSession returns a Session with the given bounds.
@@ -315,12 +340,20 @@ func (s *Session) request(r *Record) {
 // updates the session.
 func (s *Session) reply(r *Record, msg []byte, o abi.ByteOrder) error {
 	var sl *slot
+	var late lateInterrupt
+	lateOK := false
 	if len(msg) >= abi.OutHeaderSize {
-		sl = s.pend.get(o.Uint64(msg[8:]))
+		u := o.Uint64(msg[8:])
+		if sl = s.pend.get(u); sl == nil && u&1 != 0 {
+			late, lateOK = s.takeLate(u)
+		}
 	}
 	c := Call{}
-	if sl != nil {
+	switch {
+	case sl != nil:
 		c.Op, c.XattrSize = sl.op, sl.aux2
+	case lateOK:
+		c.Op = abi.FUSE_INTERRUPT
 	}
 	err := DecodeReplyInto(r, msg, c, o, &s.proto)
 	if r.Dir == capture.DirNotify {
@@ -329,6 +362,11 @@ func (s *Session) reply(r *Record, msg []byte, o abi.ByteOrder) error {
 	}
 	r.pathBuf = r.pathBuf[:0]
 	if sl == nil {
+		if lateOK {
+			r.Paired, r.Interrupts = true, late.of
+			r.Latency = time.Duration(r.Time.UnixNano() - late.start)
+			return err
+		}
 		s.counters.Unpaired++
 		return err
 	}
@@ -359,8 +397,14 @@ func (s *Session) reply(r *Record, msg []byte, o abi.ByteOrder) error {
 	u := sl.unique
 	s.pend.release(sl)
 	if u&1 == 0 {
-		// The interrupt of an answered request will get no reply.
-		s.pend.drop(u | 1)
+		if isl := s.pend.get(u | 1); isl != nil {
+			// The interrupt of an answered request usually gets no
+			// reply; it leaves the pending table, and an EAGAIN may
+			// still pair with it.
+			s.late[s.lateNext] = lateInterrupt{unique: isl.unique, start: isl.start, of: isl.aux}
+			s.lateNext = (s.lateNext + 1) % len(s.late)
+			s.pend.release(isl)
+		}
 	}
 	return err
 }

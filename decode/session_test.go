@@ -119,6 +119,12 @@ func TestSessionPairing(t *testing.T) {
 	u2 := b.Request(abi.FUSE_READ, 1, &abi.ReadIn{Size: 10})
 	b.RequestHdr(abi.InHeader{Opcode: abi.FUSE_INTERRUPT, Unique: u2 | 1}, 0, &abi.InterruptIn{Unique: u2})
 	b.Reply(u2, 0, decodetest.Raw("x"))
+	// go-fuse answers the request, then the INTERRUPT that found nothing
+	// left to interrupt with EAGAIN: that reply pairs too.
+	u4 := b.Request(abi.FUSE_LOOKUP, 1, decodetest.Name("d"))
+	b.RequestHdr(abi.InHeader{Opcode: abi.FUSE_INTERRUPT, Unique: u4 | 1}, 0, &abi.InterruptIn{Unique: u4})
+	b.Reply(u4, 0, decodetest.Entry(2, 0, true))
+	b.Reply(u4|1, abi.Errno(11))
 	// A resent request pairs with the reply that echoes bit 63.
 	u3 := b.Request(abi.FUSE_GETATTR, 1, &abi.GetattrIn{})
 	b.Notify(abi.FUSE_NOTIFY_RESEND)
@@ -143,6 +149,10 @@ func TestSessionPairing(t *testing.T) {
 		{capture.DirRequest, abi.FUSE_READ, false, 0, 0, false},
 		{capture.DirRequest, abi.FUSE_INTERRUPT, false, 0, u2, false},
 		{capture.DirReply, abi.FUSE_READ, true, 0, 0, true},
+		{capture.DirRequest, abi.FUSE_LOOKUP, false, 0, 0, false},
+		{capture.DirRequest, abi.FUSE_INTERRUPT, false, 0, u4, false},
+		{capture.DirReply, abi.FUSE_LOOKUP, true, 0, 0, true},
+		{capture.DirReply, abi.FUSE_INTERRUPT, true, 11, u4, false},
 		{capture.DirRequest, abi.FUSE_GETATTR, false, 0, 0, false},
 		{capture.DirNotify, 0, false, 0, 0, false},
 		{capture.DirRequest, abi.FUSE_GETATTR, false, 0, 0, false},
@@ -162,14 +172,14 @@ func TestSessionPairing(t *testing.T) {
 			t.Errorf("record %d malformed: %v", i, r.Malformed)
 		}
 	}
-	if !recs[9].IsResend() || recs[9].ID() != u3 {
-		t.Errorf("resent request: resend=%v id=%d, want true %d", recs[9].IsResend(), recs[9].ID(), u3)
+	if !recs[13].IsResend() || recs[13].ID() != u3 {
+		t.Errorf("resent request: resend=%v id=%d, want true %d", recs[13].IsResend(), recs[13].ID(), u3)
 	}
 	if s.Pending() != 0 {
 		t.Errorf("%d requests still pending", s.Pending())
 	}
 	c := s.Counters()
-	if c.Unpaired != 1 || c.Interrupts != 2 || c.Resends != 1 || c.Evicted != 0 {
+	if c.Unpaired != 1 || c.Interrupts != 3 || c.Resends != 1 || c.Evicted != 0 {
 		t.Errorf("counters %+v", c)
 	}
 }
