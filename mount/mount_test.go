@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/fusectl/fusectl/capture"
@@ -164,4 +165,69 @@ func TestMountOptionsReachKernel(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestForwardsForgetAndInterrupt checks the requests that want no reply:
+// dropping the dentry cache makes the kernel send FORGET or BATCH_FORGET,
+// and a caller interrupted while the server is stopped makes it send
+// INTERRUPT for the pending request. Both must reach the capture and
+// the server (which then answers the interrupted request), and the
+// capture must decode with every reply paired.
+func TestForwardsForgetAndInterrupt(t *testing.T) {
+	capPath := filepath.Join(t.TempDir(), "s.fcap")
+	m, mnt := startMount(t, demofsArgs(t, "-ttl", "1h"), Options{CapturePath: capPath})
+	run(t, mnt, "mkdir d && for i in $(seq 64); do echo $i > d/$i; done")
+	writeFile(t, "/proc/sys/vm/drop_caches", []byte("2"))
+
+	sub := m.Subscribe(SubscribeOptions{})
+	defer sub.Close()
+	if err := syscall.Kill(m.Pid(), syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(m.Pid(), syscall.SIGCONT) })
+	// The LOOKUP of d (forgotten above) waits on the stopped server;
+	// SIGINT then makes the kernel queue an INTERRUPT for it.
+	cat := startWorkload(t, "/", "exec cat "+filepath.Join(mnt, "d", "1"))
+	waitEvents(t, sub, 1, func(ev *Event) bool { return ev.Dir == capture.DirRequest && ne.Uint32(ev.Msg[4:]) == opLookup })
+	if err := cat.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	waitEvents(t, sub, 1, func(ev *Event) bool {
+		return ev.Dir == capture.DirRequest && ne.Uint32(ev.Msg[4:]) == opInterrupt
+	})
+	if err := syscall.Kill(m.Pid(), syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	waitProcess(t, "interrupted cat", cat)
+	if err := m.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+
+	checkCapture(t, capPath)
+	forgets, interrupted := 0, map[uint64]bool{}
+	replied := map[uint64]bool{}
+	if _, err := eachRecord(capPath, func(rec *capture.Record) {
+		unique := ne.Uint64(rec.Msg[8:])
+		switch {
+		case rec.Dir == capture.DirReply:
+			replied[unique] = true
+		case ne.Uint32(rec.Msg[4:]) == opForget || ne.Uint32(rec.Msg[4:]) == opBatchForget:
+			forgets++
+		case ne.Uint32(rec.Msg[4:]) == opInterrupt:
+			interrupted[ne.Uint64(rec.Msg[inHeaderSize:])] = true
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if forgets == 0 {
+		t.Errorf("no FORGET or BATCH_FORGET in the capture after dropping the dentry cache")
+	}
+	if len(interrupted) == 0 {
+		t.Errorf("no INTERRUPT in the capture")
+	}
+	for u := range interrupted {
+		if !replied[u] {
+			t.Errorf("the server never answered interrupted request %d", u)
+		}
+	}
 }
