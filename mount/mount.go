@@ -104,6 +104,7 @@ type Mount struct {
 	failing  atomic.Bool
 	kernDone chan struct{} // kernel reader ended
 	srvDone  chan struct{} // server reader ended
+	ready    chan struct{} // closed once the INIT reply was forwarded
 
 	stopReq chan error // first cause of teardown
 	done    chan struct{}
@@ -127,6 +128,7 @@ func Start(ctx context.Context, opts Options) (*Mount, error) {
 		sess:     newSession(),
 		kernDone: make(chan struct{}),
 		srvDone:  make(chan struct{}),
+		ready:    make(chan struct{}),
 		stopReq:  make(chan error, 1),
 		done:     make(chan struct{}),
 		started:  time.Now(),
@@ -285,6 +287,11 @@ func (m *Mount) ControlSocket() string {
 // Done is closed when the mount has been torn down.
 func (m *Mount) Done() <-chan struct{} { return m.done }
 
+// Ready is closed once the server's INIT reply has reached the kernel: the
+// mount then serves requests. mount(2) returns before the INIT exchange,
+// so a server that fails at once ends the mount (Done) without Ready.
+func (m *Mount) Ready() <-chan struct{} { return m.ready }
+
 // Err returns why the mount ended once Done is closed: nil after Close,
 // ErrServerExited, ErrUnmounted, or a forwarding or teardown error.
 func (m *Mount) Err() error {
@@ -381,6 +388,7 @@ func (m *Mount) kernelToServer() {
 func (m *Mount) serverToKernel() {
 	defer close(m.srvDone)
 	buf := make([]byte, m.srv.MaxMsg())
+	ready := false
 	for {
 		msg, err := m.srv.ReadMsg(buf)
 		if err != nil {
@@ -431,6 +439,10 @@ func (m *Mount) serverToKernel() {
 			default:
 				m.logf("write to kernel (%s, unique %d): %v", dir, unique, err)
 			}
+		}
+		if op == opInit && !ready {
+			ready = true
+			close(m.ready)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
@@ -36,6 +37,7 @@ type mounter interface {
 	Pid() int
 	Minor() uint32
 	ControlSocket() string
+	Ready() <-chan struct{}
 	Done() <-chan struct{}
 	Err() error
 	Close() error
@@ -124,15 +126,19 @@ func runMount(ctx context.Context, opts *MountOptions) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(opts.IO.Out, "mounted %s (server pid %d, connection %d); Ctrl-C to unmount\n", m.Mountpoint(), m.Pid(), m.Minor())
-	if f, ok := opts.IO.Out.(interface{ Sync() error }); ok {
-		f.Sync()
-	}
-	requested := false
-	select {
-	case <-ctx.Done():
-		requested = true
-	case <-m.Done():
+	// The mount is announced once the server has answered INIT: a server
+	// that fails at once is reported as such, not as a mount that ended.
+	requested, ready := waitReady(ctx, opts, m)
+	if ready {
+		fmt.Fprintf(opts.IO.Out, "mounted %s (server pid %d, connection %d); Ctrl-C to unmount\n", m.Mountpoint(), m.Pid(), m.Minor())
+		if f, ok := opts.IO.Out.(interface{ Sync() error }); ok {
+			f.Sync()
+		}
+		select {
+		case <-ctx.Done():
+			requested = true
+		case <-m.Done():
+		}
 	}
 	err = m.Close()
 	st := m.Status()
@@ -145,9 +151,44 @@ func runMount(ctx context.Context, opts *MountOptions) error {
 			// Unmounted from outside (umount, fusectl abort): a normal end.
 			return nil
 		}
+		if !ready {
+			return fmt.Errorf("%s: %w before answering INIT", m.Mountpoint(), err)
+		}
 		return fmt.Errorf("%s: %w", m.Mountpoint(), err)
 	}
 	return nil
+}
+
+// initPatience is how long fusectl mount waits for the server's INIT
+// reply before saying that it is waiting.
+var initPatience = 5 * time.Second
+
+// waitReady waits until the server has answered INIT (ready), the mount
+// ended, or Ctrl-C (requested).
+func waitReady(ctx context.Context, opts *MountOptions, m mounter) (requested, ready bool) {
+	slow := time.NewTimer(initPatience)
+	defer slow.Stop()
+	isReady := func() bool {
+		select {
+		case <-m.Ready():
+			return true
+		default:
+			return false
+		}
+	}
+	// Ready wins over an end or a Ctrl-C that came at the same time.
+	for !isReady() {
+		select {
+		case <-m.Ready():
+		case <-m.Done():
+			return false, isReady()
+		case <-ctx.Done():
+			return true, isReady()
+		case <-slow.C:
+			fmt.Fprintf(opts.IO.ErrOut, "fusectl: mounted %s, waiting for the server (pid %d) to answer INIT; Ctrl-C to give up\n", m.Mountpoint(), m.Pid())
+		}
+	}
+	return false, true
 }
 
 // summary prints the counts of a finished mount, and drops loudly.

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fusectl/fusectl/client/launch"
 	"github.com/fusectl/fusectl/mount"
@@ -65,19 +66,21 @@ func TestNewCmdMount(t *testing.T) {
 
 // fakeMount is a mounter that ends when told.
 type fakeMount struct {
+	ready  chan struct{}
 	done   chan struct{}
 	err    error
 	closed bool
 	st     mount.Status
 }
 
-func (m *fakeMount) Mountpoint() string    { return "/mnt/x" }
-func (m *fakeMount) Pid() int              { return 42 }
-func (m *fakeMount) Minor() uint32         { return 7 }
-func (m *fakeMount) ControlSocket() string { return "" }
-func (m *fakeMount) Done() <-chan struct{} { return m.done }
-func (m *fakeMount) Err() error            { <-m.done; return m.err }
-func (m *fakeMount) Status() mount.Status  { return m.st }
+func (m *fakeMount) Mountpoint() string     { return "/mnt/x" }
+func (m *fakeMount) Pid() int               { return 42 }
+func (m *fakeMount) Minor() uint32          { return 7 }
+func (m *fakeMount) ControlSocket() string  { return "" }
+func (m *fakeMount) Ready() <-chan struct{} { return m.ready }
+func (m *fakeMount) Done() <-chan struct{}  { return m.done }
+func (m *fakeMount) Err() error             { <-m.done; return m.err }
+func (m *fakeMount) Status() mount.Status   { return m.st }
 func (m *fakeMount) Close() error {
 	if !m.closed {
 		m.closed = true
@@ -91,22 +94,36 @@ func (m *fakeMount) Close() error {
 }
 
 func TestMountRun(t *testing.T) {
+	const mounted = "mounted /mnt/x (server pid 42, connection 7); Ctrl-C to unmount\n"
 	tests := []struct {
 		name      string
+		notReady  bool  // the server never answers INIT
+		slowInit  bool  // the server answers INIT late
 		cancel    bool  // Ctrl-C
 		ended     error // the mount ends by itself with this error
 		wantErr   string
 		wantOut   string
 		wantErrIn string
 	}{
-		{name: "ctrl-c", cancel: true, wantOut: "mounted /mnt/x (server pid 42, connection 7); Ctrl-C to unmount\n", wantErrIn: "unmounted /mnt/x: 10 requests, 9 replies, 1 notifications\n"},
-		{name: "server exit", ended: mount.ErrServerExited, wantErr: "/mnt/x: server exited"},
-		{name: "external unmount", ended: mount.ErrUnmounted},
+		{name: "ctrl-c", cancel: true, wantOut: mounted, wantErrIn: "unmounted /mnt/x: 10 requests, 9 replies, 1 notifications\n"},
+		{name: "server exit", ended: mount.ErrServerExited, wantOut: mounted, wantErr: "/mnt/x: server exited"},
+		{name: "external unmount", ended: mount.ErrUnmounted, wantOut: mounted},
+		{name: "exit before INIT", notReady: true, ended: mount.ErrServerExited, wantErr: "/mnt/x: server exited before answering INIT"},
+		{name: "ctrl-c before INIT", notReady: true, cancel: true},
+		{name: "slow INIT", slowInit: true, cancel: true, wantOut: mounted, wantErrIn: "fusectl: mounted /mnt/x, waiting for the server (pid 42) to answer INIT; Ctrl-C to give up\n"},
 	}
+	defer func(p time.Duration) { initPatience = p }(initPatience)
+	initPatience = 10 * time.Millisecond
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
-			fm := &fakeMount{done: make(chan struct{}), st: mount.Status{Mountpoint: "/mnt/x", Requests: 10, Replies: 9, Notifies: 1, CaptureDropped: 3}}
+			fm := &fakeMount{ready: make(chan struct{}), done: make(chan struct{}), st: mount.Status{Mountpoint: "/mnt/x", Requests: 10, Replies: 9, Notifies: 1, CaptureDropped: 3}}
+			switch {
+			case tt.slowInit:
+				time.AfterFunc(100*time.Millisecond, func() { close(fm.ready) })
+			case !tt.notReady:
+				close(fm.ready)
+			}
 			var gotOpts mount.Options
 			opts := &MountOptions{
 				IO:          TestIO(nil, &out, &errOut, false),
@@ -120,9 +137,16 @@ func TestMountRun(t *testing.T) {
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			if tt.cancel {
+			switch {
+			case tt.slowInit:
+				// Ctrl-C once mounted.
+				go func() {
+					<-fm.ready
+					cancel()
+				}()
+			case tt.cancel:
 				cancel()
-			} else {
+			default:
 				fm.err = tt.ended
 				close(fm.done)
 			}
@@ -139,7 +163,7 @@ func TestMountRun(t *testing.T) {
 			if gotOpts.CapturePath != "s.fcap" || !slices.Equal(gotOpts.Args, opts.Server) {
 				t.Errorf("mount options %+v", gotOpts)
 			}
-			if tt.wantOut != "" && out.String() != tt.wantOut {
+			if out.String() != tt.wantOut {
 				t.Errorf("stdout %q, want %q", out.String(), tt.wantOut)
 			}
 			if !strings.Contains(errOut.String(), tt.wantErrIn) {
