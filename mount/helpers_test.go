@@ -66,8 +66,9 @@ func buildServer(t testing.TB, pkg string) string {
 	return out
 }
 
-// startMount mounts args at a fresh directory and unmounts at cleanup. It
-// returns the mount and its mountpoint.
+// startMount mounts args at a fresh directory, waits until the server has
+// answered INIT, and unmounts at cleanup. It returns the mount and its
+// mountpoint.
 func startMount(t testing.TB, args []string, opts Options) (*Mount, string) {
 	t.Helper()
 	testenv.RequireFUSE(t)
@@ -96,6 +97,13 @@ func startMount(t testing.TB, args []string, opts Options) (*Mount, string) {
 		}
 		requireNotMounted(t, m.Mountpoint())
 	})
+	select {
+	case <-m.Ready():
+	case <-m.Done():
+		t.Fatalf("mount ended before the server answered INIT: %v", m.Err())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the server did not answer INIT")
+	}
 	return m, m.Mountpoint()
 }
 
