@@ -439,3 +439,44 @@ func controlFSMounted(t *testing.T) bool {
 	}
 	return false
 }
+
+// TestMakeDemo runs `make demo` as a user would: it must mount, run its
+// workload, unmount, and print statistics and decoded lines of a clean
+// capture, leaving no mount or temporary directory behind.
+func TestMakeDemo(t *testing.T) {
+	testenv.RequireFUSE(t)
+	testenv.RequireCommand(t, "make")
+	tmp, bin := t.TempDir(), t.TempDir()
+	cmd := exec.Command("make", "-C", filepath.Join("..", ".."), "demo", "BIN="+bin)
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("make demo: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		"== workload: mkdir, write, cat, ls, rename, rm",
+		"  hello from fusectl\n",
+		"  unmounted ",
+		"\nMKDIR\t1\t1\t0\t",
+		"records=",
+		" unpaired=0 malformed=0\n",
+		` CREATE n2 "hello.txt" `,
+		` WRITE n3 "/notes/hello.txt" `,
+		` RENAME`,
+	} {
+		if !bytes.Contains(out, []byte(want)) {
+			t.Errorf("make demo output lacks %q:\n%s", want, out)
+		}
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("make demo left %d entries in its TMPDIR, first %s", len(left), left[0].Name())
+	}
+	if all, err := mount.FUSEMounts(); err == nil {
+		for _, fm := range all {
+			if strings.HasPrefix(fm.Mountpoint, tmp) {
+				t.Errorf("make demo left %s mounted", fm.Mountpoint)
+				mount.Abort(fm.Mountpoint)
+			}
+		}
+	}
+}
