@@ -48,6 +48,12 @@ func TestMountForwardsAndTearsDown(t *testing.T) {
 	if ls := run(t, mnt, "ls d"); ls != "g" {
 		t.Fatalf("ls d = %q, want g", ls)
 	}
+	// Captures and control sockets hold file names and contents.
+	if fi, err := os.Stat(m.ControlSocket()); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Type() != os.ModeSocket || fi.Mode().Perm() != 0o600 {
+		t.Errorf("control socket mode %v, want a 0600 socket", fi.Mode())
+	}
 	st := m.Status()
 	if st.Requests == 0 || st.Replies == 0 || st.Bytes < uint64(2*len(data)) {
 		t.Errorf("status %+v", st)
@@ -85,8 +91,10 @@ func TestMountForwardsAndTearsDown(t *testing.T) {
 	if reqs == 0 || reqs != reps {
 		t.Errorf("capture has %d requests wanting a reply and %d replies", reqs, reps)
 	}
-	if fi, err := os.Stat(capPath); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Errorf("capture file mode %v, %v; want 0600", fi.Mode(), err)
+	if fi, err := os.Stat(capPath); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Perm() != 0o600 {
+		t.Errorf("capture file mode %v, want 0600", fi.Mode())
 	}
 }
 

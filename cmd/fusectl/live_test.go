@@ -324,9 +324,14 @@ func TestCaptureCommand(t *testing.T) {
 // aborts it: the process stuck on it returns and nothing stays mounted.
 func TestPsAndAbort(t *testing.T) {
 	testenv.RequireFUSE(t)
-	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	runDir := t.TempDir()
+	t.Setenv("XDG_RUNTIME_DIR", runDir)
 	demofs := buildDemofs(t)
 	viaFusectl := fusectlMount(t, demofs)
+	// fusectl's directory of control sockets is private.
+	if fi, err := os.Stat(filepath.Join(runDir, "fusectl")); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("control directory: %v, %v; want mode 0700", fi, err)
+	}
 	direct := t.TempDir()
 	srv := exec.Command(demofs, "-ttl", "0", direct)
 	if err := srv.Start(); err != nil {
