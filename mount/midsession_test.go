@@ -126,3 +126,36 @@ func TestMidSessionFeed(t *testing.T) {
 		t.Errorf("%d unpaired replies in the capture from the start", full.counters.Unpaired)
 	}
 }
+
+// TestFeedReaderFallsBehind attaches a control-socket reader that does not
+// read while 256 MiB are written through the mount: forwarding must go on,
+// and the events lost for the reader must be counted by the mount and
+// reported to the reader, which still gets a consistent stream.
+func TestFeedReaderFallsBehind(t *testing.T) {
+	m, mnt := startMount(t, demofsArgs(t), Options{})
+	feed, err := OpenFeed(context.Background(), m.ControlSocket(), FeedOptions{NoSynthesize: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer feed.Close()
+	run(t, mnt, "dd if=/dev/zero of=big bs=1M count=256 status=none && rm big")
+	lost := m.Status().Dropped
+	if lost == 0 {
+		t.Fatalf("no event dropped for a reader that did not read 256 MiB of writes")
+	}
+	// The reader learns of the loss with the events after it.
+	n := 0
+	for feed.Dropped() < lost {
+		ev, err := feed.Next()
+		if err != nil {
+			t.Fatalf("after %d events: %v; the reader was told of %d lost events, the mount counted %d", n, err, feed.Dropped(), lost)
+		}
+		if ev.Dir != capture.DirRequest && ev.Dir != capture.DirReply {
+			t.Fatalf("event %d: direction %v", n, ev.Dir)
+		}
+		n++
+		if n == 1 {
+			run(t, mnt, "echo more > f") // traffic after the loss
+		}
+	}
+}
