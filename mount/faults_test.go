@@ -217,7 +217,7 @@ func startFusectl(t *testing.T, flags ...string) *fusectlProc {
 	args := append(append([]string{"mount", "--capture", p.capture}, flags...), p.mnt, "--", demofsArgs(t)[0], "{}")
 	p.cmd = exec.Command(fusectl, args...)
 	p.cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+runDir)
-	var stderr syncBuffer
+	var stderr testenv.Buffer
 	p.cmd.Stderr = &stderr
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {

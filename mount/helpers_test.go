@@ -1,7 +1,6 @@
 package mount
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"os"
@@ -82,7 +81,7 @@ func startMount(t testing.TB, args []string, opts Options) (*Mount, string) {
 	if opts.ControlDir == "" && !opts.NoControl {
 		opts.ControlDir = t.TempDir()
 	}
-	var out syncBuffer
+	var out testenv.Buffer
 	opts.Stderr, opts.Stdout = &out, &out
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -122,23 +121,6 @@ func requireNotMounted(t testing.TB, mnt string) {
 			Abort(mnt)
 		}
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // run runs a shell command line in dir (see testenv.ShellCommand) and

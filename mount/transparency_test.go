@@ -140,7 +140,7 @@ func waitMountinfo(t testing.TB, mnt string, mounted bool) {
 func directMount(t testing.TB, mnt string, args []string) {
 	t.Helper()
 	cmd := exec.Command(args[0], args[1:]...)
-	var out syncBuffer
+	var out testenv.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -42,25 +41,6 @@ func buildDemofs(t *testing.T) string {
 	return bin
 }
 
-// lockedBuffer is a bytes.Buffer safe for a command writing while the test
-// reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // runCommand runs a fusectl command line in this process.
 func runCommand(ctx context.Context, in io.Reader, out, errOut io.Writer, args ...string) error {
 	f := &Factory{IO: TestIO(in, out, errOut, false), Getenv: os.Getenv}
@@ -88,7 +68,7 @@ func fusectlMount(t *testing.T, demofs string) string {
 	t.Helper()
 	mnt := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut lockedBuffer
+	var out, errOut testenv.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- runCommand(ctx, nil, &out, &errOut, "mount", mnt, "--", demofs, "-ttl", "0", "{}")
@@ -193,7 +173,7 @@ func TestCaptureCommand(t *testing.T) {
 	record := func(t *testing.T, args ...string) (file, stderr string) {
 		t.Helper()
 		file = filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+".fcap")
-		var errOut lockedBuffer
+		var errOut testenv.Buffer
 		ctx, cancel := context.WithTimeout(context.Background(), stuck)
 		defer cancel()
 		if err := runCommand(ctx, nil, io.Discard, &errOut, append([]string{"capture", "-o", file}, args...)...); err != nil {
@@ -289,7 +269,7 @@ func TestCaptureCommand(t *testing.T) {
 			capDone <- runCommand(ctx, nil, pw, io.Discard, "capture", "-o", "-", "--op", "MKDIR", "--path", "/slow/*")
 			pw.Close()
 		}()
-		var out lockedBuffer
+		var out testenv.Buffer
 		decDone := make(chan error, 1)
 		go func() { decDone <- runCommand(context.Background(), pr, &out, io.Discard, "decode", "-") }()
 		eventually(t, "a decoded MKDIR while the capture runs", func() bool {

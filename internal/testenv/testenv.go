@@ -1,4 +1,5 @@
-// Package testenv decides whether a test can run on this machine.
+// Package testenv decides whether a test can run on this machine, and holds
+// the small helpers that tests of several packages share.
 //
 // Tests that need root, /dev/fuse or an installed program call one of these
 // functions first. On a developer's machine a missing requirement skips the
@@ -7,9 +8,11 @@
 package testenv
 
 import (
+	"bytes"
 	"io"
 	"os"
 	"os/exec"
+	"sync"
 	"testing"
 )
 
@@ -92,4 +95,25 @@ func ShellCommand(dir, script string) *exec.Cmd {
 	cmd := exec.Command("sh", "-c", `cd "$1" || exit 1; shift; `+script, "sh", dir)
 	cmd.Dir = "/"
 	return cmd
+}
+
+// Buffer is a bytes.Buffer that a process or command may write while the
+// test reads it.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// String returns what was written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
