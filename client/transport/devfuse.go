@@ -59,6 +59,24 @@ func NewDevFuse(f *os.File, bufSize int) (*DevFuse, error) {
 	return &DevFuse{f: nf, rc: rc, bufSize: max(bufSize, 8192)}, nil
 }
 
+// Dup returns a second DevFuse on the same open device, with a descriptor,
+// poller registration and write lock of its own: for a writer that must
+// not wait behind another one's write (a notification can block in the
+// kernel for as long as a lock it needs is held), and the other way round.
+func (d *DevFuse) Dup() (*DevFuse, error) {
+	nfd := -1
+	var derr error
+	if err := d.rc.Control(func(fd uintptr) {
+		nfd, derr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
+	}); err != nil {
+		return nil, fmt.Errorf("duplicate device: %w", err)
+	}
+	if derr != nil {
+		return nil, fmt.Errorf("duplicate device fd: %w", derr)
+	}
+	return NewDevFuse(os.NewFile(uintptr(nfd), "/dev/fuse"), d.bufSize)
+}
+
 // File returns the underlying file, for ioctls such as FUSE_DEV_IOC_CLONE.
 // Reading or writing it directly bypasses DevFuse.
 func (d *DevFuse) File() *os.File { return d.f }
