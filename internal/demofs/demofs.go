@@ -496,8 +496,14 @@ func (n *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, 
 
 // Setxattr implements fs.NodeSetxattrer.
 func (n *node) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
+	if attr == SleepXattr {
+		return sleep(string(data)) // without the FS lock
+	}
 	n.fsys.mu.Lock()
 	defer n.fsys.mu.Unlock()
+	if attr == NotifyXattr {
+		return n.notify(string(data))
+	}
 	_, exists := n.xattrs[attr]
 	switch {
 	case flags&xattrCreate != 0 && exists:

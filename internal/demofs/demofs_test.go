@@ -217,3 +217,67 @@ func TestSeedErrors(t *testing.T) {
 		t.Error("seed that is a file accepted")
 	}
 }
+
+// TestNotifyTriggers checks the notification and sleep attributes on a
+// direct mount: bad requests fail, a retrieve gets the cached contents
+// back, and nothing is stored under the trigger names.
+func TestNotifyTriggers(t *testing.T) {
+	f, err := New(Options{})
+	must(t, err)
+	mnt := mount(t, f)
+	p := func(name string) string { return filepath.Join(mnt, name) }
+	must(t, os.WriteFile(p("a"), []byte("cached\n"), 0o644))
+	must(t, os.Mkdir(p("d"), 0o755))
+	must(t, os.WriteFile(p("d/x"), nil, 0o644))
+
+	for _, tt := range []struct {
+		path, value string
+		want        error
+	}{
+		{"a", "frob", syscall.EINVAL},
+		{"a", "inval_entry:x", syscall.EINVAL}, // not a directory
+		{"d", "delete:nope", syscall.ENOENT},
+		{"a", "store@soon", syscall.EINVAL},
+		{"a", "store", nil},
+		{"a", "inval_inode@1ms", nil},
+		{"d", "inval_entry:x", nil},
+	} {
+		if err := syscall.Setxattr(p(tt.path), NotifyXattr, []byte(tt.value), 0); !errors.Is(err, tt.want) {
+			t.Errorf("notify %s on %s: %v, want %v", tt.value, tt.path, err, tt.want)
+		}
+	}
+	start := time.Now()
+	must(t, syscall.Setxattr(p("a"), SleepXattr, []byte("50ms"), 0))
+	if d := time.Since(start); d < 50*time.Millisecond {
+		t.Errorf("a 50ms sleep took %v", d)
+	}
+	if err := syscall.Setxattr(p("a"), SleepXattr, []byte("2h"), 0); !errors.Is(err, syscall.EINVAL) {
+		t.Errorf("a 2h sleep: %v, want EINVAL", err)
+	}
+
+	// Fill the page cache, then ask for it back.
+	if b, err := os.ReadFile(p("a")); err != nil || string(b) != "cached\n" {
+		t.Fatalf("read a: %q, %v", b, err)
+	}
+	must(t, syscall.Setxattr(p("a"), NotifyXattr, []byte("retrieve"), 0))
+	buf := make([]byte, 64)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, err := syscall.Getxattr(p("a"), RetrievedXattr, buf)
+		if err == nil {
+			if got := string(buf[:n]); got != "7" {
+				t.Errorf("retrieved %q bytes, want 7", got)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no retrieve result: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	n, err := syscall.Listxattr(p("a"), buf)
+	must(t, err)
+	if names := string(buf[:n]); names != RetrievedXattr+"\x00" {
+		t.Errorf("xattrs of a: %q, want only %s", names, RetrievedXattr)
+	}
+}

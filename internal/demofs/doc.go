@@ -2,7 +2,8 @@
 // go-fuse v2's fs package: regular files, directories, symlinks, device
 // nodes and FIFOs, hard links, extended attributes, rename (with
 // RENAME_NOREPLACE and RENAME_EXCHANGE), truncate, chmod/chown/utimens and
-// statfs. It can start as a copy of a directory tree.
+// statfs. It can start as a copy of a directory tree, and sends any
+// notification on request (see NotifyXattr).
 //
 // It is fusectl's demo server (make demo) and its go-fuse test server: the
 // cmd/demofs binary mounts it on a directory or, given /dev/fd/N as the
