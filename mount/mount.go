@@ -83,6 +83,7 @@ type Mount struct {
 
 	km     *kernelMount
 	kern   *transport.DevFuse
+	notes  *notifier // writes notifications on a duplicate of kern
 	server *launch.Server
 	srv    *transport.SeqPacket
 
@@ -236,6 +237,15 @@ func Start(ctx context.Context, opts Options) (*Mount, error) {
 		return nil, err
 	}
 	m.kern = kern
+	notesDev, err := kern.Dup()
+	if err != nil {
+		kern.Close()
+		km.unmount()
+		stopServer()
+		cleanup()
+		return nil, err
+	}
+	m.notes = newNotifier(notesDev, m.logf)
 	m.logf("mounted %s (connection %d), server pid %d (%s)", mnt, km.minor, srv.Pid(), srv.Method())
 
 	if !opts.NoControl {
@@ -429,6 +439,11 @@ func (m *Mount) serverToKernel() {
 				m.logf("INIT reply adjusted: %s", note)
 			}
 		}
+		if dir == capture.DirNotify {
+			m.notes.send(msg)
+			continue
+		}
+		m.notes.beforeReply()
 		if err := m.kern.WriteMsg(msg); err != nil {
 			switch {
 			case errors.Is(err, transport.ErrNoRequest):
@@ -476,6 +491,13 @@ func (m *Mount) failPending() {
 }
 
 // run waits for the first cause of teardown and carries it out.
+// closeDevice closes both descriptors of /dev/fuse: the connection ends
+// only when the last one is closed.
+func (m *Mount) closeDevice() {
+	m.kern.Close()
+	m.notes.dev.Close()
+}
+
 func (m *Mount) run() {
 	cause := <-m.stopReq
 	m.err = m.teardown(cause)
@@ -519,7 +541,7 @@ func (m *Mount) teardown(cause error) error {
 			m.startFailing()
 			if err := AbortConnection(m.km.minor); err != nil {
 				m.logf("%v; closing the device instead", err)
-				m.kern.Close()
+				m.closeDevice()
 			}
 		}
 	}
@@ -528,10 +550,10 @@ func (m *Mount) teardown(cause error) error {
 	case <-m.kernDone:
 	case <-time.After(grace):
 		m.logf("kernel connection still open; closing the device")
-		m.kern.Close()
+		m.closeDevice()
 		<-m.kernDone
 	}
-	m.kern.Close()
+	m.closeDevice()
 
 	// Stop the server: closing our end makes it read end of file.
 	sctx, cancel := context.WithTimeout(context.Background(), 2*grace)
@@ -539,6 +561,7 @@ func (m *Mount) teardown(cause error) error {
 	cancel()
 	m.srv.Close()
 	<-m.srvDone
+	m.notes.close()
 
 	if dropped := m.feed.totalDropped(); dropped > 0 {
 		m.logf("%d events dropped by slow subscribers", dropped)

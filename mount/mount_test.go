@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/fusectl/fusectl/capture"
 	"github.com/fusectl/fusectl/internal/testenv"
@@ -237,5 +238,96 @@ func TestForwardsForgetAndInterrupt(t *testing.T) {
 		if !replied[u] {
 			t.Errorf("the server never answered interrupted request %d", u)
 		}
+	}
+}
+
+// TestForwardsNotifications has demofs send every kind of notification
+// through the interposer, and retrieve a file's cached contents: the
+// kernel must act on them (the retrieve gets the bytes back through the
+// kernel's NOTIFY_REPLY), and the capture must hold them all and decode.
+func TestForwardsNotifications(t *testing.T) {
+	capPath := filepath.Join(t.TempDir(), "s.fcap")
+	m, mnt := startMount(t, demofsArgs(t, "-ttl", "1h"), Options{CapturePath: capPath})
+	run(t, mnt, "echo hello > f && cat f > /dev/null && mkdir d && touch d/x d/y")
+	sub := m.Subscribe(SubscribeOptions{})
+	defer sub.Close()
+	isNotify := func(ev *Event) bool { return ev.Dir == capture.DirNotify }
+	// demofs sends each notification after its SETXATTR reply, so the
+	// store must be seen before the retrieve is asked for.
+	const notify = `setfattr -n user.demofs.notify -v `
+	run(t, mnt, notify+"store f")
+	waitEvents(t, sub, 1, isNotify)
+	// The retrieved length appears once the NOTIFY_REPLY reached demofs.
+	got := run(t, mnt, notify+`retrieve f && for i in $(seq 200); do v=$(getfattr --only-values -n user.demofs.retrieved f 2>/dev/null) && break; sleep 0.05; done; echo "$v"`)
+	if got != "6" {
+		t.Errorf("retrieved %q bytes of f's cache, want 6 (hello\\n)", got)
+	}
+	run(t, mnt, notify+"inval_inode f && "+notify+"inval_entry:x d && "+notify+"delete:y d")
+	waitEvents(t, sub, 4, isNotify) // RETRIEVE and these three
+	if err := m.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	checkCapture(t, capPath)
+	codes := map[uint32]int{}
+	replies := 0
+	if _, err := eachRecord(capPath, func(rec *capture.Record) {
+		switch {
+		case rec.Dir == capture.DirNotify:
+			codes[ne.Uint32(rec.Msg[4:])]++
+		case rec.Dir == capture.DirRequest && ne.Uint32(rec.Msg[4:]) == opNotifyReply:
+			replies++
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for code, name := range map[uint32]string{2: "INVAL_INODE", 3: "INVAL_ENTRY", 4: "STORE", 5: "RETRIEVE", 6: "DELETE"} {
+		if codes[code] == 0 {
+			t.Errorf("no %s notification in the capture", name)
+		}
+	}
+	// go-fuse retrieves until the kernel returns nothing: one reply per
+	// RETRIEVE.
+	if replies != codes[5] {
+		t.Errorf("%d NOTIFY_REPLY requests in the capture for %d RETRIEVEs", replies, codes[5])
+	}
+}
+
+// TestNotificationWaitingForALock reproduces a notification that waits in
+// the kernel for a lock held by a request whose reply comes after it: the
+// INVAL_ENTRY on d arrives while a slow SETXATTR on d holds d's lock, and
+// that SETXATTR's reply follows the notification. With one goroutine
+// writing both in order, the mount would hang for good; a direct mount
+// does not, because the server writes them from different threads.
+func TestNotificationWaitingForALock(t *testing.T) {
+	capPath := filepath.Join(t.TempDir(), "s.fcap")
+	m, mnt := startMount(t, demofsArgs(t, "-ttl", "1h"), Options{CapturePath: capPath})
+	run(t, mnt, "mkdir d && touch d/x && ls d > /dev/null")
+	work := startWorkload(t, mnt, `
+		setfattr -n user.demofs.notify -v inval_entry:x@100ms d &&
+		setfattr -n user.demofs.sleep -v 300ms d && ls d`)
+	select {
+	case <-work.done:
+		if work.err != nil {
+			t.Fatalf("workload: %v", work.err)
+		}
+	case <-time.After(stuckAfter):
+		// Free the deadlocked mount, or its teardown would hang too.
+		AbortConnection(m.Minor())
+		t.Fatalf("setfattr on a directory with a notification pending is stuck")
+	}
+	if err := m.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	checkCapture(t, capPath)
+	entries := 0
+	if _, err := eachRecord(capPath, func(rec *capture.Record) {
+		if rec.Dir == capture.DirNotify && ne.Uint32(rec.Msg[4:]) == 3 {
+			entries++
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if entries != 1 {
+		t.Errorf("%d INVAL_ENTRY notifications in the capture, want 1", entries)
 	}
 }
