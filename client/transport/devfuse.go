@@ -31,32 +31,12 @@ var _ Conn = (*DevFuse)(nil)
 // registration matters: /dev/fuse polls as EPOLLERR until it is attached,
 // and a descriptor registered before the mount keeps reporting that error.
 func NewDevFuse(f *os.File, bufSize int) (*DevFuse, error) {
-	orc, err := f.SyscallConn()
+	nfd, err := dupFile(f)
 	if err != nil {
 		return nil, fmt.Errorf("take over device: %w", err)
-	}
-	nfd := -1
-	var derr error
-	if err := orc.Control(func(fd uintptr) {
-		nfd, derr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
-	}); err != nil {
-		return nil, fmt.Errorf("take over device: %w", err)
-	}
-	if derr != nil {
-		return nil, fmt.Errorf("duplicate device fd: %w", derr)
 	}
 	f.Close()
-	if err := unix.SetNonblock(nfd, true); err != nil {
-		unix.Close(nfd)
-		return nil, fmt.Errorf("set non-blocking: %w", err)
-	}
-	nf := os.NewFile(uintptr(nfd), "/dev/fuse")
-	rc, err := nf.SyscallConn()
-	if err != nil {
-		nf.Close()
-		return nil, fmt.Errorf("raw conn: %w", err)
-	}
-	return &DevFuse{f: nf, rc: rc, bufSize: max(bufSize, 8192)}, nil
+	return newDevFuseFD(nfd, bufSize)
 }
 
 // Dup returns a second DevFuse on the same open device, with a descriptor,
@@ -64,17 +44,26 @@ func NewDevFuse(f *os.File, bufSize int) (*DevFuse, error) {
 // not wait behind another one's write (a notification can block in the
 // kernel for as long as a lock it needs is held), and the other way round.
 func (d *DevFuse) Dup() (*DevFuse, error) {
-	nfd := -1
-	var derr error
-	if err := d.rc.Control(func(fd uintptr) {
-		nfd, derr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
-	}); err != nil {
+	nfd, err := dupFD(d.rc)
+	if err != nil {
 		return nil, fmt.Errorf("duplicate device: %w", err)
 	}
-	if derr != nil {
-		return nil, fmt.Errorf("duplicate device fd: %w", derr)
+	return newDevFuseFD(nfd, d.bufSize)
+}
+
+// newDevFuseFD makes a DevFuse of fd, which it owns.
+func newDevFuseFD(fd, bufSize int) (*DevFuse, error) {
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("set non-blocking: %w", err)
 	}
-	return NewDevFuse(os.NewFile(uintptr(nfd), "/dev/fuse"), d.bufSize)
+	nf := os.NewFile(uintptr(fd), "/dev/fuse")
+	rc, err := nf.SyscallConn()
+	if err != nil {
+		nf.Close()
+		return nil, fmt.Errorf("raw conn: %w", err)
+	}
+	return &DevFuse{f: nf, rc: rc, bufSize: max(bufSize, 8192)}, nil
 }
 
 // File returns the underlying file, for ioctls such as FUSE_DEV_IOC_CLONE.

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"encoding/binary"
+	"os"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -16,6 +17,27 @@ import (
 // thread on every call — a context switch per message, which doubled the
 // cost of a forwarded FUSE round trip. The one call that can wait in the
 // kernel, a notification written to /dev/fuse, does not come here.
+
+// dupFile returns a close-on-exec duplicate of f's descriptor.
+func dupFile(f *os.File) (int, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	return dupFD(rc)
+}
+
+// dupFD returns a close-on-exec duplicate of rc's descriptor.
+func dupFD(rc syscall.RawConn) (int, error) {
+	nfd := -1
+	var derr error
+	if err := rc.Control(func(fd uintptr) {
+		nfd, derr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
+	}); err != nil {
+		return -1, err
+	}
+	return nfd, derr
+}
 
 // writeOp is the state of one message write on the poller: sendmsg(2) on a
 // socket, writev(2) on /dev/fuse. Writers are concurrent, so ops come from

@@ -93,19 +93,9 @@ func SocketPair(opts Options) (local *SeqPacket, remote *os.File, err error) {
 // raised as in SocketPair.
 func NewSeqPacket(f *os.File, opts Options) (*SeqPacket, error) {
 	opts = opts.withDefaults()
-	rc, err := f.SyscallConn()
+	nfd, err := dupFile(f)
 	if err != nil {
 		return nil, fmt.Errorf("take over socket: %w", err)
-	}
-	nfd := -1
-	var derr error
-	if err := rc.Control(func(fd uintptr) {
-		nfd, derr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
-	}); err != nil {
-		return nil, fmt.Errorf("take over socket: %w", err)
-	}
-	if derr != nil {
-		return nil, fmt.Errorf("duplicate socket: %w", derr)
 	}
 	f.Close()
 	typ, err := unix.GetsockoptInt(nfd, unix.SOL_SOCKET, unix.SO_TYPE)
