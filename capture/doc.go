@@ -14,10 +14,12 @@
 // pcapgo.NgWriter in little-endian sections; pcapgo cannot write big-endian
 // sections, so this package encodes those itself. Packets are framed by this
 // package in both byte orders, with one copy of each message where
-// pcapgo.NgWriter makes three; a test pins them to pcapgo's bytes. Reading does not use pcapgo.NgReader: it cannot report the byte
-// offset of a block, cannot tell a file cut mid-block from a clean end,
-// allocates whatever capture length a block claims, and divides by zero on
-// some if_tsresol values. The reader here frames blocks itself, checks every
+// pcapgo.NgWriter makes three; a test pins them to pcapgo's bytes.
+//
+// Reading does not use pcapgo.NgReader: it cannot report the byte offset of
+// a block, cannot tell a file cut mid-block from a clean end, allocates
+// whatever capture length a block claims, and divides by zero on some
+// if_tsresol values. The reader here frames blocks itself, checks every
 // length against the block and a cap (DefaultMaxBlockSize), keeps memory
 // bounded by the largest block whatever the file size, and reads both byte
 // orders. Tests check it against pcapgo.NgReader on the same files.

@@ -490,7 +490,6 @@ func (m *Mount) failPending() {
 	}
 }
 
-// run waits for the first cause of teardown and carries it out.
 // closeDevice closes both descriptors of /dev/fuse: the connection ends
 // only when the last one is closed.
 func (m *Mount) closeDevice() {
@@ -498,6 +497,7 @@ func (m *Mount) closeDevice() {
 	m.notes.dev.Close()
 }
 
+// run waits for the first cause of teardown and carries it out.
 func (m *Mount) run() {
 	cause := <-m.stopReq
 	m.err = m.teardown(cause)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -23,7 +22,6 @@ import (
 	"github.com/fusectl/fusectl/client/launch"
 	"github.com/fusectl/fusectl/client/transport"
 	"github.com/fusectl/fusectl/internal/demofs"
-	"github.com/fusectl/fusectl/internal/testenv"
 )
 
 // inprocServer is a demofs served in this process on a socketpair: the
@@ -171,12 +169,7 @@ func testIO(tty bool) (*IOStreams, *bytes.Buffer, *bytes.Buffer) {
 // freshly built demofs on PATH (the scripts directly in testdata/script
 // use servers installed on the machine).
 func TestDemofsScripts(t *testing.T) {
-	testenv.RequireCommand(t, "go")
-	bin := t.TempDir()
-	out, err := exec.Command("go", "build", "-o", filepath.Join(bin, "demofs"), "github.com/fusectl/fusectl/cmd/demofs").CombinedOutput()
-	if err != nil {
-		t.Fatalf("build demofs: %v\n%s", err, out)
-	}
+	bin := filepath.Dir(buildDemofs(t))
 	testscript.Run(t, testscript.Params{
 		Dir: filepath.Join("testdata", "script", "demofs"),
 		Setup: func(env *testscript.Env) error {
