@@ -62,7 +62,7 @@ type node struct {
 	rdev                uint32
 	nlink               uint32 // for non-directories; directories count subdirectories
 	atime, mtime, ctime time.Time
-	data                []byte // file contents, or symlink target
+	data                content // file contents, or symlink target
 	xattrs              map[string][]byte
 }
 
@@ -78,7 +78,7 @@ func (n *node) fill(a *fuse.Attr) {
 	a.Mode = n.mode
 	a.Uid, a.Gid = n.uid, n.gid
 	a.Rdev = n.rdev
-	a.Size = uint64(len(n.data))
+	a.Size = uint64(n.data.len())
 	a.Blocks = (a.Size + 511) / 512
 	a.Blksize = blockSize
 	a.Nlink = n.nlink
@@ -197,13 +197,8 @@ func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn
 
 // truncate sets the file size; fsys.mu must be held.
 func (n *node) truncate(size uint64) {
-	n.fsys.bytes.Add(int64(size) - int64(len(n.data)))
-	if size <= uint64(len(n.data)) {
-		clear(n.data[size:])
-		n.data = n.data[:size]
-		return
-	}
-	n.data = append(n.data, make([]byte, size-uint64(len(n.data)))...)
+	n.fsys.bytes.Add(int64(size) - n.data.len())
+	n.data.truncate(int64(size))
 }
 
 // Open implements fs.NodeOpener; the node itself serves reads and writes.
@@ -225,10 +220,7 @@ func (n *node) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off int6
 	if off < 0 {
 		return nil, syscall.EINVAL
 	}
-	if off >= int64(len(n.data)) {
-		return fuse.ReadResultData(nil), 0
-	}
-	c := copy(dest, n.data[off:])
+	c := n.data.readAt(dest, off)
 	n.atime = time.Now()
 	return fuse.ReadResultData(dest[:c]), 0
 }
@@ -247,10 +239,10 @@ func (n *node) Write(ctx context.Context, fh fs.FileHandle, data []byte, off int
 	if end > maxFileSize {
 		return 0, syscall.EFBIG
 	}
-	if end > int64(len(n.data)) {
+	if end > n.data.len() {
 		n.truncate(uint64(end))
 	}
-	copy(n.data[off:], data)
+	n.data.writeAt(data, off)
 	n.mtime = time.Now()
 	n.ctime = n.mtime
 	return uint32(len(data)), 0
@@ -316,7 +308,7 @@ func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.Entry
 	defer n.fsys.mu.Unlock()
 	c, ino, errno := n.newChild(ctx, name, syscall.S_IFLNK|0o777, out)
 	if errno == 0 {
-		c.data = []byte(target)
+		c.data = newContent([]byte(target))
 		c.fill(&out.Attr)
 	}
 	return ino, errno
@@ -329,7 +321,7 @@ func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	if n.mode&syscall.S_IFMT != syscall.S_IFLNK {
 		return nil, syscall.EINVAL
 	}
-	return append([]byte(nil), n.data...), 0
+	return n.data.bytes(), 0
 }
 
 // Link implements fs.NodeLinker: the new name refers to the same inode.

@@ -48,10 +48,10 @@ func (n *node) notify(value string) syscall.Errno {
 	case "inval_inode":
 		send = func() { n.NotifyContent(0, 0) }
 	case "store":
-		data := append([]byte(nil), n.data...)
+		data := n.data.bytes()
 		send = func() { n.WriteCache(0, data) }
 	case "retrieve":
-		buf := make([]byte, len(n.data))
+		buf := make([]byte, n.data.len())
 		send = func() {
 			got, errno := n.ReadCache(0, buf)
 			v := strconv.Itoa(got)

@@ -80,7 +80,7 @@ func (f *FS) loadDir(dir string, links map[[2]uint64]*node) ([]seedChild, error)
 			if err != nil {
 				return nil, fmt.Errorf("seed: %w", err)
 			}
-			n.data = data
+			n.data = newContent(data)
 			f.bytes.Add(int64(len(data)))
 			links[key] = n
 		case syscall.S_IFLNK:
@@ -88,7 +88,7 @@ func (f *FS) loadDir(dir string, links map[[2]uint64]*node) ([]seedChild, error)
 			if err != nil {
 				return nil, fmt.Errorf("seed: %w", err)
 			}
-			n.data = []byte(t)
+			n.data = newContent([]byte(t))
 			links[key] = n
 		default:
 			n.rdev = uint32(st.Rdev)
