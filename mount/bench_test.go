@@ -95,12 +95,18 @@ func benchMounts(b *testing.B) []*benchVariant {
 	return vs
 }
 
-// runVariants runs work on every variant once per benchmark iteration and
-// reports per-variant rates and ratios to the direct mount. work returns
-// how many operations (or bytes) it did. Before each run, outside the
-// timed part, dirty pages are written back (a capture leaves up to a GiB
-// of them, whose writeback would otherwise land in the next variant's
-// time) and, with dropCaches, the page cache is emptied.
+// benchPasses is how many times each iteration runs every variant, in
+// turn: one pass of a workload varies by a tenth on a virtual machine, and
+// `make bench` runs one iteration of a benchmark this slow.
+const benchPasses = 3
+
+// runVariants runs work on every variant benchPasses times per benchmark
+// iteration and reports per-variant rates and ratios to the direct mount,
+// from the totals over all passes. work returns how many operations (or
+// bytes) it did. Before each run, outside the timed part, dirty pages are
+// written back (a capture leaves up to a GiB of them, whose writeback would
+// otherwise land in the next variant's time) and, with dropCaches, the
+// page cache is emptied.
 func runVariants(b *testing.B, vs []*benchVariant, unit string, dropCaches bool, work func(b *testing.B, v *benchVariant) float64) {
 	total := make([]time.Duration, len(vs))
 	amount := make([]float64, len(vs))
@@ -116,16 +122,18 @@ func runVariants(b *testing.B, vs []*benchVariant, unit string, dropCaches bool,
 		}
 	}
 	for b.Loop() {
-		for i, v := range vs {
-			unix.Sync()
-			if dropCaches {
-				if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("3"), 0); err != nil {
-					b.Fatalf("drop caches: %v", err)
+		for range benchPasses {
+			for i, v := range vs {
+				unix.Sync()
+				if dropCaches {
+					if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("3"), 0); err != nil {
+						b.Fatalf("drop caches: %v", err)
+					}
 				}
+				start := time.Now()
+				amount[i] += work(b, v)
+				total[i] += time.Since(start)
 			}
-			start := time.Now()
-			amount[i] += work(b, v)
-			total[i] += time.Since(start)
 		}
 	}
 	b.ReportMetric(float64(wake)/float64(time.Microsecond), "wake-rtt-µs")
