@@ -31,7 +31,9 @@ type Filter struct {
 	// component boundary) or, if it has glob metacharacters, whose path or
 	// one of its leading parts matches it (path.Match syntax).
 	Path string
-	// PID selects requests and replies of this process; HasPID enables it.
+	// PID selects requests and replies of this process, and the
+	// INTERRUPTs of its requests (whose own pid is 0) with their replies;
+	// HasPID enables it.
 	PID    uint32
 	HasPID bool
 }
@@ -120,7 +122,7 @@ func (f *Filter) Match(r *Record) bool {
 			return false
 		}
 	}
-	if f.HasPID && (r.Dir == capture.DirNotify || r.PID != f.PID) {
+	if f.HasPID && (r.Dir == capture.DirNotify || r.PID != f.PID && !(r.Op == abi.FUSE_INTERRUPT && r.InterruptsPID == f.PID)) {
 		return false
 	}
 	if f.HasNodeID && r.NodeID != f.NodeID && !(r.Dir == capture.DirReply && entryOp(r.Op) && r.Errno == 0 && r.Out.Entry.NodeID == f.NodeID) {

@@ -55,6 +55,11 @@ func TestFilterMatch(t *testing.T) {
 		{"glob of a parent", decode.Filter{Path: "/home/*"}, true, true, true},
 		{"glob miss", decode.Filter{Path: "/var/*"}, false, false, false},
 	}
+	// An INTERRUPT has pid 0; its interrupted request's pid selects it.
+	intr := &decode.Record{Dir: capture.DirRequest, Op: abi.FUSE_INTERRUPT, InterruptsPID: 10}
+	if !(&decode.Filter{PID: 10, HasPID: true}).Match(intr) || (&decode.Filter{PID: 11, HasPID: true}).Match(intr) {
+		t.Error("pid filter on an INTERRUPT does not follow the interrupted request's pid")
+	}
 	for _, tt := range tests {
 		if got := tt.f.Match(req); got != tt.req {
 			t.Errorf("%s: request %v, want %v", tt.name, got, tt.req)

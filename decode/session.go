@@ -95,6 +95,7 @@ type lateInterrupt struct {
 	unique uint64 // 0: empty
 	start  int64
 	of     uint64
+	ofPID  uint32
 }
 
 // takeLate removes and returns the late INTERRUPT with unique u, if any.
@@ -313,6 +314,7 @@ func (s *Session) request(r *Record) {
 		s.counters.Interrupts++
 		if sl := s.pend.get(r.In.Interrupt.Unique); sl != nil {
 			sl.interrupted = true
+			r.InterruptsPID = sl.pid
 		}
 	}
 	sl := s.pend.add(u, &s.counters)
@@ -332,7 +334,7 @@ func (s *Session) request(r *Record) {
 	case abi.FUSE_GETXATTR, abi.FUSE_LISTXATTR:
 		sl.aux2 = r.In.Getxattr.Size
 	case abi.FUSE_INTERRUPT:
-		sl.aux = r.In.Interrupt.Unique
+		sl.aux, sl.aux2 = r.In.Interrupt.Unique, r.InterruptsPID
 	}
 }
 
@@ -363,7 +365,7 @@ func (s *Session) reply(r *Record, msg []byte, o abi.ByteOrder) error {
 	r.pathBuf = r.pathBuf[:0]
 	if sl == nil {
 		if lateOK {
-			r.Paired, r.Interrupts = true, late.of
+			r.Paired, r.Interrupts, r.InterruptsPID = true, late.of, late.ofPID
 			r.Latency = time.Duration(r.Time.UnixNano() - late.start)
 			return err
 		}
@@ -375,7 +377,7 @@ func (s *Session) reply(r *Record, msg []byte, o abi.ByteOrder) error {
 	r.NodeID, r.UID, r.GID, r.PID = sl.nodeid, sl.uid, sl.gid, sl.pid
 	r.Interrupted = sl.interrupted
 	if sl.op == abi.FUSE_INTERRUPT {
-		r.Interrupts = sl.aux
+		r.Interrupts, r.InterruptsPID = sl.aux, sl.aux2
 	}
 	if len(sl.name) > 0 {
 		r.Name = sl.name
@@ -401,7 +403,7 @@ func (s *Session) reply(r *Record, msg []byte, o abi.ByteOrder) error {
 			// The interrupt of an answered request usually gets no
 			// reply; it leaves the pending table, and an EAGAIN may
 			// still pair with it.
-			s.late[s.lateNext] = lateInterrupt{unique: isl.unique, start: isl.start, of: isl.aux}
+			s.late[s.lateNext] = lateInterrupt{unique: isl.unique, start: isl.start, of: isl.aux, ofPID: isl.aux2}
 			s.lateNext = (s.lateNext + 1) % len(s.late)
 			s.pend.release(isl)
 		}

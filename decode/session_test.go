@@ -110,17 +110,20 @@ func TestSessionPairing(t *testing.T) {
 	b.Init(45, 0)
 	// An interrupted request: the interrupt's reply and the request's
 	// reply both pair.
+	b.PID = 42
 	u := b.Request(abi.FUSE_READ, 1, &abi.ReadIn{Size: 10})
 	iu := b.RequestHdr(abi.InHeader{Opcode: abi.FUSE_INTERRUPT, Unique: u | 1}, 0, &abi.InterruptIn{Unique: u})
 	b.Reply(iu, abi.Errno(11))
 	b.Reply(u, abi.Errno(4))
 	// A second interrupt that gets no reply does not stay pending once
 	// its request is answered.
+	b.PID = 7
 	u2 := b.Request(abi.FUSE_READ, 1, &abi.ReadIn{Size: 10})
 	b.RequestHdr(abi.InHeader{Opcode: abi.FUSE_INTERRUPT, Unique: u2 | 1}, 0, &abi.InterruptIn{Unique: u2})
 	b.Reply(u2, 0, decodetest.Raw("x"))
 	// go-fuse answers the request, then the INTERRUPT that found nothing
 	// left to interrupt with EAGAIN: that reply pairs too.
+	b.PID = 43
 	u4 := b.Request(abi.FUSE_LOOKUP, 1, decodetest.Name("d"))
 	b.RequestHdr(abi.InHeader{Opcode: abi.FUSE_INTERRUPT, Unique: u4 | 1}, 0, &abi.InterruptIn{Unique: u4})
 	b.Reply(u4, 0, decodetest.Entry(2, 0, true))
@@ -170,6 +173,24 @@ func TestSessionPairing(t *testing.T) {
 		}
 		if r.Malformed != nil {
 			t.Errorf("record %d malformed: %v", i, r.Malformed)
+		}
+	}
+	// An INTERRUPT's own pid is 0. It and its reply (paired in time or
+	// late) carry the pid of the request they interrupt, and a pid filter
+	// selects them by it.
+	for _, c := range []struct {
+		i   int
+		pid uint32
+	}{{1, 42}, {2, 42}, {5, 7}, {8, 43}, {10, 43}} {
+		r := recs[c.i]
+		if r.PID != 0 || r.InterruptsPID != c.pid {
+			t.Errorf("record %d: pid %d, interrupts pid %d; want 0, %d", c.i, r.PID, r.InterruptsPID, c.pid)
+		}
+		if f := (decode.Filter{PID: c.pid, HasPID: true}); !f.Match(r) {
+			t.Errorf("record %d: not selected by pid %d", c.i, c.pid)
+		}
+		if f := (decode.Filter{PID: 99, HasPID: true}); f.Match(r) {
+			t.Errorf("record %d: selected by pid 99", c.i)
 		}
 	}
 	if !recs[13].IsResend() || recs[13].ID() != u3 {

@@ -60,8 +60,9 @@ func TestCaptureFilter(t *testing.T) {
 		{name: "ops", cli: "--op read,inval_inode", want: "INIT> INIT< READ> READ< READ> READ< INVAL_INODE"},
 		{name: "path", cli: "--path /dir/a.txt", want: "INIT> INIT< LOOKUP> LOOKUP< GETATTR> GETATTR< OPEN> OPEN< READ> READ< INVAL_INODE RELEASE> RELEASE< DELETE"},
 		{name: "full path", cli: "--path /mnt/x/dir/a.txt --op OPEN", want: "INIT> INIT< OPEN> OPEN<"},
-		// The kernel's INTERRUPT carries no pid.
-		{name: "pid", cli: "--pid 777", want: "INIT> INIT< READ> READ<"},
+		// The kernel's INTERRUPT carries no pid; it is kept for the pid of
+		// the request it interrupts.
+		{name: "pid", cli: "--pid 777", want: "INIT> INIT< READ> INTERRUPT> READ<"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
