@@ -152,13 +152,9 @@ func (m *Mount) listenControl() (*controlServer, error) {
 		return nil, fmt.Errorf("create control directory: %w", err)
 	}
 	path := filepath.Join(dir, SocketName(m.mnt))
-	// A socket left by a killed fusectl for the same mountpoint is stale
-	// if nobody answers on it.
-	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-		c.Close()
+	if removeStale(path) {
 		return nil, fmt.Errorf("control socket %s: in use by another fusectl", path)
 	}
-	os.Remove(path)
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
 	if err != nil {
 		return nil, fmt.Errorf("listen on control socket: %w", err)
@@ -320,6 +316,18 @@ func (s *controlServer) close() {
 	s.mu.Unlock()
 	s.wg.Wait()
 	os.Remove(s.path)
+}
+
+// removeStale removes the control socket at path unless a fusectl answers
+// on it, and reports whether one does. A socket whose fusectl was killed
+// stays behind with nobody listening.
+func removeStale(path string) (live bool) {
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return true
+	}
+	os.Remove(path)
+	return false
 }
 
 // ControlSockets lists the control sockets in dir ("" for

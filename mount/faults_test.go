@@ -200,6 +200,7 @@ type fusectlProc struct {
 	done      chan struct{} // closed once cmd was reaped
 	mnt       string
 	capture   string
+	runDir    string // its XDG_RUNTIME_DIR
 	serverPid int
 }
 
@@ -214,6 +215,7 @@ func startFusectl(t *testing.T, flags ...string) *fusectlProc {
 	p := &fusectlProc{mnt: filepath.Join(dir, "mnt"), capture: filepath.Join(dir, "s.fcap"), done: make(chan struct{})}
 	os.Mkdir(p.mnt, 0o755)
 	runDir := filepath.Join(dir, "run")
+	p.runDir = runDir
 	args := append(append([]string{"mount", "--capture", p.capture}, flags...), p.mnt, "--", demofsArgs(t)[0], "{}")
 	p.cmd = exec.Command(fusectl, args...)
 	p.cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+runDir)
@@ -281,11 +283,20 @@ func TestFaultFusectlKilled(t *testing.T) {
 	if err := unix.Stat(p.mnt, &st); !errors.Is(err, unix.ENOTCONN) {
 		t.Logf("stat of the orphaned mount: %v", err)
 	}
+	// The killed fusectl's control socket is left; abort removes it.
+	t.Setenv("XDG_RUNTIME_DIR", p.runDir)
+	sock := filepath.Join(DefaultControlDir(), SocketName(p.mnt))
+	if _, err := os.Stat(sock); err != nil {
+		t.Fatalf("control socket of the killed fusectl: %v", err)
+	}
 	if err := Abort(p.mnt); err != nil {
 		t.Fatalf("abort: %v", err)
 	}
 	if _, err := FindFUSEMount(p.mnt); !errors.Is(err, ErrNotFUSE) {
 		t.Errorf("still mounted after abort: %v", err)
+	}
+	if _, err := os.Stat(sock); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stale control socket after abort: %v", err)
 	}
 	if _, err := os.ReadDir(p.mnt); err != nil {
 		t.Errorf("mountpoint unusable after abort: %v", err)

@@ -133,7 +133,9 @@ func FindFUSEMount(path string) (FUSEMount, error) {
 // Abort aborts the FUSE connection mounted at path, so that every process
 // waiting on it returns (ECONNABORTED/ENOTCONN), and unmounts it lazily.
 // Writing the abort needs root (the control file system is root's); the
-// lazy unmount of a user's own mount goes through fusermount3.
+// lazy unmount of a user's own mount goes through fusermount3. The control
+// socket a killed fusectl left for the mount, in DefaultControlDir(), is
+// removed; a running fusectl removes its own as it sees the abort.
 func Abort(path string) error {
 	fm, err := FindFUSEMount(path)
 	if err != nil {
@@ -153,6 +155,8 @@ func Abort(path string) error {
 	}
 	if uerr != nil {
 		uerr = fmt.Errorf("lazy unmount %s: %w", fm.Mountpoint, uerr)
+	} else {
+		removeStale(filepath.Join(DefaultControlDir(), SocketName(fm.Mountpoint)))
 	}
 	return errors.Join(aerr, uerr)
 }

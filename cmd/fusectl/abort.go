@@ -28,7 +28,8 @@ func NewCmdAbort(f *Factory, runF func(*AbortOptions) error) *cobra.Command {
 			Abort the FUSE connection mounted at MNT through the kernel's
 			control file system (/sys/fs/fuse/connections/MINOR/abort): every
 			request waiting on the server fails, so processes stuck on the
-			mount return. Then unmount MNT lazily. Works on any FUSE mount,
+			mount return. Then unmount MNT lazily, and remove the control
+			socket a killed "fusectl mount" left for it. Works on any FUSE mount,
 			also one whose server is hung or dead ("Transport endpoint is not
 			connected"). Needs root.
 		`),
