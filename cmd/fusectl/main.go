@@ -1,4 +1,4 @@
-// Command fusectl debugs, records and replays FUSE sessions.
+// Command fusectl debugs and records FUSE sessions.
 //
 // See the README for an overview and `fusectl help` for the commands.
 package main

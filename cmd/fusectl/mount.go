@@ -68,7 +68,7 @@ func NewCmdMount(f *Factory, runF func(*MountOptions) error) *cobra.Command {
 
 			Runs in the foreground; Ctrl-C or SIGTERM unmounts cleanly. If the
 			server exits, pending requests fail with ENOTCONN and the mount is
-			removed. Other fusectl commands (capture, ps, top) find the mount
+			removed. Other fusectl commands (capture, ps) find the mount
 			through its control socket.
 		`),
 		Example: heredoc.Doc(`

@@ -19,7 +19,6 @@ const (
 	exitOK        = 0
 	exitError     = 1 // the command failed
 	exitUsage     = 2 // bad flags or arguments
-	exitDiverged  = 3 // replay: the server's replies differ from the capture
 	exitCancelled = 130
 )
 
@@ -47,12 +46,11 @@ func init() {
 func NewCmdRoot(f *Factory) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "fusectl <command>",
-		Short: "Debug, record and replay FUSE sessions",
+		Short: "Debug and record FUSE sessions",
 		Long: heredoc.Doc(`
 			fusectl sees the FUSE protocol between the kernel (or its own
-			userspace client) and a FUSE server: it decodes every message,
-			records sessions to .fcap files that Wireshark can open, and
-			replays them against a server.
+			userspace client) and a FUSE server: it decodes every message
+			and records sessions to .fcap files that Wireshark can open.
 		`),
 		Example: heredoc.Doc(`
 			$ fusectl mount --capture s.fcap /mnt/x -- squashfuse -f img.sqfs {}
