@@ -1,6 +1,10 @@
 package mount
 
 import (
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -41,5 +45,40 @@ func TestSocketName(t *testing.T) {
 	}
 	if len(SocketName("/"+string(make([]byte, 300)))) > 100 {
 		t.Errorf("socket name too long for sun_path")
+	}
+}
+
+// TestRemoveStale keeps a socket someone listens on and removes one whose
+// listener is gone, as a SIGKILLed fusectl leaves it.
+func TestRemoveStale(t *testing.T) {
+	dir := t.TempDir()
+	live := filepath.Join(dir, "live.sock")
+	ln, err := net.Listen("unix", live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if !removeStale(live) {
+		t.Error("a listened-on socket is reported stale")
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("a listened-on socket was removed: %v", err)
+	}
+
+	stale := filepath.Join(dir, "stale.sock")
+	dead, err := net.ListenUnix("unix", &net.UnixAddr{Name: stale, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead.SetUnlinkOnClose(false)
+	dead.Close()
+	if removeStale(stale) {
+		t.Error("a socket nobody listens on is reported live")
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stale socket left: %v", err)
+	}
+	if removeStale(filepath.Join(dir, "missing.sock")) {
+		t.Error("a missing socket is reported live")
 	}
 }
