@@ -27,7 +27,9 @@ import (
 //	strace        demofs mounting by itself under strace -f (if installed)
 //	debug         demofs mounting by itself with its debug log (to /dev/null)
 //
-// A ratio of 0.95 means 95% of the direct mount's throughput. Each
+// A ratio of 0.95 means 95% of the direct mount's throughput. The
+// interposer's variants are also reported against minimal (fusectl/minimal
+// and so on), which takes the machine's cost of the extra hops out. Each
 // benchmark also reports wake-rtt-µs, the machine's round trip between two
 // threads (wakeRoundTrip), which bounds the small-file ratio: every
 // forwarded request pays it once more. A capturing variant whose recorder
@@ -138,11 +140,22 @@ func runVariants(b *testing.B, vs []*benchVariant, unit string, dropCaches bool,
 	}
 	b.ReportMetric(float64(wake)/float64(time.Microsecond), "wake-rtt-µs")
 	base := amount[0] / total[0].Seconds()
+	floor := 0.0
+	for i, v := range vs {
+		if v.name == "minimal" {
+			floor = amount[i] / total[i].Seconds()
+		}
+	}
 	for i, v := range vs {
 		rate := amount[i] / total[i].Seconds()
 		b.ReportMetric(rate, v.name+"-"+unit+"/s")
 		if i > 0 {
 			b.ReportMetric(rate/base, v.name+"/direct")
+		}
+		// The interposer's variants also against the simplest forwarder:
+		// what fusectl costs beyond the two extra hops themselves.
+		if v.m != nil && floor > 0 {
+			b.ReportMetric(rate/floor, v.name+"/minimal")
 		}
 		if v.m != nil {
 			if d := v.m.Status().CaptureDropped - dropped[i]; d > 0 {
