@@ -61,8 +61,10 @@ func NewCmdPs(f *Factory, runF func(*PsOptions) error) *cobra.Command {
 			mountpoint, file system type, the connection's device minor, and
 			the number of requests waiting on it (from the kernel's fusectl
 			control file system at /sys/fs/fuse/connections, mounted for
-			the listing if needed; needs root). For mounts made by "fusectl mount" it also
-			shows the server, its pid and the current message rate.
+			the listing if needed; needs root). For mounts made by "fusectl
+			mount" it also shows the server, its pid, the current message
+			rate, and the records its capture and live readers dropped
+			because they fell behind.
 		`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -124,20 +126,21 @@ func runPs(ctx context.Context, opts *PsOptions) error {
 	if tty {
 		tw = tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
 		out = tw
-		fmt.Fprintln(tw, "MOUNTPOINT\tTYPE\tMINOR\tWAITING\tPID\tRATE\tSERVER")
+		fmt.Fprintln(tw, "MOUNTPOINT\tTYPE\tMINOR\tWAITING\tPID\tRATE\tDROPPED\tSERVER")
 	}
 	for _, r := range rows {
 		waiting := "-"
 		if r.Waiting != nil {
 			waiting = strconv.Itoa(*r.Waiting)
 		}
-		pid, rate, server := "-", "-", "-"
+		pid, rate, dropped, server := "-", "-", "-", "-"
 		if r.Fusectl {
 			pid = strconv.Itoa(r.ServerPid)
 			rate = fmt.Sprintf("%.0f/s", *r.Rate)
+			dropped = strconv.FormatUint(r.Dropped, 10)
 			server = strings.Join(r.Server, " ")
 		}
-		fmt.Fprintln(out, strings.Join([]string{r.Mountpoint, r.FSType, strconv.FormatUint(uint64(r.Minor), 10), waiting, pid, rate, server}, "\t"))
+		fmt.Fprintln(out, strings.Join([]string{r.Mountpoint, r.FSType, strconv.FormatUint(uint64(r.Minor), 10), waiting, pid, rate, dropped, server}, "\t"))
 	}
 	if tw != nil {
 		return tw.Flush()

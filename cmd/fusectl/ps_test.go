@@ -42,7 +42,7 @@ func psFakes(opts *PsOptions) {
 	}
 	opts.Running = func(context.Context) ([]mount.Running, error) {
 		return []mount.Running{{Socket: "/run/fusectl/a.sock", Status: &mount.Status{
-			Mountpoint: "/mnt/a", Minor: 41, Server: []string{"demofs", "{}"}, ServerPid: 100, Pid: 99, Rate: 12.4}}}, nil
+			Mountpoint: "/mnt/a", Minor: 41, Server: []string{"demofs", "{}"}, ServerPid: 100, Pid: 99, Rate: 12.4, Dropped: 7}}}, nil
 	}
 	opts.Waiting = func(minor uint32) (int, error) {
 		if minor == 41 {
@@ -59,8 +59,8 @@ func TestPsRun(t *testing.T) {
 		json bool
 		want string
 	}{
-		{name: "tsv", want: "/mnt/a\tfuse.demofs\t41\t3\t100\t12/s\tdemofs {}\n/mnt/b\tfuse.bindfs\t42\t-\t-\t-\t-\n"},
-		{name: "tty", tty: true, want: "MOUNTPOINT  TYPE         MINOR  WAITING  PID  RATE  SERVER\n/mnt/a      fuse.demofs  41     3        100  12/s  demofs {}\n/mnt/b      fuse.bindfs  42     -        -    -     -\n"},
+		{name: "tsv", want: "/mnt/a\tfuse.demofs\t41\t3\t100\t12/s\t7\tdemofs {}\n/mnt/b\tfuse.bindfs\t42\t-\t-\t-\t-\t-\n"},
+		{name: "tty", tty: true, want: "MOUNTPOINT  TYPE         MINOR  WAITING  PID  RATE  DROPPED  SERVER\n/mnt/a      fuse.demofs  41     3        100  12/s  7        demofs {}\n/mnt/b      fuse.bindfs  42     -        -    -     -        -\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
