@@ -128,9 +128,9 @@ func (n *notifier) run() {
 	}
 }
 
-// close writes what is queued, stops the writer and closes its device.
-// The kernel connection must be gone or going: a notification waiting for
-// a lock returns once the connection is aborted or unmounted.
+// close stops the writer once the queue is empty. The mount closes the
+// device first (closeDevice), so what is still queued then fails and is
+// dropped, and a notification waiting in the kernel for a lock returns.
 func (n *notifier) close() {
 	n.mu.Lock()
 	n.closed = true
@@ -140,5 +140,4 @@ func (n *notifier) close() {
 	default:
 	}
 	<-n.stopped
-	n.dev.Close()
 }
