@@ -139,28 +139,29 @@ func runVariants(b *testing.B, vs []*benchVariant, unit string, dropCaches bool,
 		}
 	}
 	b.ReportMetric(float64(wake)/float64(time.Microsecond), "wake-rtt-µs")
-	base := amount[0] / total[0].Seconds()
+	rates := make([]float64, len(vs))
 	floor := 0.0
 	for i, v := range vs {
+		rates[i] = amount[i] / total[i].Seconds()
 		if v.name == "minimal" {
-			floor = amount[i] / total[i].Seconds()
+			floor = rates[i]
 		}
 	}
 	for i, v := range vs {
-		rate := amount[i] / total[i].Seconds()
-		b.ReportMetric(rate, v.name+"-"+unit+"/s")
+		b.ReportMetric(rates[i], v.name+"-"+unit+"/s")
 		if i > 0 {
-			b.ReportMetric(rate/base, v.name+"/direct")
+			b.ReportMetric(rates[i]/rates[0], v.name+"/direct")
+		}
+		if v.m == nil {
+			continue
 		}
 		// The interposer's variants also against the simplest forwarder:
 		// what fusectl costs beyond the two extra hops themselves.
-		if v.m != nil && floor > 0 {
-			b.ReportMetric(rate/floor, v.name+"/minimal")
+		if floor > 0 {
+			b.ReportMetric(rates[i]/floor, v.name+"/minimal")
 		}
-		if v.m != nil {
-			if d := v.m.Status().CaptureDropped - dropped[i]; d > 0 {
-				b.ReportMetric(float64(d), v.name+"-dropped")
-			}
+		if d := v.m.Status().CaptureDropped - dropped[i]; d > 0 {
+			b.ReportMetric(float64(d), v.name+"-dropped")
 		}
 	}
 }

@@ -131,9 +131,6 @@ func wakeRoundTrip(b *testing.B) time.Duration {
 		}
 	}()
 	const rounds = 2000
-	// Each side runs on its own locked thread, pinned to one CPU. The
-	// goroutines end still locked, so the runtime discards their threads
-	// rather than reuse them pinned.
 	// The first two CPUs this process may use, or its only one.
 	var allowed unix.CPUSet
 	if err := unix.SchedGetaffinity(0, &allowed); err != nil {
@@ -145,6 +142,9 @@ func wakeRoundTrip(b *testing.B) time.Duration {
 			cpus = append(cpus, c)
 		}
 	}
+	// Each side runs on its own locked thread, pinned to one CPU. The
+	// goroutines end still locked, so the runtime discards their threads
+	// rather than reuse them pinned.
 	side := func(i, in, out int, first bool) (time.Duration, error) {
 		runtime.LockOSThread()
 		var set unix.CPUSet
