@@ -60,7 +60,8 @@ type node struct {
 	mode                uint32 // type and permission bits
 	uid, gid            uint32
 	rdev                uint32
-	nlink               uint32 // for non-directories; directories count subdirectories
+	nlink               uint32 // for non-directories
+	subdirs             uint32 // for directories: kept, not counted per stat
 	atime, mtime, ctime time.Time
 	data                content // file contents, or symlink target
 	xattrs              map[string][]byte
@@ -84,12 +85,7 @@ func (n *node) fill(a *fuse.Attr) {
 	a.Nlink = n.nlink
 	if n.isDir() {
 		a.Size = blockSize
-		a.Nlink = 2
-		for _, c := range n.Children() {
-			if c.IsDir() {
-				a.Nlink++
-			}
-		}
+		a.Nlink = 2 + n.subdirs
 	}
 	a.SetTimes(&n.atime, &n.mtime, &n.ctime)
 }
@@ -264,6 +260,9 @@ func (n *node) newChild(ctx context.Context, name string, mode uint32, out *fuse
 	c := n.fsys.newNode(mode, uid, gid, now)
 	n.mtime, n.ctime = now, now
 	ino := n.NewPersistentInode(ctx, c, fs.StableAttr{Mode: mode & syscall.S_IFMT})
+	if c.isDir() {
+		n.subdirs++
+	}
 	c.fill(&out.Attr)
 	return c, ino, 0
 }
@@ -389,6 +388,7 @@ func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
 		return syscall.ENOTEMPTY
 	}
 	n.fsys.nodes.Add(-1)
+	n.subdirs--
 	n.mtime, n.ctime = time.Now(), time.Now()
 	return 0
 }
@@ -459,6 +459,18 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 			n.fsys.nodes.Add(-1)
 		default:
 			d.unref(now)
+		}
+	}
+	// Subdirectory counts: src moves to np, and dst either moves to n
+	// (exchange) or goes away.
+	if src.IsDir() {
+		n.subdirs--
+		np.subdirs++
+	}
+	if dst != nil && dst.IsDir() {
+		np.subdirs--
+		if flags&renameExchange != 0 {
+			n.subdirs++
 		}
 	}
 	src.Operations().(*node).ctime = now

@@ -3,6 +3,7 @@ package demofs
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/fusectl/fusectl/internal/testenv"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
 )
 
 // mount mounts f through the kernel on a temporary directory.
@@ -168,6 +171,60 @@ func TestOperations(t *testing.T) {
 	}
 }
 
+// TestDirLinks follows a directory's link count (2 + subdirectories)
+// through every operation that moves a subdirectory.
+func TestDirLinks(t *testing.T) {
+	f, err := New(Options{})
+	must(t, err)
+	mnt := mount(t, f)
+	p := func(name string) string { return filepath.Join(mnt, name) }
+	want := func(step string, links map[string]uint64) {
+		t.Helper()
+		for name, n := range links {
+			if st := stat(t, p(name)); st.Nlink != n {
+				t.Errorf("after %s: %q has nlink %d, want %d", step, name, st.Nlink, n)
+			}
+		}
+	}
+	for _, d := range []string{"a", "a/x", "a/y", "b"} {
+		must(t, os.Mkdir(p(d), 0o755))
+	}
+	must(t, os.WriteFile(p("b/f"), nil, 0o644))
+	want("mkdir", map[string]uint64{".": 4, "a": 4, "b": 2})
+	must(t, os.Rename(p("a/x"), p("b/x")))
+	want("moving a/x to b", map[string]uint64{".": 4, "a": 3, "b": 3})
+	must(t, unix.Rename(p("b/x"), p("a/y"))) // os.Rename refuses an existing directory
+	want("moving b/x over the empty a/y", map[string]uint64{".": 4, "a": 3, "b": 2})
+	must(t, os.Rename(p("a/y"), p("a/z")))
+	want("renaming a/y in place", map[string]uint64{"a": 3})
+	must(t, unix.Renameat2(unix.AT_FDCWD, p("a/z"), unix.AT_FDCWD, p("b/f"), unix.RENAME_EXCHANGE))
+	want("exchanging a/z with the file b/f", map[string]uint64{".": 4, "a": 2, "b": 3})
+	must(t, os.Remove(p("b/f")))
+	want("rmdir b/f", map[string]uint64{".": 4, "a": 2, "b": 2})
+	must(t, os.Rename(p("b"), p("a/b")))
+	want("moving b into a", map[string]uint64{".": 3, "a": 3, "a/b": 2})
+}
+
+// TestDirAttrCost checks that a directory's attributes cost the same
+// whatever it holds: with zero timeouts every path lookup asks for them.
+func TestDirAttrCost(t *testing.T) {
+	f, err := New(Options{})
+	must(t, err)
+	mnt := mount(t, f)
+	must(t, os.Mkdir(filepath.Join(mnt, "d"), 0o755))
+	for i := range 1000 {
+		must(t, os.WriteFile(filepath.Join(mnt, "d", fmt.Sprint(i)), nil, 0o644))
+	}
+	d := f.root.GetChild("d").Operations().(*node)
+	var a fuse.Attr
+	f.mu.Lock()
+	allocs := testing.AllocsPerRun(100, func() { d.fill(&a) })
+	f.mu.Unlock()
+	if allocs != 0 || a.Nlink != 2 {
+		t.Errorf("attributes of a directory of 1000 files: %v allocations, nlink %d; want 0 and 2", allocs, a.Nlink)
+	}
+}
+
 func TestSeed(t *testing.T) {
 	src := t.TempDir()
 	must(t, os.MkdirAll(filepath.Join(src, "sub"), 0o750))
@@ -186,8 +243,11 @@ func TestSeed(t *testing.T) {
 	if st.Mode != syscall.S_IFREG|0o604 || st.Nlink != 2 || st.Ino != st2.Ino {
 		t.Errorf("seeded hard link: mode %o nlink %d inos %d %d", st.Mode, st.Nlink, st.Ino, st2.Ino)
 	}
-	if st := stat(t, filepath.Join(mnt, "sub")); st.Mode != syscall.S_IFDIR|0o750 {
-		t.Errorf("seeded dir mode %o", st.Mode)
+	if st := stat(t, filepath.Join(mnt, "sub")); st.Mode != syscall.S_IFDIR|0o750 || st.Nlink != 2 {
+		t.Errorf("seeded dir mode %o nlink %d", st.Mode, st.Nlink)
+	}
+	if st := stat(t, mnt); st.Nlink != 3 {
+		t.Errorf("seeded root with one subdirectory has nlink %d, want 3", st.Nlink)
 	}
 	if tgt, err := os.Readlink(filepath.Join(mnt, "l")); err != nil || tgt != "sub/f" {
 		t.Errorf("seeded symlink: %q, %v", tgt, err)

@@ -38,6 +38,7 @@ func (f *FS) loadSeed(dir string) error {
 	if err != nil {
 		return err
 	}
+	f.root.subdirs = countDirs(kids)
 	f.seed = kids
 	return nil
 }
@@ -72,6 +73,7 @@ func (f *FS) loadDir(dir string, links map[[2]uint64]*node) ([]seedChild, error)
 			if c.kids, err = f.loadDir(p, links); err != nil {
 				return nil, err
 			}
+			n.subdirs = countDirs(c.kids)
 		case syscall.S_IFREG:
 			if st.Size > maxSeedFile {
 				return nil, fmt.Errorf("seed: %s: larger than %d bytes", p, maxSeedFile)
@@ -97,6 +99,17 @@ func (f *FS) loadDir(dir string, links map[[2]uint64]*node) ([]seedChild, error)
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// countDirs returns how many of kids are directories.
+func countDirs(kids []seedChild) uint32 {
+	var n uint32
+	for _, k := range kids {
+		if k.n.isDir() {
+			n++
+		}
+	}
+	return n
 }
 
 func statTimes(st *syscall.Stat_t) (atime, mtime, ctime time.Time) {
