@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -13,19 +14,28 @@ import (
 	"github.com/fusectl/fusectl/internal/testenv"
 )
 
-// The benchmarks run one workload on several mounts of the same server
-// (demofs with zero cache timeouts, so every operation reaches it) in the
-// same run, and report each variant's speed as a ratio to the direct mount:
+// The benchmarks run one workload on several mounts of the same server, with
+// zero cache timeouts so that every operation reaches it, in the same run,
+// and report each variant's speed as a ratio to the direct mount:
 //
-//	direct        demofs mounting by itself
+//	direct        the server mounting by itself
 //	fusectl       through the interposer, no capture
 //	capture       through the interposer, recording every whole message
 //	noclamp       through the interposer, without the 14-page READ clamp
+//	              (demofs only: it never splices)
 //	minimal       through the simplest forwarder (minimalMount): two
 //	              threads in blocking read and write, nothing else; the
 //	              cost of the two extra hops themselves on this machine
-//	strace        demofs mounting by itself under strace -f (if installed)
-//	debug         demofs mounting by itself with its debug log (to /dev/null)
+//	strace        the server mounting by itself under strace -f (if installed)
+//	debug         the server mounting by itself with its own request log,
+//	              read from a pipe as a terminal or log collector would
+//
+// Each benchmark runs for two servers. demofs keeps everything in memory
+// and answers in microseconds, so forwarding is most of what a request
+// costs: the interposer's worst case. bindfs (libfuse, a Debian package)
+// mirrors a directory, which the benchmark puts on tmpfs so that the disk
+// does not hide the FUSE round trip; every request makes system calls on
+// it, as real servers' requests do.
 //
 // A ratio of 0.95 means 95% of the direct mount's throughput. The
 // interposer's variants are also reported against minimal (fusectl/minimal
@@ -36,8 +46,79 @@ import (
 // fell behind during the timed runs reports the records it dropped as
 // capture-dropped: its rate is then that of an incomplete capture.
 //
-// The sequential-read benchmark holds a 1 GiB file in each of the eight
-// servers: it needs about 10 GiB of memory.
+// The sequential-read benchmark holds a 1 GiB file for each of the eight
+// variants (in demofs's memory, or in bindfs's tmpfs source): it needs about
+// 10 GiB of memory.
+
+// benchServer is a server the benchmarks mount in every variant.
+type benchServer struct {
+	name string
+	// args returns a fresh command line for one mount, "{}" standing for
+	// the mountpoint.
+	args func(b *testing.B) []string
+	// debug is the flag that turns on the server's request log.
+	debug string
+	// neverSplices: the noclamp variant is safe.
+	neverSplices bool
+}
+
+// benchServers returns the servers every benchmark runs on.
+func benchServers(b *testing.B) []benchServer {
+	demofs := buildServer(b, "github.com/fusectl/fusectl/cmd/demofs")
+	return []benchServer{
+		{
+			name:         "demofs",
+			args:         func(*testing.B) []string { return []string{demofs, "-ttl", "0", "{}"} },
+			debug:        "-debug",
+			neverSplices: true,
+		},
+		{
+			name: "bindfs",
+			args: func(b *testing.B) []string {
+				return []string{"bindfs", "-f", "-o", "attr_timeout=0,entry_timeout=0,negative_timeout=0", memDir(b), "{}"}
+			},
+			debug: "-d",
+		},
+	}
+}
+
+// forEachServer runs bench as a sub-benchmark per server.
+func forEachServer(b *testing.B, bench func(b *testing.B, vs []*benchVariant)) {
+	for _, s := range benchServers(b) {
+		b.Run(s.name, func(b *testing.B) {
+			if s.name != "demofs" {
+				testenv.RequireCommand(b, s.name)
+			}
+			bench(b, benchMounts(b, s))
+		})
+	}
+}
+
+// memDir returns a new directory on tmpfs (/dev/shm), or a temporary
+// directory where there is none, removed when b ends.
+func memDir(b *testing.B) string {
+	var fs unix.Statfs_t
+	if unix.Statfs("/dev/shm", &fs) != nil || fs.Type != unix.TMPFS_MAGIC {
+		return b.TempDir()
+	}
+	d, err := os.MkdirTemp("/dev/shm", "fusectl-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { os.RemoveAll(d) })
+	return d
+}
+
+// withMountpoint returns args with "{}" replaced by mnt.
+func withMountpoint(args []string, mnt string) []string {
+	out := slices.Clone(args)
+	for i, a := range out {
+		if a == "{}" {
+			out[i] = mnt
+		}
+	}
+	return out
+}
 
 type benchVariant struct {
 	name string
@@ -62,38 +143,40 @@ func (v *benchVariant) state() string {
 	return s
 }
 
-func benchMounts(b *testing.B) []*benchVariant {
+func benchMounts(b *testing.B, s benchServer) []*benchVariant {
 	b.Helper()
 	testenv.RequireFUSE(b)
-	demofs := buildServer(b, "github.com/fusectl/fusectl/cmd/demofs")
 	var vs []*benchVariant
-	direct := func(name, mnt string, argv ...string) {
-		directMount(b, mnt, argv)
+	direct := func(name string, prefix ...string) {
+		mnt := b.TempDir()
+		directMount(b, mnt, append(prefix, withMountpoint(s.args(b), mnt)...))
 		vs = append(vs, &benchVariant{name: name, mnt: mnt})
 	}
-	d := b.TempDir()
-	direct("direct", d, demofs, "-ttl", "0", d)
+	direct("direct")
 	for _, name := range []string{"fusectl", "capture", "noclamp"} {
 		opts := Options{NoControl: true, Logf: func(string, ...any) {}}
 		switch name {
 		case "capture":
 			opts.CapturePath = filepath.Join(b.TempDir(), "bench.fcap")
 		case "noclamp":
-			// demofs never splices, so the 14-page READ clamp is not
-			// needed; this shows what the clamp costs.
+			if !s.neverSplices {
+				continue
+			}
+			// The server never splices, so the 14-page READ clamp is
+			// not needed; this shows what the clamp costs.
 			opts.NoClamp = true
 		}
-		m, mnt := startMount(b, []string{demofs, "-ttl", "0", "{}"}, opts)
+		m, mnt := startMount(b, s.args(b), opts)
 		vs = append(vs, &benchVariant{name: name, mnt: mnt, m: m})
 	}
-	vs = append(vs, &benchVariant{name: "minimal", mnt: minimalMount(b, []string{demofs, "-ttl", "0", "{}"})})
+	vs = append(vs, &benchVariant{name: "minimal", mnt: minimalMount(b, s.args(b))})
 	if p, err := exec.LookPath("strace"); err == nil {
-		s := b.TempDir()
-		direct("strace", s, p, "-f", "-qq", "-o", "/dev/null", demofs, "-ttl", "0", s)
+		direct("strace", p, "-f", "-qq", "-o", "/dev/null")
 	}
-	// The server's own request log, written to /dev/null.
-	dbg := b.TempDir()
-	direct("debug", dbg, demofs, "-ttl", "0", "-debug", dbg)
+	args := s.args(b)
+	mnt := b.TempDir()
+	directMount(b, mnt, withMountpoint(slices.Insert(args, 1, s.debug), mnt))
+	vs = append(vs, &benchVariant{name: "debug", mnt: mnt})
 	return vs
 }
 
@@ -275,24 +358,28 @@ func seqReadWorkload(mnt string) (float64, error) {
 // BenchmarkMetadataStorm stats 10,000 files with zero cache timeouts:
 // every stat is a LOOKUP round trip.
 func BenchmarkMetadataStorm(b *testing.B) {
-	vs := benchMounts(b)
-	for _, v := range vs {
-		run(b, v.mnt, fmt.Sprintf("mkdir d && cd d && seq 1 %d | xargs touch", stormFiles))
-	}
-	runVariants(b, vs, "stat", false, childWorkload("storm"))
+	forEachServer(b, func(b *testing.B, vs []*benchVariant) {
+		for _, v := range vs {
+			run(b, v.mnt, fmt.Sprintf("mkdir d && cd d && seq 1 %d | xargs touch", stormFiles))
+		}
+		runVariants(b, vs, "stat", false, childWorkload("storm"))
+	})
 }
 
 // BenchmarkSmallFiles creates, writes (4 KiB), closes and then removes
 // 1,000 files.
 func BenchmarkSmallFiles(b *testing.B) {
-	runVariants(b, benchMounts(b), "file", false, childWorkload("small"))
+	forEachServer(b, func(b *testing.B, vs []*benchVariant) {
+		runVariants(b, vs, "file", false, childWorkload("small"))
+	})
 }
 
 // BenchmarkSequentialRead reads a 1 GiB file with a cold page cache.
 func BenchmarkSequentialRead(b *testing.B) {
-	vs := benchMounts(b)
-	for _, v := range vs {
-		run(b, v.mnt, fmt.Sprintf("head -c %d /dev/zero | tr '\\0' x > big", seqSize))
-	}
-	runVariants(b, vs, "MiB", true, childWorkload("seq"))
+	forEachServer(b, func(b *testing.B, vs []*benchVariant) {
+		for _, v := range vs {
+			run(b, v.mnt, fmt.Sprintf("head -c %d /dev/zero | tr '\\0' x > big", seqSize))
+		}
+		runVariants(b, vs, "MiB", true, childWorkload("seq"))
+	})
 }
