@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
@@ -376,6 +378,76 @@ func TestWriterConcurrent(t *testing.T) {
 	for g, n := range next {
 		if n != each {
 			t.Errorf("goroutine %d: read %d records, wrote %d", g, n, each)
+		}
+	}
+}
+
+// TestWriterDirect checks that a Writer on a file, which hands large
+// messages to writev(2) where they lie, writes the same bytes as one on any
+// other io.Writer, which copies everything into its buffer: to a regular
+// file, and to a pipe, which takes a large writev in pieces.
+func TestWriterDirect(t *testing.T) {
+	sizes := []int{16, directMin - 1, directMin, 3, 1 << 20, 14*4096 + 16, 5, 300 << 10}
+	write := func(t *testing.T, w *Writer) {
+		t.Helper()
+		for i, n := range sizes {
+			msg := make([]byte, n)
+			for j := range msg {
+				msg[j] = byte(i + j)
+			}
+			if err := w.WriteMsg(time.Unix(int64(i), 7), 0, Dir(i%2+1), 0, msg); err != nil {
+				t.Fatal(err)
+			}
+			if n >= 4*directMin && w.rc != nil && cap(w.out) >= min(n, 100<<10) {
+				t.Fatalf("record %d (%d bytes) went through the buffer", i, n)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, ord := range orders {
+		for _, snap := range []int{0, 100 << 10} {
+			t.Run(fmt.Sprintf("%s/snap%d", ord.name, snap), func(t *testing.T) {
+				opts := WriterOptions{ByteOrder: ord.o, SnapLen: snap}
+				var want bytes.Buffer
+				w, err := NewWriter(&want, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				write(t, w)
+
+				path := filepath.Join(t.TempDir(), "c.fcap")
+				if w, err = Create(path, opts); err != nil {
+					t.Fatal(err)
+				}
+				if w.rc == nil {
+					t.Fatal("a Writer on a file has no raw descriptor")
+				}
+				write(t, w)
+				if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, want.Bytes()) {
+					t.Errorf("file: %d bytes (%v), want the buffered writer's %d", len(got), err, want.Len())
+				}
+
+				pr, pw, err := os.Pipe()
+				if err != nil {
+					t.Fatal(err)
+				}
+				read := make(chan []byte)
+				go func() {
+					b, _ := io.ReadAll(pr)
+					pr.Close()
+					read <- b
+				}()
+				if w, err = NewWriter(pw, opts); err != nil {
+					t.Fatal(err)
+				}
+				write(t, w)
+				pw.Close()
+				if got := <-read; !bytes.Equal(got, want.Bytes()) {
+					t.Errorf("pipe: %d bytes, want the buffered writer's %d", len(got), want.Len())
+				}
+			})
 		}
 	}
 }
