@@ -35,7 +35,8 @@ import (
 // costs: the interposer's worst case. bindfs (libfuse, a Debian package)
 // mirrors a directory, which the benchmark puts on tmpfs so that the disk
 // does not hide the FUSE round trip; every request makes system calls on
-// it, as real servers' requests do.
+// it, as real servers' requests do. Its rates depend on where the scheduler
+// puts its threads and vary far more between runs than demofs's.
 //
 // A ratio of 0.95 means 95% of the direct mount's throughput. The
 // interposer's variants are also reported against minimal (fusectl/minimal
