@@ -382,10 +382,10 @@ func TestWriterConcurrent(t *testing.T) {
 	}
 }
 
-// TestWriterDirect checks that a Writer on a file, which hands large
-// messages to writev(2) where they lie, writes the same bytes as one on any
-// other io.Writer, which copies everything into its buffer: to a regular
-// file, and to a pipe, which takes a large writev in pieces.
+// TestWriterDirect checks that a Writer on a regular file, which hands
+// large messages to writev(2) where they lie, writes the same bytes as one
+// on a bytes.Buffer or a pipe, which copy everything into their buffer, and
+// that writevAll finishes a writev that a pipe takes in pieces.
 func TestWriterDirect(t *testing.T) {
 	sizes := []int{16, directMin - 1, directMin, 3, 1 << 20, 14*4096 + 16, 5, 300 << 10}
 	write := func(t *testing.T, w *Writer) {
@@ -444,8 +444,42 @@ func TestWriterDirect(t *testing.T) {
 				}
 				write(t, w)
 				pw.Close()
+				if w.rc != nil {
+					t.Error("a Writer on a pipe writes past its buffer")
+				}
 				if got := <-read; !bytes.Equal(got, want.Bytes()) {
 					t.Errorf("pipe: %d bytes, want the buffered writer's %d", len(got), want.Len())
+				}
+
+				// writevAll on a pipe whose reader is slower than it.
+				if pr, pw, err = os.Pipe(); err != nil {
+					t.Fatal(err)
+				}
+				go func() {
+					var b []byte
+					buf := make([]byte, 1000)
+					for {
+						n, err := pr.Read(buf)
+						b = append(b, buf[:n]...)
+						if err != nil {
+							pr.Close()
+							read <- b
+							return
+						}
+					}
+				}()
+				rc, err := pw.SyscallConn()
+				if err != nil {
+					t.Fatal(err)
+				}
+				all, mid := want.Bytes(), want.Len()/2
+				parts := [][]byte{all[:10], nil, all[10:mid], all[mid:]}
+				if err := writevAll(rc, parts); err != nil {
+					t.Fatal(err)
+				}
+				pw.Close()
+				if got := <-read; !bytes.Equal(got, want.Bytes()) {
+					t.Errorf("writevAll to a pipe: %d bytes, want %d", len(got), want.Len())
 				}
 			})
 		}

@@ -47,7 +47,7 @@ type WriterOptions struct {
 // before it writes them out without being asked.
 const flushThreshold = 64 << 10
 
-// directMin is the message size from which a Writer on a file hands the
+// directMin is the message size from which a Writer on a regular file hands the
 // message to the kernel from where it lies, in one writev(2) with the
 // buffered blocks and the record's own framing, rather than copying it into
 // its buffer first. A capture of a bulk read is mostly such messages, and
@@ -71,7 +71,7 @@ type Writer struct {
 
 	w       io.Writer
 	f       *os.File        // set by Create; closed by Close
-	rc      syscall.RawConn // w's, when w is a file: see directMin
+	rc      syscall.RawConn // w's, when w is a regular file: see directMin
 	order   binary.ByteOrder
 	snapLen int
 	enc     encoder
@@ -147,9 +147,13 @@ func newWriter(w io.Writer, opts WriterOptions, raw bool) (*Writer, error) {
 		order = canonicalOrder(order)
 	}
 	wr := &Writer{w: w, order: order, snapLen: opts.SnapLen}
+	// Only regular files: a pipe keeps os.File's writes, which turn a
+	// closed reader of standard output into SIGPIPE as everywhere else.
 	if f, ok := w.(*os.File); ok && haveWritev {
-		if rc, err := f.SyscallConn(); err == nil {
-			wr.rc = rc
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			if rc, err := f.SyscallConn(); err == nil {
+				wr.rc = rc
+			}
 		}
 	}
 	if order == binary.LittleEndian && !raw {
