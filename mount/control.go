@@ -143,6 +143,10 @@ type controlServer struct {
 	lastRate float64
 }
 
+// maxSocketPath is the longest path a Unix socket address holds (sun_path
+// is 108 bytes with the terminating NUL).
+const maxSocketPath = 107
+
 func (m *Mount) listenControl() (*controlServer, error) {
 	dir := m.opts.ControlDir
 	if dir == "" {
@@ -152,6 +156,9 @@ func (m *Mount) listenControl() (*controlServer, error) {
 		return nil, fmt.Errorf("create control directory: %w", err)
 	}
 	path := filepath.Join(dir, SocketName(m.mnt))
+	if len(path) > maxSocketPath {
+		return nil, fmt.Errorf("control socket path %s is %d bytes, more than the %d a socket address holds: point XDG_RUNTIME_DIR at a shorter directory", path, len(path), maxSocketPath)
+	}
 	if removeStale(path) {
 		return nil, fmt.Errorf("control socket %s: in use by another fusectl", path)
 	}

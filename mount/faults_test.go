@@ -214,7 +214,13 @@ func startFusectl(t *testing.T, flags ...string) *fusectlProc {
 	dir := t.TempDir()
 	p := &fusectlProc{mnt: filepath.Join(dir, "mnt"), capture: filepath.Join(dir, "s.fcap"), done: make(chan struct{})}
 	os.Mkdir(p.mnt, 0o755)
-	runDir := filepath.Join(dir, "run")
+	// Its own directory, not one under dir: a control socket's path must
+	// fit in a socket address.
+	runDir, err := os.MkdirTemp("", "run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(runDir) })
 	p.runDir = runDir
 	args := append(append([]string{"mount", "--capture", p.capture}, flags...), p.mnt, "--", demofsArgs(t)[0], "{}")
 	p.cmd = exec.Command(fusectl, args...)

@@ -99,6 +99,8 @@ type Mount struct {
 	capErr  error
 
 	ctl *controlServer
+	// ctlErr is why there is no control socket.
+	ctlErr error
 
 	// failing is set once requests can no longer reach the server: new
 	// ones are answered with ENOTCONN by the interposer.
@@ -251,6 +253,7 @@ func Start(ctx context.Context, opts Options) (*Mount, error) {
 	if !opts.NoControl {
 		ctl, err := m.listenControl()
 		if err != nil {
+			m.ctlErr = err
 			m.logf("control socket: %v", err)
 		} else {
 			m.ctl = ctl
@@ -293,6 +296,11 @@ func (m *Mount) ControlSocket() string {
 	}
 	return m.ctl.path
 }
+
+// ControlErr returns why the mount has no control socket, which fusectl
+// capture and ps need to reach it; nil if it has one or Options.NoControl
+// asked for none. The mount works either way.
+func (m *Mount) ControlErr() error { return m.ctlErr }
 
 // Done is closed when the mount has been torn down.
 func (m *Mount) Done() <-chan struct{} { return m.done }

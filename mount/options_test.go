@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -80,5 +81,23 @@ func TestRemoveStale(t *testing.T) {
 	}
 	if removeStale(filepath.Join(dir, "missing.sock")) {
 		t.Error("a missing socket is reported live")
+	}
+}
+
+// TestControlPathTooLong mounts with a control directory too deep for a
+// socket address: the mount works, and ControlErr says why capture and ps
+// cannot reach it and what to do.
+func TestControlPathTooLong(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), strings.Repeat("d", 100))
+	m, mnt := startMount(t, demofsArgs(t), Options{ControlDir: dir})
+	if m.ControlSocket() != "" {
+		t.Errorf("control socket %s with a %d-byte path", m.ControlSocket(), len(dir))
+	}
+	if err := m.ControlErr(); err == nil || !strings.Contains(err.Error(), "XDG_RUNTIME_DIR") {
+		t.Errorf("ControlErr() = %v, want the path length and what to do", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(mnt, &st); err != nil {
+		t.Errorf("stat of the mount: %v", err)
 	}
 }

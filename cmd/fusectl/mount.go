@@ -37,6 +37,7 @@ type mounter interface {
 	Pid() int
 	Minor() uint32
 	ControlSocket() string
+	ControlErr() error
 	Ready() <-chan struct{}
 	Done() <-chan struct{}
 	Err() error
@@ -131,6 +132,9 @@ func runMount(ctx context.Context, opts *MountOptions) error {
 	requested, ready := waitReady(ctx, opts, m)
 	if ready {
 		fmt.Fprintf(opts.IO.Out, "mounted %s (server pid %d, connection %d); Ctrl-C to unmount\n", m.Mountpoint(), m.Pid(), m.Minor())
+		if cerr := m.ControlErr(); cerr != nil {
+			fmt.Fprintf(opts.IO.ErrOut, "fusectl: fusectl capture and ps cannot reach this mount: %v\n", cerr)
+		}
 		if f, ok := opts.IO.Out.(interface{ Sync() error }); ok {
 			f.Sync()
 		}

@@ -71,12 +71,14 @@ type fakeMount struct {
 	err    error
 	closed bool
 	st     mount.Status
+	ctlErr error
 }
 
 func (m *fakeMount) Mountpoint() string     { return "/mnt/x" }
 func (m *fakeMount) Pid() int               { return 42 }
 func (m *fakeMount) Minor() uint32          { return 7 }
 func (m *fakeMount) ControlSocket() string  { return "" }
+func (m *fakeMount) ControlErr() error      { return m.ctlErr }
 func (m *fakeMount) Ready() <-chan struct{} { return m.ready }
 func (m *fakeMount) Done() <-chan struct{}  { return m.done }
 func (m *fakeMount) Err() error             { <-m.done; return m.err }
@@ -101,6 +103,7 @@ func TestMountRun(t *testing.T) {
 		slowInit  bool  // the server answers INIT late
 		cancel    bool  // Ctrl-C
 		ended     error // the mount ends by itself with this error
+		ctlErr    error // the mount has no control socket
 		wantErr   string
 		wantOut   string
 		wantErrIn string
@@ -110,6 +113,7 @@ func TestMountRun(t *testing.T) {
 		{name: "external unmount", ended: mount.ErrUnmounted, wantOut: mounted},
 		{name: "exit before INIT", notReady: true, ended: mount.ErrServerExited, wantErr: "/mnt/x: server exited before answering INIT"},
 		{name: "ctrl-c before INIT", notReady: true, cancel: true},
+		{name: "no control socket", cancel: true, ctlErr: errors.New("control socket path too long"), wantOut: mounted, wantErrIn: "fusectl: fusectl capture and ps cannot reach this mount: control socket path too long\n"},
 		{name: "slow INIT", slowInit: true, cancel: true, wantOut: mounted, wantErrIn: "fusectl: mounted /mnt/x, waiting for the server (pid 42) to answer INIT; Ctrl-C to give up\n"},
 	}
 	defer func(p time.Duration) { initPatience = p }(initPatience)
@@ -117,7 +121,7 @@ func TestMountRun(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
-			fm := &fakeMount{ready: make(chan struct{}), done: make(chan struct{}), st: mount.Status{Mountpoint: "/mnt/x", Requests: 10, Replies: 9, Notifies: 1, CaptureDropped: 3}}
+			fm := &fakeMount{ready: make(chan struct{}), done: make(chan struct{}), ctlErr: tt.ctlErr, st: mount.Status{Mountpoint: "/mnt/x", Requests: 10, Replies: 9, Notifies: 1, CaptureDropped: 3}}
 			switch {
 			case tt.slowInit:
 				time.AfterFunc(100*time.Millisecond, func() { close(fm.ready) })
