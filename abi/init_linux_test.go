@@ -29,6 +29,7 @@ func kernelInit(t *testing.T) (InHeader, InitIn) {
 		f.Close()
 		t.Fatalf("mount: %v", err)
 	}
+	testenv.UnmountOnInterrupt(t, mnt)
 	t.Cleanup(func() {
 		if err := syscall.Unmount(mnt, syscall.MNT_DETACH); err != nil {
 			t.Errorf("unmount: %v", err)

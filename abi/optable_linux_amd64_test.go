@@ -238,6 +238,7 @@ func TestOpTableMatchesKernelRequests(t *testing.T) {
 		f.Close()
 		t.Fatalf("mount: %v", err)
 	}
+	testenv.UnmountOnInterrupt(t, mnt)
 	done := make(chan struct{})
 	go func() { defer close(done); s.serve() }()
 	conn, err := fuseConnection(mnt)

@@ -220,6 +220,7 @@ func TestKernelDifferential(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	testenv.UnmountOnInterrupt(t, mnt)
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {

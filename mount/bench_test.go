@@ -107,6 +107,8 @@ func memDir(b *testing.B) string {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { os.RemoveAll(d) })
+	// Its files hold memory until removed, whatever ends the run.
+	testenv.UndoOnInterrupt(b, func() { os.RemoveAll(d) })
 	return d
 }
 

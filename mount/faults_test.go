@@ -234,6 +234,7 @@ func startFusectl(t *testing.T, flags ...string) *fusectlProc {
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	testenv.UnmountOnInterrupt(t, p.mnt)
 	go func() {
 		p.cmd.Wait()
 		close(p.done)

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/fusectl/fusectl/client/launch"
+	"github.com/fusectl/fusectl/internal/testenv"
 )
 
 // minimalMount mounts args through the simplest forwarder there is: two OS
@@ -45,6 +46,7 @@ func minimalMount(b *testing.B, args []string) string {
 		stopServer()
 		b.Fatal(err)
 	}
+	testenv.UnmountOnInterrupt(b, mnt)
 	kfd, kerr := blockingDup(km.dev)
 	sfd, serr := blockingDup(srv.Conn().File())
 	km.dev.Close()

@@ -2,6 +2,7 @@ package mount
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -33,10 +34,13 @@ func TestMain(m *testing.M) {
 	if benchWorkloadMain() || unprivilegedMain() {
 		os.Exit(0)
 	}
-	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
+	removeTemp, err := testenv.PrivateTempDir()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
+	code := m.Run()
+	removeTemp()
 	os.Exit(code)
 }
 
@@ -89,6 +93,7 @@ func startMount(t testing.TB, args []string, opts Options) (*Mount, string) {
 	if err != nil {
 		t.Fatalf("start mount: %v", err)
 	}
+	testenv.UnmountOnInterrupt(t, m.Mountpoint())
 	t.Cleanup(func() {
 		m.Close()
 		if t.Failed() {

@@ -145,6 +145,7 @@ func directMount(t testing.TB, mnt string, args []string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	testenv.UnmountOnInterrupt(t, mnt)
 	done := make(chan struct{})
 	go func() {
 		cmd.Wait()

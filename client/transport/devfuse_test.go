@@ -36,6 +36,7 @@ func mountDevFuse(t *testing.T) (*DevFuse, string) {
 		t.Fatalf("mount: %v", merr)
 	}
 	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
+	testenv.UnmountOnInterrupt(t, mnt)
 	d, err := NewDevFuse(f, 1<<20+8192)
 	if err != nil {
 		t.Fatal(err)

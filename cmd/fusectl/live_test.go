@@ -67,6 +67,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func fusectlMount(t *testing.T, demofs string) string {
 	t.Helper()
 	mnt := t.TempDir()
+	testenv.UnmountOnInterrupt(t, mnt)
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errOut testenv.Buffer
 	done := make(chan error, 1)
@@ -322,6 +323,7 @@ func TestPsAndAbort(t *testing.T) {
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
+	testenv.UnmountOnInterrupt(t, direct)
 	t.Cleanup(func() {
 		srv.Process.Signal(syscall.SIGCONT)
 		srv.Process.Kill()

@@ -25,6 +25,7 @@ func mount(t *testing.T, f *FS) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	testenv.UnmountOnInterrupt(t, mnt)
 	t.Cleanup(func() {
 		if err := srv.Unmount(); err != nil {
 			t.Errorf("unmount: %v", err)

@@ -9,10 +9,15 @@ package testenv
 
 import (
 	"bytes"
+	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
+	"os/signal"
+	"slices"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -116,4 +121,80 @@ func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// interrupt holds what UndoOnInterrupt must undo, by registration order,
+// and the directory PrivateTempDir made, removed last.
+var interrupt struct {
+	sync.Mutex
+	once sync.Once
+	next int
+	undo map[int]func()
+	temp string
+}
+
+// PrivateTempDir points TMPDIR at a new directory (mode 1777, as /tmp) for
+// the rest of the test binary's run, so that whatever the tests and their
+// child processes leave there (temporary directories, builds, servers'
+// runtime directories) goes with it. It returns the function that removes
+// it, for TestMain to call after m.Run; an interrupted run (see
+// UndoOnInterrupt) removes it after undoing its mounts.
+func PrivateTempDir() (remove func(), err error) {
+	d, err := os.MkdirTemp("", "fusectl-test-")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(d, 0o1777); err != nil {
+		os.RemoveAll(d)
+		return nil, err
+	}
+	os.Setenv("TMPDIR", d)
+	interrupt.Lock()
+	defer interrupt.Unlock()
+	catchInterrupts()
+	interrupt.temp = d
+	return func() { os.RemoveAll(d) }, nil
+}
+
+// UndoOnInterrupt runs undo if the test binary gets SIGINT or SIGTERM while
+// tb runs (Ctrl-C of a long benchmark), when the testing package's
+// cleanups never run and a mount they would have removed stays behind,
+// stale. The first call makes the binary catch those signals: it then
+// undoes what is registered, newest first, and exits with status 1.
+func UndoOnInterrupt(tb testing.TB, undo func()) {
+	interrupt.Lock()
+	defer interrupt.Unlock()
+	catchInterrupts()
+	k := interrupt.next
+	interrupt.next++
+	interrupt.undo[k] = undo
+	tb.Cleanup(func() {
+		interrupt.Lock()
+		delete(interrupt.undo, k)
+		interrupt.Unlock()
+	})
+}
+
+// catchInterrupts makes SIGINT and SIGTERM undo what is registered, newest
+// first, remove the private temporary directory and exit with status 1.
+// interrupt must be locked.
+func catchInterrupts() {
+	interrupt.once.Do(func() {
+		interrupt.undo = map[int]func(){}
+		c := make(chan os.Signal, 1)
+		signal.Notify(c, syscall.SIGINT, syscall.SIGTERM)
+		go func() {
+			s := <-c
+			interrupt.Lock()
+			keys := slices.Sorted(maps.Keys(interrupt.undo))
+			for _, k := range slices.Backward(keys) {
+				interrupt.undo[k]()
+			}
+			if interrupt.temp != "" {
+				os.RemoveAll(interrupt.temp)
+			}
+			fmt.Fprintf(os.Stderr, "%v: undid %d mounts and directories of the interrupted tests\n", s, len(keys))
+			os.Exit(1)
+		}()
+	})
 }
