@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/fusectl/fusectl/client/launch"
 	"github.com/fusectl/fusectl/internal/testenv"
 )
 
@@ -112,17 +113,6 @@ func memDir(b *testing.B) string {
 	return d
 }
 
-// withMountpoint returns args with "{}" replaced by mnt.
-func withMountpoint(args []string, mnt string) []string {
-	out := slices.Clone(args)
-	for i, a := range out {
-		if a == "{}" {
-			out[i] = mnt
-		}
-	}
-	return out
-}
-
 type benchVariant struct {
 	name string
 	mnt  string
@@ -150,12 +140,13 @@ func benchMounts(b *testing.B, s benchServer) []*benchVariant {
 	b.Helper()
 	testenv.RequireFUSE(b)
 	var vs []*benchVariant
-	direct := func(name string, prefix ...string) {
+	// direct mounts args as the server would by itself.
+	direct := func(name string, args []string) {
 		mnt := b.TempDir()
-		directMount(b, mnt, append(prefix, withMountpoint(s.args(b), mnt)...))
+		directMount(b, mnt, launch.PlaceMountpoint(args, "", mnt))
 		vs = append(vs, &benchVariant{name: name, mnt: mnt})
 	}
-	direct("direct")
+	direct("direct", s.args(b))
 	for _, name := range []string{"fusectl", "capture", "noclamp"} {
 		opts := Options{NoControl: true, Logf: func(string, ...any) {}}
 		switch name {
@@ -174,12 +165,9 @@ func benchMounts(b *testing.B, s benchServer) []*benchVariant {
 	}
 	vs = append(vs, &benchVariant{name: "minimal", mnt: minimalMount(b, s.args(b))})
 	if p, err := exec.LookPath("strace"); err == nil {
-		direct("strace", p, "-f", "-qq", "-o", "/dev/null")
+		direct("strace", append([]string{p, "-f", "-qq", "-o", "/dev/null"}, s.args(b)...))
 	}
-	args := s.args(b)
-	mnt := b.TempDir()
-	directMount(b, mnt, withMountpoint(slices.Insert(args, 1, s.debug), mnt))
-	vs = append(vs, &benchVariant{name: "debug", mnt: mnt})
+	direct("debug", slices.Insert(s.args(b), 1, s.debug))
 	return vs
 }
 

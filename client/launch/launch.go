@@ -191,7 +191,7 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 			}
 		}
 	}
-	argv = placeMountpoint(argv, opts.Mountpoint, mnt)
+	argv = PlaceMountpoint(argv, opts.Mountpoint, mnt)
 	cmd.Args = argv
 	if method == ShimNamespace {
 		cmd.Path = shimExe(opts.ShimPath)
@@ -418,10 +418,11 @@ func (s *Server) waitOutput() {
 	<-drained
 }
 
-// placeMountpoint puts mnt where the user marked it: every "{}" (also
-// inside an element, as in --mount_point={}); else the element equal to
-// mountpoint; else at the end.
-func placeMountpoint(args []string, mountpoint, mnt string) []string {
+// PlaceMountpoint returns the server command line args with mnt where the
+// user marked it: every "{}" (also inside an element, as in
+// --mount_point={}); else the element equal to mountpoint; else at the end.
+// args[0] is the program and is left alone.
+func PlaceMountpoint(args []string, mountpoint, mnt string) []string {
 	out := slices.Clone(args)
 	placed := false
 	for i := 1; i < len(out); i++ {

@@ -51,8 +51,8 @@ func TestPlaceMountpoint(t *testing.T) {
 		{[]string{"{}", "a"}, "", []string{"{}", "a", "M"}},
 	}
 	for _, tt := range tests {
-		if got := placeMountpoint(tt.args, tt.mountpoint, "M"); !slices.Equal(got, tt.want) {
-			t.Errorf("placeMountpoint(%q, %q) = %q, want %q", tt.args, tt.mountpoint, got, tt.want)
+		if got := PlaceMountpoint(tt.args, tt.mountpoint, "M"); !slices.Equal(got, tt.want) {
+			t.Errorf("PlaceMountpoint(%q, %q) = %q, want %q", tt.args, tt.mountpoint, got, tt.want)
 		}
 	}
 }
