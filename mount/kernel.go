@@ -133,9 +133,8 @@ func mountKernel(mnt string, ko *kernelOptions, logf func(string, ...any)) (*ker
 	if os.Geteuid() == 0 {
 		// Registered with the runtime poller (os.OpenFile of a character
 		// device), so that closing it unblocks the reader even when the
-		// connection cannot be aborted otherwise. A blocking descriptor
-		// saved about a fifth of the per-message cost in a small-file
-		// test but made that teardown path hang.
+		// connection cannot be aborted otherwise. Blocking reads would
+		// also be slower: see "Blocking threads" in docs/design.md.
 		dev, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
 		if err != nil {
 			return nil, fmt.Errorf("open /dev/fuse: %w", err)
