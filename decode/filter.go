@@ -23,13 +23,15 @@ type Filter struct {
 	ErrorsOnly bool
 	// MinLatency selects paired replies at least this slow.
 	MinLatency time.Duration
-	// NodeID selects records about this node (the request's node, or the
-	// node an entry reply names); HasNodeID enables it.
+	// NodeID selects records about this node (the request's node, the
+	// node an entry reply names, or an INTERRUPT's interrupted node);
+	// HasNodeID enables it.
 	NodeID    uint64
 	HasNodeID bool
 	// Path selects records whose path is known and starts with Path (at a
 	// component boundary) or, if it has glob metacharacters, whose path or
-	// one of its leading parts matches it (path.Match syntax).
+	// one of its leading parts matches it (path.Match syntax). An
+	// INTERRUPT's path is its interrupted request's.
 	Path string
 	// PID selects requests and replies of this process, and the
 	// INTERRUPTs of its requests (whose own pid is 0) with their replies;
@@ -125,7 +127,8 @@ func (f *Filter) Match(r *Record) bool {
 	if f.HasPID && (r.Dir == capture.DirNotify || r.PID != f.PID && !(r.Op == abi.FUSE_INTERRUPT && r.InterruptsPID == f.PID)) {
 		return false
 	}
-	if f.HasNodeID && r.NodeID != f.NodeID && !(r.Dir == capture.DirReply && entryOp(r.Op) && r.Errno == 0 && r.Out.Entry.NodeID == f.NodeID) {
+	if f.HasNodeID && r.NodeID != f.NodeID && !(r.Dir == capture.DirReply && entryOp(r.Op) && r.Errno == 0 && r.Out.Entry.NodeID == f.NodeID) &&
+		!(r.Op == abi.FUSE_INTERRUPT && r.Dir != capture.DirNotify && r.InterruptsNodeID == f.NodeID) {
 		return false
 	}
 	if f.Path != "" && !matchPath(f.Path, r.Path) {

@@ -80,6 +80,9 @@ func (f *Formatter) AppendJSON(b []byte, r *Record) []byte {
 			j.name("name", r.Name, false)
 		}
 	}
+	if r.InterruptsNodeID != 0 {
+		j.uint("interrupt_nodeid", r.InterruptsNodeID)
+	}
 	if r.Path != nil {
 		j.name("path", r.Path, false)
 	}

@@ -106,15 +106,18 @@ type Record struct {
 	Paired  bool
 	Latency time.Duration
 	// Interrupts is, for an INTERRUPT request and for a reply to one, the
-	// unique of the interrupted request, and InterruptsPID the pid of that
-	// request when the session saw it (the INTERRUPT's own header has pid
-	// 0). Interrupted marks a reply whose request was interrupted.
-	Interrupts    uint64
-	InterruptsPID uint32
-	Interrupted   bool
+	// unique of the interrupted request, and InterruptsPID and
+	// InterruptsNodeID the pid and node of that request when the session
+	// saw it (the INTERRUPT's own header has pid 0 and node 0).
+	// Interrupted marks a reply whose request was interrupted.
+	Interrupts       uint64
+	InterruptsPID    uint32
+	InterruptsNodeID uint64
+	Interrupted      bool
 	// Path is the path of the node the message is about, when the session
 	// knows it: for name operations the parent's path joined with the name,
-	// for entry replies the new entry's path.
+	// for entry replies the new entry's path, for an INTERRUPT and its
+	// reply the interrupted request's path.
 	Path []byte
 
 	// Name and Name2 are the NUL-terminated names of a request (LOOKUP's
@@ -275,7 +278,8 @@ func (r *Record) reset(msg []byte, o abi.ByteOrder) {
 	r.Len, r.Unique, r.Op, r.Notify = 0, 0, 0, 0
 	r.NodeID, r.UID, r.GID, r.PID, r.TotalExtlen = 0, 0, 0, 0, 0
 	r.Error, r.Errno = 0, 0
-	r.Paired, r.Latency, r.Interrupts, r.InterruptsPID, r.Interrupted = false, 0, 0, 0, false
+	r.Paired, r.Latency, r.Interrupted = false, 0, false
+	r.Interrupts, r.InterruptsPID, r.InterruptsNodeID = 0, 0, 0
 	r.Path = nil
 	r.Name, r.Name2, r.Data, r.Entries, r.Count = nil, nil, nil, nil, 0
 	r.Ext, r.NrSecctx, r.SecctxName, r.SecctxValue, r.Groups, r.GroupCount = nil, 0, nil, nil, nil, 0

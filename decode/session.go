@@ -96,6 +96,8 @@ type lateInterrupt struct {
 	start  int64
 	of     uint64
 	ofPID  uint32
+	ofNode uint64
+	ofPath []byte
 }
 
 // takeLate removes and returns the late INTERRUPT with unique u, if any.
@@ -103,7 +105,9 @@ func (s *Session) takeLate(u uint64) (lateInterrupt, bool) {
 	for i := range s.late {
 		if s.late[i].unique == u {
 			li := s.late[i]
-			s.late[i] = lateInterrupt{}
+			// The entry keeps its path buffer for reuse; li's copy of
+			// it is read before the next INTERRUPT overwrites it.
+			s.late[i] = lateInterrupt{ofPath: li.ofPath[:0]}
 			return li, true
 		}
 	}
@@ -314,7 +318,17 @@ func (s *Session) request(r *Record) {
 		s.counters.Interrupts++
 		if sl := s.pend.get(r.In.Interrupt.Unique); sl != nil {
 			sl.interrupted = true
-			r.InterruptsPID = sl.pid
+			r.InterruptsPID, r.InterruptsNodeID = sl.pid, sl.nodeid
+			// The interrupted request's path, so that a path filter
+			// keeps its INTERRUPT too.
+			if nameOp(sl.op) && len(sl.name) > 0 {
+				r.pathBuf, _ = s.appendChildPath(r.pathBuf, sl.nodeid, sl.name)
+			} else if sl.nodeid != 0 {
+				r.pathBuf, _ = s.AppendPath(r.pathBuf, sl.nodeid)
+			}
+			if len(r.pathBuf) > 0 {
+				r.Path = r.pathBuf
+			}
 		}
 	}
 	sl := s.pend.add(u, &s.counters)
@@ -323,7 +337,7 @@ func (s *Session) request(r *Record) {
 	sl.noReply = r.Op == abi.FUSE_INTERRUPT
 	sl.name = append(sl.name[:0], r.Name...)
 	sl.name2 = append(sl.name2[:0], r.Name2...)
-	sl.aux, sl.aux2 = 0, 0
+	sl.aux, sl.aux2, sl.aux3 = 0, 0, 0
 	switch r.Op {
 	case abi.FUSE_RENAME:
 		sl.aux = r.In.Rename.NewDir
@@ -334,7 +348,8 @@ func (s *Session) request(r *Record) {
 	case abi.FUSE_GETXATTR, abi.FUSE_LISTXATTR:
 		sl.aux2 = r.In.Getxattr.Size
 	case abi.FUSE_INTERRUPT:
-		sl.aux, sl.aux2 = r.In.Interrupt.Unique, r.InterruptsPID
+		sl.aux, sl.aux2, sl.aux3 = r.In.Interrupt.Unique, r.InterruptsPID, r.InterruptsNodeID
+		sl.name2 = append(sl.name2[:0], r.Path...)
 	}
 }
 
@@ -365,8 +380,12 @@ func (s *Session) reply(r *Record, msg []byte, o abi.ByteOrder) error {
 	r.pathBuf = r.pathBuf[:0]
 	if sl == nil {
 		if lateOK {
-			r.Paired, r.Interrupts, r.InterruptsPID = true, late.of, late.ofPID
+			r.Paired, r.Interrupts, r.InterruptsPID, r.InterruptsNodeID = true, late.of, late.ofPID, late.ofNode
 			r.Latency = time.Duration(r.Time.UnixNano() - late.start)
+			if len(late.ofPath) > 0 {
+				r.pathBuf = append(r.pathBuf, late.ofPath...)
+				r.Path = r.pathBuf
+			}
 			return err
 		}
 		s.counters.Unpaired++
@@ -377,7 +396,7 @@ func (s *Session) reply(r *Record, msg []byte, o abi.ByteOrder) error {
 	r.NodeID, r.UID, r.GID, r.PID = sl.nodeid, sl.uid, sl.gid, sl.pid
 	r.Interrupted = sl.interrupted
 	if sl.op == abi.FUSE_INTERRUPT {
-		r.Interrupts, r.InterruptsPID = sl.aux, sl.aux2
+		r.Interrupts, r.InterruptsPID, r.InterruptsNodeID = sl.aux, sl.aux2, sl.aux3
 	}
 	if len(sl.name) > 0 {
 		r.Name = sl.name
@@ -392,6 +411,8 @@ func (s *Session) reply(r *Record, msg []byte, o abi.ByteOrder) error {
 		r.pathBuf, _ = s.appendChildPath(r.pathBuf, sl.nodeid, sl.name)
 	case sl.nodeid != 0:
 		r.pathBuf, _ = s.AppendPath(r.pathBuf, sl.nodeid)
+	case sl.op == abi.FUSE_INTERRUPT:
+		r.pathBuf = append(r.pathBuf, sl.name2...)
 	}
 	if len(r.pathBuf) > 0 {
 		r.Path = r.pathBuf
@@ -403,7 +424,8 @@ func (s *Session) reply(r *Record, msg []byte, o abi.ByteOrder) error {
 			// The interrupt of an answered request usually gets no
 			// reply; it leaves the pending table, and an EAGAIN may
 			// still pair with it.
-			s.late[s.lateNext] = lateInterrupt{unique: isl.unique, start: isl.start, of: isl.aux, ofPID: isl.aux2}
+			li := &s.late[s.lateNext]
+			*li = lateInterrupt{unique: isl.unique, start: isl.start, of: isl.aux, ofPID: isl.aux2, ofNode: isl.aux3, ofPath: append(li.ofPath[:0], isl.name2...)}
 			s.lateNext = (s.lateNext + 1) % len(s.late)
 			s.pend.release(isl)
 		}

@@ -175,22 +175,33 @@ func TestSessionPairing(t *testing.T) {
 			t.Errorf("record %d malformed: %v", i, r.Malformed)
 		}
 	}
-	// An INTERRUPT's own pid is 0. It and its reply (paired in time or
-	// late) carry the pid of the request they interrupt, and a pid filter
-	// selects them by it.
+	// An INTERRUPT's own pid and node are 0. It and its reply (paired in
+	// time or late) carry the pid, node and path of the request they
+	// interrupt, and the pid, node and path filters select them by those.
 	for _, c := range []struct {
-		i   int
-		pid uint32
-	}{{1, 42}, {2, 42}, {5, 7}, {8, 43}, {10, 43}} {
+		i    int
+		pid  uint32
+		path string
+	}{{1, 42, "/"}, {2, 42, "/"}, {5, 7, "/"}, {8, 43, "/d"}, {10, 43, "/d"}} {
 		r := recs[c.i]
 		if r.PID != 0 || r.InterruptsPID != c.pid {
 			t.Errorf("record %d: pid %d, interrupts pid %d; want 0, %d", c.i, r.PID, r.InterruptsPID, c.pid)
 		}
-		if f := (decode.Filter{PID: c.pid, HasPID: true}); !f.Match(r) {
-			t.Errorf("record %d: not selected by pid %d", c.i, c.pid)
+		if r.NodeID != 0 || r.InterruptsNodeID != 1 || string(r.Path) != c.path {
+			t.Errorf("record %d: node %d, interrupts node %d, path %q; want 0, 1, %q", c.i, r.NodeID, r.InterruptsNodeID, r.Path, c.path)
 		}
-		if f := (decode.Filter{PID: 99, HasPID: true}); f.Match(r) {
-			t.Errorf("record %d: selected by pid 99", c.i)
+		for _, f := range []decode.Filter{{PID: c.pid, HasPID: true}, {NodeID: 1, HasNodeID: true}, {Path: c.path}} {
+			if !f.Match(r) {
+				t.Errorf("record %d: not selected by %+v", c.i, f)
+			}
+		}
+		for _, f := range []decode.Filter{{PID: 99, HasPID: true}, {NodeID: 2, HasNodeID: true}, {Path: "/e"}} {
+			if f.Match(r) {
+				t.Errorf("record %d: selected by %+v", c.i, f)
+			}
+		}
+		if c.path == "/" && (&decode.Filter{Path: "/d"}).Match(r) {
+			t.Errorf("record %d: an INTERRUPT of a request on / selected by path /d", c.i)
 		}
 	}
 	if !recs[13].IsResend() || recs[13].ID() != u3 {

@@ -19,6 +19,9 @@ type slot struct {
 	start       int64 // UnixNano
 	aux         uint64
 	aux2        uint32
+	// aux3 is an INTERRUPT's interrupted node; its name2 holds that
+	// request's path.
+	aux3        uint64
 	name, name2 []byte
 }
 

@@ -73,6 +73,7 @@ func (f *Formatter) AppendText(b []byte, r *Record) []byte {
 		if r.Op == abi.FUSE_INTERRUPT {
 			b = append(b, " of #"...)
 			b = strconv.AppendUint(b, r.Interrupts, 10)
+			b = f.appendNode(b, r.InterruptsNodeID, r.Path)
 		}
 		b = f.appendTarget(b, r)
 	case capture.DirReply:
@@ -170,17 +171,28 @@ func (f *Formatter) appendTarget(b []byte, r *Record) []byte {
 	if r.NodeID == 0 {
 		return b
 	}
-	b = append(b, " n"...)
-	b = strconv.AppendUint(b, r.NodeID, 10)
-	switch {
-	case nameOp(r.Op) && r.Name != nil:
+	if nameOp(r.Op) && r.Name != nil {
+		b = f.appendNode(b, r.NodeID, nil)
 		if r.Dir == capture.DirReply {
 			b = append(b, ' ')
 			b = appendQuoted(b, r.Name)
 		}
-	case r.Path != nil && r.NodeID != abi.FUSE_ROOT_ID:
+		return b
+	}
+	return f.appendNode(b, r.NodeID, r.Path)
+}
+
+// appendNode appends " n<id>" and the node's path, unless it is the
+// root's or unknown.
+func (f *Formatter) appendNode(b []byte, id uint64, path []byte) []byte {
+	if id == 0 {
+		return b
+	}
+	b = append(b, " n"...)
+	b = strconv.AppendUint(b, id, 10)
+	if path != nil && id != abi.FUSE_ROOT_ID {
 		b = append(b, ' ')
-		b = appendQuoted(b, r.Path)
+		b = appendQuoted(b, path)
 	}
 	return b
 }
