@@ -253,8 +253,9 @@ func Start(ctx context.Context, opts Options) (*Mount, error) {
 	if !opts.NoControl {
 		ctl, err := m.listenControl()
 		if err != nil {
+			// Not logged: ControlErr reports it, and fusectl mount
+			// prints it whether verbose or not.
 			m.ctlErr = err
-			m.logf("control socket: %v", err)
 		} else {
 			m.ctl = ctl
 		}
