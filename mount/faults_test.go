@@ -123,8 +123,8 @@ func TestFaultServerKilled(t *testing.T) {
 	if err := syscall.Kill(m.Pid(), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitMount(t, m); !errors.Is(err, ErrServerExited) {
-		t.Errorf("mount ended with %v, want ErrServerExited", err)
+	if err := waitMount(t, m); !errors.Is(err, ErrServerExited) || !strings.Contains(err.Error(), "(signal: killed)") {
+		t.Errorf("mount ended with %v, want ErrServerExited saying how it died", err)
 	}
 	if err := waitProcess(t, "workload", work); err == nil {
 		t.Errorf("workload succeeded on a dead server")

@@ -568,6 +568,17 @@ func (m *Mount) teardown(cause error) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 2*grace)
 	m.server.Stop(sctx)
 	cancel()
+	if serverGone {
+		// It went first, so its exit status says how (at our close it
+		// would mean nothing).
+		select {
+		case <-m.server.Done():
+			if werr := m.server.Wait(); werr != nil {
+				cause = fmt.Errorf("%w (%v)", cause, werr)
+			}
+		default:
+		}
+	}
 	m.srv.Close()
 	<-m.srvDone
 	m.notes.close()
