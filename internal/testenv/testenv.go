@@ -9,16 +9,19 @@ package testenv
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"io"
 	"maps"
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // InCI reports whether the tests run in CI, where skipping is an error.
@@ -127,11 +130,16 @@ func (b *Buffer) String() string {
 // and the directory PrivateTempDir made, removed last.
 var interrupt struct {
 	sync.Mutex
-	once sync.Once
-	next int
-	undo map[int]func()
-	temp string
+	once    sync.Once
+	timeout sync.Once
+	next    int
+	undo    map[int]func()
+	temp    string
 }
+
+// started approximates when the testing package started its -timeout
+// clock, which runs from a little later.
+var started = time.Now()
 
 // PrivateTempDir points TMPDIR at a new directory (mode 1777, as /tmp) for
 // the rest of the test binary's run, so that whatever the tests and their
@@ -160,11 +168,15 @@ func PrivateTempDir() (remove func(), err error) {
 // tb runs (Ctrl-C of a long benchmark), when the testing package's
 // cleanups never run and a mount they would have removed stays behind,
 // stale. The first call makes the binary catch those signals: it then
-// undoes what is registered, newest first, and exits with status 1.
+// undoes what is registered, newest first, and exits with status 1. It
+// does the same shortly before the run's -test.timeout, whose panic would
+// also skip the cleanups, after printing every goroutine's stack as that
+// panic does.
 func UndoOnInterrupt(tb testing.TB, undo func()) {
 	interrupt.Lock()
 	defer interrupt.Unlock()
 	catchInterrupts()
+	interrupt.timeout.Do(beforeTimeout)
 	k := interrupt.next
 	interrupt.next++
 	interrupt.undo[k] = undo
@@ -185,16 +197,46 @@ func catchInterrupts() {
 		signal.Notify(c, syscall.SIGINT, syscall.SIGTERM)
 		go func() {
 			s := <-c
-			interrupt.Lock()
-			keys := slices.Sorted(maps.Keys(interrupt.undo))
-			for _, k := range slices.Backward(keys) {
-				interrupt.undo[k]()
-			}
-			if interrupt.temp != "" {
-				os.RemoveAll(interrupt.temp)
-			}
-			fmt.Fprintf(os.Stderr, "%v: undid %d mounts and directories of the interrupted tests\n", s, len(keys))
-			os.Exit(1)
+			undoAllAndExit(s.String())
 		}()
 	})
+}
+
+// beforeTimeout arms undoAllAndExit for shortly before the -test.timeout
+// panic. The flag is parsed only once tests run, so this is called from
+// UndoOnInterrupt, not at start.
+func beforeTimeout() {
+	f := flag.Lookup("test.timeout")
+	if f == nil {
+		return
+	}
+	g, ok := f.Value.(flag.Getter)
+	if !ok {
+		return
+	}
+	d, ok := g.Get().(time.Duration)
+	if !ok || d <= 0 {
+		return
+	}
+	margin := min(d/10, 30*time.Second)
+	time.AfterFunc(time.Until(started.Add(d-margin)), func() {
+		fmt.Fprintf(os.Stderr, "test run about to exceed -test.timeout %v; stacks:\n", d)
+		pprof.Lookup("goroutine").WriteTo(os.Stderr, 2)
+		undoAllAndExit("timeout")
+	})
+}
+
+// undoAllAndExit undoes what is registered, newest first, removes the
+// private temporary directory and exits with status 1.
+func undoAllAndExit(why string) {
+	interrupt.Lock()
+	keys := slices.Sorted(maps.Keys(interrupt.undo))
+	for _, k := range slices.Backward(keys) {
+		interrupt.undo[k]()
+	}
+	if interrupt.temp != "" {
+		os.RemoveAll(interrupt.temp)
+	}
+	fmt.Fprintf(os.Stderr, "%s: undid %d mounts and directories of the unfinished tests\n", why, len(keys))
+	os.Exit(1)
 }
