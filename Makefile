@@ -30,7 +30,8 @@ lint: vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
 
-# fuzz: every fuzz target for FUZZTIME each (scripts/fuzz.sh).
+# fuzz: every fuzz target for FUZZTIME each (scripts/fuzz.sh; FUZZMINIMIZETIME
+# bounds the minimizing of each new input, 5s by default).
 fuzz:
 	GO=$(GO) FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh $(PKGS)
 
