@@ -194,6 +194,56 @@ func TestFaultServerStoppedThenSIGTERM(t *testing.T) {
 	}
 }
 
+// TestFusectlHangup: a closed terminal (SIGHUP) ends fusectl mount as
+// Ctrl-C does, where the default action would kill it and leave the mount
+// stale; under nohup, SIGHUP stays ignored and the mount keeps working.
+func TestFusectlHangup(t *testing.T) {
+	ended := func(t *testing.T, p *fusectlProc, after time.Duration) bool {
+		select {
+		case <-p.done:
+			return true
+		case <-time.After(after):
+			return false
+		}
+	}
+	t.Run("hangup", func(t *testing.T) {
+		p := startFusectl(t)
+		run(t, p.mnt, "echo hello > f && cat f")
+		if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		if !ended(t, p, stuckAfter) {
+			t.Fatalf("fusectl still runs %v after SIGHUP", stuckAfter)
+		}
+		if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+			t.Errorf("fusectl exited %d after SIGHUP (%v), want 0", code, p.cmd.ProcessState)
+		}
+		waitPid(t, p.serverPid)
+		requireNotMounted(t, p.mnt)
+		if n, sawWrite, err := captureWrites(p.capture); err != nil || !sawWrite {
+			t.Errorf("capture after SIGHUP: %d records, WRITE seen %v, %v; want it whole, with the WRITE", n, sawWrite, err)
+		}
+	})
+	t.Run("nohup", func(t *testing.T) {
+		testenv.RequireCommand(t, "nohup")
+		p := startFusectlUnder(t, []string{"nohup"})
+		if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		if ended(t, p, 500*time.Millisecond) {
+			t.Fatalf("fusectl under nohup ended on SIGHUP: %v", p.cmd.ProcessState)
+		}
+		run(t, p.mnt, "echo hello > f && cat f")
+		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if !ended(t, p, stuckAfter) {
+			t.Fatalf("fusectl still runs %v after SIGTERM", stuckAfter)
+		}
+		requireNotMounted(t, p.mnt)
+	})
+}
+
 // fusectlProc is a `fusectl mount --capture` process of demofs.
 type fusectlProc struct {
 	cmd       *exec.Cmd
@@ -209,6 +259,13 @@ type fusectlProc struct {
 // the mount is left behind.
 func startFusectl(t *testing.T, flags ...string) *fusectlProc {
 	t.Helper()
+	return startFusectlUnder(t, nil, flags...)
+}
+
+// startFusectlUnder is startFusectl with fusectl run by wrapper (a command
+// that execs its arguments, such as nohup).
+func startFusectlUnder(t *testing.T, wrapper []string, flags ...string) *fusectlProc {
+	t.Helper()
 	testenv.RequireFUSE(t)
 	fusectl := buildServer(t, "github.com/fusectl/fusectl/cmd/fusectl")
 	dir := t.TempDir()
@@ -223,7 +280,8 @@ func startFusectl(t *testing.T, flags ...string) *fusectlProc {
 	t.Cleanup(func() { os.RemoveAll(runDir) })
 	p.runDir = runDir
 	args := append(append([]string{"mount", "--capture", p.capture}, flags...), p.mnt, "--", demofsArgs(t)[0], "{}")
-	p.cmd = exec.Command(fusectl, args...)
+	argv := append(append(append([]string{}, wrapper...), fusectl), args...)
+	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+runDir)
 	var stderr testenv.Buffer
 	p.cmd.Stderr = &stderr

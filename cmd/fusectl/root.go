@@ -84,11 +84,24 @@ func Main() int {
 		return code
 	}
 	f := NewFactory()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), stopSignals()...)
 	defer stop()
 	root := NewCmdRoot(f)
 	cmd, err := root.ExecuteContextC(ctx)
 	return exitCode(f, cmd, err)
+}
+
+// stopSignals are the signals that end a command the way Ctrl-C does: a
+// mount unmounts, a capture closes its file. SIGHUP (the terminal went
+// away) is one: by default it would kill fusectl and leave its mount
+// stale. Under nohup it stays ignored, as nohup asked; catching it would
+// undo that.
+func stopSignals() []os.Signal {
+	sigs := []os.Signal{os.Interrupt, syscall.SIGTERM}
+	if !signal.Ignored(syscall.SIGHUP) {
+		sigs = append(sigs, syscall.SIGHUP)
+	}
+	return sigs
 }
 
 // exitCode prints err and maps it to fusectl's exit status.
