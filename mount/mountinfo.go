@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -104,6 +105,18 @@ func FUSEMounts() ([]FUSEMount, error) {
 	}
 	defer f.Close()
 	return ParseMountinfo(f)
+}
+
+// OnConnection reports whether fi, from stat(2), is of a file on the FUSE
+// connection with device minor minor (see FUSEMount.Minor): FUSE super
+// blocks take anonymous devices, whose major is 0.
+func OnConnection(fi os.FileInfo, minor uint32) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return false
+	}
+	dev := uint64(st.Dev) // uint32 on some architectures
+	return unix.Major(dev) == 0 && unix.Minor(dev) == minor
 }
 
 // FindFUSEMount returns the FUSE mount at path (made absolute, not

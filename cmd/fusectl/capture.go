@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -115,6 +117,9 @@ func runCapture(ctx context.Context, opts *CaptureOptions) error {
 	defer stop()
 	defer feed.Close()
 
+	if err := checkOutput(opts, r.Status); err != nil {
+		return err
+	}
 	wopts := capture.WriterOptions{
 		Interfaces: []capture.Interface{{Name: r.Status.Mountpoint, Description: strings.Join(r.Status.Server, " ")}},
 		SnapLen:    opts.SnapLen,
@@ -176,6 +181,35 @@ func runCapture(ctx context.Context, opts *CaptureOptions) error {
 	}
 	if cerr != nil {
 		return fmt.Errorf("close capture: %w", cerr)
+	}
+	return nil
+}
+
+// checkOutput refuses a capture written to the mount it records: each
+// write of the capture would be recorded, and recording it would write
+// again, without end (two seconds of it made a 160 MB file). It stats the
+// output's directory, or standard output, before anything is created.
+func checkOutput(opts *CaptureOptions, st *mount.Status) error {
+	var (
+		fi   os.FileInfo
+		err  error
+		name = opts.Output
+	)
+	if opts.Output == "-" {
+		f, ok := opts.IO.Out.(*os.File)
+		if !ok {
+			return nil
+		}
+		fi, err = f.Stat()
+		name = "standard output"
+	} else {
+		fi, err = os.Stat(filepath.Dir(opts.Output))
+	}
+	if err != nil {
+		return nil // creating the file reports it
+	}
+	if mount.OnConnection(fi, st.Minor) {
+		return fmt.Errorf("%s is on %s, the mount being captured: every write of the capture would be recorded in it again, without end; write it to another file system", name, st.Mountpoint)
 	}
 	return nil
 }

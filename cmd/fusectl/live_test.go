@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -200,6 +201,22 @@ func TestCaptureCommand(t *testing.T) {
 			if r.Op != abi.FUSE_READ || string(r.Path) != "/a/b/f" {
 				t.Errorf("kept %v %s %q, want READs of /a/b/f", r.Dir, r.Op, r.Path)
 			}
+		}
+	})
+
+	t.Run("output on the mount", func(t *testing.T) {
+		// Recording its own writes would never end: refused before the
+		// file is created. fusectl runs as a child process (TestMain put
+		// it on PATH): this process serves the mount, and must not open
+		// files on it if the refusal fails.
+		out := filepath.Join(mnt, "a", "loop.fcap")
+		cmd := exec.Command("fusectl", "capture", "-o", out, "-c", "1", "--duration", "5s")
+		msg, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(msg), "is on "+mnt+", the mount being captured") {
+			t.Errorf("capture to %s: %v, %q; want a refusal", out, err, msg)
+		}
+		if _, err := os.Lstat(out); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s was created: %v", out, err)
 		}
 	})
 
