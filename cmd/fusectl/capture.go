@@ -67,6 +67,10 @@ func NewCmdCapture(f *Factory, runF func(*CaptureOptions) error) *cobra.Command 
 			if opts.Output == "" {
 				return flagErrorf("-o FILE or -o - is required")
 			}
+			if opts.Output == "-" && opts.IO.IsStdoutTTY() {
+				// As gzip does: binary on a terminal is garbage at best.
+				return errors.New("standard output is a terminal: not writing a binary capture to it; pipe it (| fusectl decode -) or use -o FILE")
+			}
 			if opts.Count < 0 || opts.SnapLen < 0 || opts.Duration < 0 {
 				return flagErrorf("-c, --duration and --snaplen take non-negative values")
 			}

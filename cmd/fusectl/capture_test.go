@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"strings"
 	"testing"
 
@@ -43,6 +44,25 @@ func TestNewCmdCapture(t *testing.T) {
 	}
 }
 
+// TestCaptureToTerminal: -o - on a terminal is refused before attaching.
+func TestCaptureToTerminal(t *testing.T) {
+	var out, errOut strings.Builder
+	f := &Factory{IO: TestIO(nil, &out, &errOut, true)}
+	ran := false
+	cmd := NewCmdCapture(f, func(*CaptureOptions) error { ran = true; return nil })
+	cmd.SetArgs([]string{"-o", "-"})
+	// cobra's own messages, apart from fusectl's output stream.
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(io.Discard)
+	err := cmd.Execute()
+	if err == nil || !strings.Contains(err.Error(), "standard output is a terminal") || ran {
+		t.Errorf("capture -o - on a terminal: %v (ran %v), want a refusal before attaching", err, ran)
+	}
+	if out.Len() != 0 {
+		t.Errorf("wrote %d bytes to the terminal", out.Len())
+	}
+}
+
 // TestCaptureFilter runs a session that starts with synthesized records
 // through the capture filter: INIT and the synthesized records are always
 // kept, a kept request keeps its reply, and a path may be given under the
@@ -63,6 +83,8 @@ func TestCaptureFilter(t *testing.T) {
 		// The kernel's INTERRUPT carries no pid; it is kept for the pid of
 		// the request it interrupts.
 		{name: "pid", cli: "--pid 777", want: "INIT> INIT< READ> INTERRUPT> READ<"},
+		// Nor a node: it is kept for the interrupted request's path.
+		{name: "path of an INTERRUPT", cli: "--path /dir/b.txt --op READ,INTERRUPT", want: "INIT> INIT< READ> INTERRUPT> READ<"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
