@@ -71,12 +71,17 @@ type Options struct {
 	Grace time.Duration
 	// Logf receives diagnostics; nil discards them.
 	Logf func(format string, args ...any)
+	// Warnf receives what the user must hear while the mount runs: the
+	// capture file failing (the mount goes on without it). nil sends it
+	// to Logf.
+	Warnf func(format string, args ...any)
 }
 
 // Mount is a FUSE file system mounted with fusectl in the middle.
 type Mount struct {
 	opts    Options
 	logf    func(string, ...any)
+	warnf   func(string, ...any)
 	mnt     string
 	cmdline string
 	started time.Time
@@ -138,6 +143,10 @@ func Start(ctx context.Context, opts Options) (*Mount, error) {
 	}
 	if m.logf == nil {
 		m.logf = func(string, ...any) {}
+	}
+	m.warnf = opts.Warnf
+	if m.warnf == nil {
+		m.warnf = m.logf
 	}
 	if m.opts.Grace <= 0 {
 		m.opts.Grace = DefaultGrace
@@ -621,7 +630,9 @@ func (m *Mount) startCapture(path string) error {
 	m.capDone = make(chan struct{})
 	go func() {
 		defer close(m.capDone)
-		m.capErr = writeEvents(w, m.capSub, 0, m.logf)
+		m.capErr = writeEvents(w, m.capSub, 0, func(err error) {
+			m.warnf("capture %s stopped: %v; the mount goes on without it", path, err)
+		})
 		if err := w.Close(); err != nil && m.capErr == nil {
 			m.capErr = fmt.Errorf("close capture: %w", err)
 		}
@@ -631,8 +642,9 @@ func (m *Mount) startCapture(path string) error {
 
 // writeEvents writes a subscriber's events to a capture writer until the
 // feed ends, flushing whenever the queue runs empty, so that a killed
-// fusectl leaves a file readable up to the last flush.
-func writeEvents(w *capture.Writer, sub *Subscriber, iface int, logf func(string, ...any)) error {
+// fusectl leaves a file readable up to the last flush. After the first
+// error, given to failed at once, it drains the feed without writing.
+func writeEvents(w *capture.Writer, sub *Subscriber, iface int, failed func(error)) error {
 	rec := capture.Record{Iface: iface}
 	var werr error
 	for {
@@ -642,15 +654,17 @@ func writeEvents(w *capture.Writer, sub *Subscriber, iface int, logf func(string
 		}
 		if werr == nil {
 			rec.Time, rec.Dir, rec.Flags, rec.Msg, rec.OrigLen = ev.Time, ev.Dir, ev.Flags, ev.Msg, ev.OrigLen
+			// The writer's errors say "write capture" already.
 			if err := w.Write(&rec); err != nil {
-				werr = fmt.Errorf("write capture: %w", err)
-				logf("%v", werr)
+				werr = err
+				failed(werr)
 			}
 		}
 		sub.Release(ev)
 		if werr == nil && sub.queueEmpty() {
 			if err := w.Flush(); err != nil {
-				werr = fmt.Errorf("flush capture: %w", err)
+				werr = err
+				failed(werr)
 			}
 		}
 	}

@@ -331,3 +331,42 @@ func TestNotificationWaitingForALock(t *testing.T) {
 		t.Errorf("%d INVAL_ENTRY notifications in the capture, want 1", entries)
 	}
 }
+
+// TestCaptureFailureWarns fills the capture's file system: the user is
+// warned while the mount runs, the mount goes on forwarding, and Close
+// reports the capture's error.
+func TestCaptureFailureWarns(t *testing.T) {
+	testenv.RequireRoot(t)
+	small := t.TempDir()
+	if err := syscall.Mount("tmpfs", small, "tmpfs", 0, "size=64k"); err != nil {
+		t.Fatalf("mount a small tmpfs: %v", err)
+	}
+	testenv.UndoOnInterrupt(t, func() { syscall.Unmount(small, syscall.MNT_DETACH) })
+	t.Cleanup(func() { syscall.Unmount(small, syscall.MNT_DETACH) })
+	warned := make(chan string, 4)
+	m, mnt := startMount(t, demofsArgs(t), Options{
+		CapturePath: filepath.Join(small, "s.fcap"),
+		Warnf: func(format string, args ...any) {
+			select {
+			case warned <- fmt.Sprintf(format, args...):
+			default:
+			}
+		},
+	})
+	// 512 KiB of WRITEs cannot fit in 64 KiB.
+	run(t, mnt, "head -c 524288 /dev/zero > f")
+	select {
+	case w := <-warned:
+		if !strings.Contains(w, "no space left on device") || !strings.Contains(w, "the mount goes on") {
+			t.Errorf("warning %q, want the capture's ENOSPC", w)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no warning 10 s after the capture's file system filled")
+	}
+	if got := run(t, mnt, "echo more > g && cat g && wc -c < f"); got != "more\n524288" {
+		t.Errorf("after the capture failed, the mount gives %q", got)
+	}
+	if err := m.Close(); err == nil || !strings.Contains(err.Error(), "capture") {
+		t.Errorf("Close: %v, want the capture's error", err)
+	}
+}

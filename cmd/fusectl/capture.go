@@ -156,8 +156,9 @@ func runCapture(ctx context.Context, opts *CaptureOptions) error {
 		}
 		if flt.keep(ev) {
 			rec = capture.Record{Time: ev.Time, Dir: ev.Dir, Flags: ev.Flags, Msg: ev.Msg, OrigLen: ev.OrigLen}
+			// The writer's errors say "write capture" already.
 			if err := w.Write(&rec); err != nil {
-				ferr = fmt.Errorf("write capture: %w", err)
+				ferr = err
 				break
 			}
 			if ev.Flags&capture.FlagSynthesized == 0 {
@@ -167,7 +168,7 @@ func runCapture(ctx context.Context, opts *CaptureOptions) error {
 		}
 		if unflushed && (feed.Buffered() == 0 || time.Since(flushed) >= liveFlushEvery) {
 			if err := w.Flush(); err != nil {
-				ferr = fmt.Errorf("flush capture: %w", err)
+				ferr = err
 				break
 			}
 			unflushed, flushed = false, time.Now()

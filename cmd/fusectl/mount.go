@@ -122,6 +122,9 @@ func runMount(ctx context.Context, opts *MountOptions) error {
 			fmt.Fprintf(opts.IO.ErrOut, "fusectl: "+format+"\n", args...)
 		}
 	}
+	mo.Warnf = func(format string, args ...any) {
+		fmt.Fprintf(opts.IO.ErrOut, "fusectl: warning: "+format+"\n", args...)
+	}
 	// Start is not cancelled by a Ctrl-C that arrives during it: the
 	// mount would be left half made. Teardown handles it right after.
 	m, err := opts.Start(context.WithoutCancel(ctx), mo)
