@@ -89,6 +89,11 @@ func NewCmdMount(f *Factory, runF func(*MountOptions) error) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if opts.CapturePath == "-" {
+				// Standard output carries the mount's messages; a file
+				// named "-" would surprise.
+				return flagErrorf("--capture takes a file; for a live trace, run fusectl capture -o - | fusectl decode - beside the mount")
+			}
 			opts.Mountpoint, opts.Server, opts.Method = operands[0], server, m
 			if runF != nil {
 				return runF(opts)
