@@ -97,6 +97,10 @@ type Server struct {
 	mu        sync.Mutex
 	remote    *os.File // +checklocks:mu; server end until handed over
 	mountOpts []string // +checklocks:mu
+	// remoteIno is the inode of the server's end of the socket, by which
+	// Pid finds a server that daemonized; daemon is the last one found.
+	remoteIno uint64
+	daemon    int // +checklocks:mu
 
 	bg       sync.WaitGroup // accept loop
 	outWG    sync.WaitGroup // output copiers
@@ -152,6 +156,7 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 		done:         make(chan struct{}),
 		handed:       make(chan struct{}),
 		remote:       remote,
+		remoteIno:    socketInode(remote),
 	}
 	defer func() {
 		if err != nil {
@@ -487,8 +492,30 @@ func (s *Server) MountOptions() []string {
 	return slices.Clone(s.mountOpts)
 }
 
-// Pid returns the server's process id.
-func (s *Server) Pid() int { return s.cmd.Process.Pid }
+// Pid returns the server's process id. A server that daemonized (a libfuse
+// server run without -f forks, and the process we started exits) is found
+// by the socket it still holds; its pid is returned once the process we
+// started has exited.
+func (s *Server) Pid() int {
+	select {
+	case <-s.done:
+	default:
+		return s.cmd.Process.Pid
+	}
+	if s.remoteIno == 0 {
+		return s.cmd.Process.Pid
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.daemon != 0 && holdsSocket(s.daemon, s.remoteIno) {
+		return s.daemon
+	}
+	if pid := socketHolder(s.remoteIno); pid != 0 {
+		s.daemon = pid
+		return pid
+	}
+	return s.cmd.Process.Pid
+}
 
 // Done is closed when the server process has exited and been reaped.
 func (s *Server) Done() <-chan struct{} { return s.done }
@@ -507,8 +534,9 @@ func (s *Server) Output() []byte { return s.out.Bytes() }
 
 // Stop ends the server: it closes our end of the socket (servers exit on
 // end of stream), sends SIGTERM to the server's session after the grace
-// period and SIGKILL after another, reaps it, and removes the temporary
-// directory. It is idempotent. A non-zero exit caused by the closed socket
+// period and SIGKILL after another, reaps it, ends a daemonized server
+// (one that still holds the socket) the same way, and removes the
+// temporary directory. It is idempotent. A non-zero exit caused by the closed socket
 // is not an error; Stop fails only if the server could not be reaped
 // before ctx ended (it keeps trying in the background).
 func (s *Server) Stop(ctx context.Context) error {
@@ -530,6 +558,13 @@ func (s *Server) stop(ctx context.Context) error {
 		if left := killSession(s.cmd.Process.Pid, 5*time.Second); len(left) > 0 && err == nil {
 			err = fmt.Errorf("stop server: processes %v of its session did not die", left)
 		}
+		// A server that daemonized left the session, and is not our
+		// child: whoever still holds its end of the socket.
+		if pid := socketHolder(s.remoteIno); s.remoteIno != 0 && pid != 0 {
+			if derr := s.stopDaemon(ctx, pid); derr != nil && err == nil {
+				err = derr
+			}
+		}
 	}
 	s.waitOutput()
 	if s.tmp != "" {
@@ -539,6 +574,50 @@ func (s *Server) stop(ctx context.Context) error {
 		}
 	}
 	return err
+}
+
+// stopDaemon waits for pid, a server that daemonized, to exit at end of
+// stream, escalating to SIGTERM and SIGKILL as reap does; a pidfd pins the
+// process, so a signal cannot hit a reused pid.
+func (s *Server) stopDaemon(ctx context.Context, pid int) error {
+	pfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return nil // gone already
+	}
+	defer unix.Close(pfd)
+	for _, sig := range []unix.Signal{0, unix.SIGTERM, unix.SIGKILL} {
+		if sig != 0 {
+			s.logf("launch: sending %v to daemonized server pid %d", sig, pid)
+			unix.PidfdSendSignal(pfd, sig, nil, 0)
+		}
+		if pollExit(ctx, pfd, s.grace) {
+			return nil
+		}
+		if ctx.Err() != nil {
+			unix.PidfdSendSignal(pfd, unix.SIGKILL, nil, 0)
+			return fmt.Errorf("stop daemonized server %d: %w", pid, ctx.Err())
+		}
+	}
+	return fmt.Errorf("stop server: daemonized pid %d did not exit after SIGKILL", pid)
+}
+
+// pollExit waits up to timeout, or until ctx ends, for the process of
+// pidfd pfd to exit.
+func pollExit(ctx context.Context, pfd int, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	fds := []unix.PollFd{{Fd: int32(pfd), Events: unix.POLLIN}}
+	for ctx.Err() == nil {
+		// Slices of at most 100 ms, so that ctx is seen.
+		ms := min(time.Until(deadline), 100*time.Millisecond).Milliseconds()
+		n, err := unix.Poll(fds, int(max(ms, 0)))
+		if n > 0 {
+			return true
+		}
+		if err != nil && err != unix.EINTR || time.Now().After(deadline) {
+			return false
+		}
+	}
+	return false
 }
 
 // unmountStray detaches a real mount on our private mountpoint before the

@@ -169,8 +169,11 @@ func TestDetectMethod(t *testing.T) {
 // the server, and nothing it started.
 func checkGone(t *testing.T, pid int) {
 	t.Helper()
-	if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil {
-		t.Errorf("server pid %d still exists", pid)
+	// A zombie is dead: a daemonized server's is init's to reap.
+	if b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); err == nil {
+		if i := bytes.LastIndexByte(b, ')'); i < 0 || !bytes.HasPrefix(b[i+1:], []byte(" Z")) {
+			t.Errorf("server pid %d still exists", pid)
+		}
 	}
 	for _, p := range sessionProcs(pid) {
 		t.Errorf("process %d of the server's session still runs", p)

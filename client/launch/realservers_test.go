@@ -2,10 +2,12 @@ package launch
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -134,5 +136,36 @@ func TestForcedShimOnSelfMounter(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
 		t.Errorf("temp dir left behind: %v", ents[0].Name())
+	}
+}
+
+// TestDaemonizedServerPid runs squashfuse without -f: libfuse forks, and
+// the process Start ran exits while its child serves the socket. Pid must
+// then name the child. The child is stopped (SIGSTOP) so that it cannot
+// exit at end of stream: Stop must still end it, through SIGKILL, as
+// startServer's cleanup checks of the pid Pid gives.
+func TestDaemonizedServerPid(t *testing.T) {
+	bin := testenv.RequireCommand(t, "squashfuse")
+	daemon := 0
+	t.Cleanup(func() { // after Stop: only if Stop failed
+		if daemon != 0 {
+			syscall.Kill(daemon, syscall.SIGKILL)
+		}
+	})
+	s := startServer(t, Options{Args: []string{bin, squashImage(t), "{}"}, StopGrace: 200 * time.Millisecond})
+	started := s.cmd.Process.Pid
+	handshake(t, s.Conn())
+	select {
+	case <-s.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatalf("squashfuse without -f did not daemonize: pid %d still runs", started)
+	}
+	daemon = s.Pid()
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", daemon))
+	if daemon == started || err != nil || strings.TrimSpace(string(comm)) != "squashfuse" {
+		t.Fatalf("Pid() = %d (%q, %v) after pid %d exited, want the daemonized squashfuse", daemon, comm, err, started)
+	}
+	if err := syscall.Kill(daemon, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -69,3 +69,52 @@ func killSession(sid int, timeout time.Duration) []int {
 	}
 	return left
 }
+
+// socketInode returns the inode of a socket, by which /proc names it in a
+// process's descriptors ("socket:[INODE]"); 0 if it cannot.
+func socketInode(f *os.File) uint64 {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	var st unix.Stat_t
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = unix.Fstat(int(fd), &st) }); err != nil || serr != nil {
+		return 0
+	}
+	return st.Ino
+}
+
+// socketHolder returns the lowest pid, other than ours, of a process with
+// a descriptor on socket inode ino, or 0.
+func socketHolder(ino uint64) int {
+	ents, _ := os.ReadDir("/proc")
+	self, best := os.Getpid(), 0
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == self || best != 0 && pid > best {
+			continue
+		}
+		if holdsSocket(pid, ino) {
+			best = pid
+		}
+	}
+	return best
+}
+
+// holdsSocket reports whether process pid has a descriptor on socket
+// inode ino.
+func holdsSocket(pid int, ino uint64) bool {
+	dir := "/proc/" + strconv.Itoa(pid) + "/fd"
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	want := "socket:[" + strconv.FormatUint(ino, 10) + "]"
+	for _, e := range ents {
+		if l, err := os.Readlink(dir + "/" + e.Name()); err == nil && l == want {
+			return true
+		}
+	}
+	return false
+}
