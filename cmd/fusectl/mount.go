@@ -153,7 +153,17 @@ func runMount(ctx context.Context, opts *MountOptions) error {
 		case <-m.Done():
 		}
 	}
+	// A stopped or busy server makes teardown wait for it: say so, rather
+	// than seem to ignore the Ctrl-C.
+	said := make(chan struct{})
+	slow := time.AfterFunc(teardownPatience, func() {
+		defer close(said)
+		fmt.Fprintf(opts.IO.ErrOut, "fusectl: unmounting %s: waiting for the server (pid %d) to finish\n", m.Mountpoint(), m.Pid())
+	})
 	err = m.Close()
+	if !slow.Stop() {
+		<-said // before the summary, on the same stream
+	}
 	st := m.Status()
 	if requested && errors.Is(err, mount.ErrUnmounted) {
 		err = nil
@@ -175,6 +185,10 @@ func runMount(ctx context.Context, opts *MountOptions) error {
 // initPatience is how long fusectl mount waits for the server's INIT
 // reply before saying that it is waiting.
 var initPatience = 5 * time.Second
+
+// teardownPatience is how long teardown runs before fusectl mount says
+// what it waits for.
+var teardownPatience = time.Second
 
 // waitReady waits until the server has answered INIT (ready), the mount
 // ended, or Ctrl-C (requested).

@@ -67,12 +67,13 @@ func TestNewCmdMount(t *testing.T) {
 
 // fakeMount is a mounter that ends when told.
 type fakeMount struct {
-	ready  chan struct{}
-	done   chan struct{}
-	err    error
-	closed bool
-	st     mount.Status
-	ctlErr error
+	closeDelay time.Duration
+	ready      chan struct{}
+	done       chan struct{}
+	err        error
+	closed     bool
+	st         mount.Status
+	ctlErr     error
 }
 
 func (m *fakeMount) Mountpoint() string     { return "/mnt/x" }
@@ -87,6 +88,7 @@ func (m *fakeMount) Status() mount.Status   { return m.st }
 func (m *fakeMount) Close() error {
 	if !m.closed {
 		m.closed = true
+		time.Sleep(m.closeDelay)
 		select {
 		case <-m.done:
 		default:
@@ -102,6 +104,7 @@ func TestMountRun(t *testing.T) {
 		name      string
 		notReady  bool  // the server never answers INIT
 		slowInit  bool  // the server answers INIT late
+		slowClose bool  // teardown takes a while
 		cancel    bool  // Ctrl-C
 		ended     error // the mount ends by itself with this error
 		ctlErr    error // the mount has no control socket
@@ -116,13 +119,17 @@ func TestMountRun(t *testing.T) {
 		{name: "ctrl-c before INIT", notReady: true, cancel: true},
 		{name: "no control socket", cancel: true, ctlErr: errors.New("control socket path too long"), wantOut: mounted, wantErrIn: "fusectl: fusectl capture and ps cannot reach this mount: control socket path too long\n"},
 		{name: "slow INIT", slowInit: true, cancel: true, wantOut: mounted, wantErrIn: "fusectl: mounted /mnt/x, waiting for the server (pid 42) to answer INIT; Ctrl-C to give up\n"},
+		{name: "slow teardown", slowClose: true, cancel: true, wantOut: mounted, wantErrIn: "fusectl: unmounting /mnt/x: waiting for the server (pid 42) to finish\nunmounted /mnt/x"},
 	}
-	defer func(p time.Duration) { initPatience = p }(initPatience)
-	initPatience = 10 * time.Millisecond
+	defer func(p, q time.Duration) { initPatience, teardownPatience = p, q }(initPatience, teardownPatience)
+	initPatience, teardownPatience = 10*time.Millisecond, 10*time.Millisecond
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
 			fm := &fakeMount{ready: make(chan struct{}), done: make(chan struct{}), ctlErr: tt.ctlErr, st: mount.Status{Mountpoint: "/mnt/x", Requests: 10, Replies: 9, Notifies: 1, CaptureDropped: 3}}
+			if tt.slowClose {
+				fm.closeDelay = 200 * time.Millisecond
+			}
 			switch {
 			case tt.slowInit:
 				time.AfterFunc(100*time.Millisecond, func() { close(fm.ready) })
