@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -107,7 +108,8 @@ func runPs(ctx context.Context, opts *PsOptions) error {
 			row.Server = st.Server
 			row.ServerPid = st.ServerPid
 			row.FusectlPid = st.Pid
-			rate := st.Rate
+			// Sampled over a second: more digits would be noise.
+			rate := math.Round(st.Rate*10) / 10
 			row.Rate = &rate
 			row.Dropped = st.Dropped
 		}
