@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"syscall"
 	"time"
 
 	"github.com/MakeNowJust/heredoc"
@@ -164,6 +165,18 @@ func runDecode(opts *DecodeOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	if f, ok := in.(*os.File); ok && opts.Live {
+		// A blocked read ends when the input is closed only if the
+		// runtime polls it, and an inherited standard input is
+		// usually blocking: Ctrl-C or SIGTERM of a decode waiting on
+		// an idle live trace did nothing. A reopened description of
+		// it (/proc/self/fd/N, non-blocking, its own flags) is polled;
+		// the one shared with the shell keeps its flags.
+		if rf, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", f.Fd()), os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
+			defer rf.Close()
+			in = rf
+		}
+	}
 	if c, ok := in.(io.Closer); ok && opts.Live {
 		// A blocked read of a live pipe ends when the input is closed.
 		stop := context.AfterFunc(ctx, func() { c.Close() })
@@ -171,6 +184,9 @@ func runDecode(opts *DecodeOptions) error {
 	}
 	rd, err := capture.NewReader(in, capture.ReaderOptions{})
 	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		return decodeError(name, err)
 	}
 	n, err := decodeStream(ctx, opts, rd)

@@ -408,3 +408,44 @@ func TestDecodeRunLive(t *testing.T) {
 }
 
 func le64(b []byte) uint64 { return binary.LittleEndian.Uint64(b) }
+
+// TestDecodeLiveSignal: SIGTERM ends a decode of standard input that waits
+// for a capture writer gone quiet. Its standard input is a blocking pipe,
+// as a shell makes it; fusectl runs as a child (TestMain put it on PATH).
+func TestDecodeLiveSignal(t *testing.T) {
+	for _, header := range []bool{false, true} {
+		cmd := exec.Command("fusectl", "decode", "-")
+		in, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if header {
+			// A section header: the reader waits for a record.
+			w, err := capture.NewWriter(in, capture.WriterOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Flush()
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		time.Sleep(200 * time.Millisecond)
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+			if code := cmd.ProcessState.ExitCode(); code != exitCancelled || stderr.Len() != 0 {
+				t.Errorf("header %v: exit %d, stderr %q; want %d and nothing said", header, code, stderr.String(), exitCancelled)
+			}
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+			t.Errorf("header %v: decode - still waits on its input 5 s after SIGTERM", header)
+		}
+		in.Close()
+	}
+}
