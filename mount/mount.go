@@ -55,6 +55,10 @@ type Options struct {
 	// CapturePath, if set, records every message from the first INIT to
 	// this .fcap file (created 0600).
 	CapturePath string
+	// CaptureTo, if set instead, receives the capture as a stream (a
+	// pipe to fusectl decode -), flushed whenever the feed runs dry. It
+	// is not closed.
+	CaptureTo io.Writer
 	// CaptureSnapLen cuts captured messages at this many bytes (0: whole),
 	// flagging them truncated.
 	CaptureSnapLen int
@@ -171,8 +175,8 @@ func Start(ctx context.Context, opts Options) (*Mount, error) {
 		m.logf("mount options not for the kernel, ignored: %s", strings.Join(ignored, ","))
 	}
 
-	if opts.CapturePath != "" {
-		if err := m.startCapture(opts.CapturePath); err != nil {
+	if opts.CapturePath != "" || opts.CaptureTo != nil {
+		if err := m.startCapture(opts.CapturePath, opts.CaptureTo); err != nil {
 			return nil, err
 		}
 	}
@@ -616,13 +620,22 @@ func (m *Mount) teardown(cause error) error {
 	return errors.Join(errs...)
 }
 
-// startCapture subscribes the capture file writer before anything is
-// mounted, so that it records from the first message.
-func (m *Mount) startCapture(path string) error {
-	w, err := capture.Create(path, capture.WriterOptions{
+// startCapture subscribes the capture writer (of a file at path, or of
+// stream to) before anything is mounted, so that it records from the first
+// message.
+func (m *Mount) startCapture(path string, to io.Writer) error {
+	wopts := capture.WriterOptions{
 		Interfaces: []capture.Interface{{Name: m.mnt, Description: m.cmdline}},
 		SnapLen:    m.opts.CaptureSnapLen,
-	})
+	}
+	var w *capture.Writer
+	var err error
+	if to != nil {
+		w, err = capture.NewWriter(to, wopts)
+		path = "stream"
+	} else {
+		w, err = capture.Create(path, wopts)
+	}
 	if err != nil {
 		return fmt.Errorf("create capture: %w", err)
 	}

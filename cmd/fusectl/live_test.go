@@ -489,3 +489,85 @@ func TestMakeDemo(t *testing.T) {
 		}
 	}
 }
+
+// TestMountCaptureStdout runs fusectl mount --capture - as a child: the
+// capture streams on standard output from the first message (INIT), what
+// fusectl says goes to standard error, and when the stream's reader goes
+// away the mount goes on (no death by SIGPIPE, which would leave it
+// stale), warns, and still unmounts cleanly on SIGINT.
+func TestMountCaptureStdout(t *testing.T) {
+	testenv.RequireFUSE(t)
+	demofs := buildDemofs(t)
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	mnt := t.TempDir()
+	testenv.UnmountOnInterrupt(t, mnt)
+	cmd := exec.Command("fusectl", "mount", "--capture", "-", mnt, "--", demofs, "{}")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderrR, stderrW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = stderrW
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stderrW.Close()
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-done
+		if _, err := mount.FindFUSEMount(mnt); !errors.Is(err, mount.ErrNotFUSE) {
+			t.Errorf("%s still mounted: %v", mnt, err)
+			mount.Abort(mnt)
+		}
+	})
+	said := bufio.NewReader(stderrR)
+	if line, err := said.ReadString('\n'); err != nil || !strings.HasPrefix(line, "mounted "+mnt) {
+		t.Fatalf("standard error starts %q, %v; want the mounted line", line, err)
+	}
+	shell(t, mnt, "echo hello > f")
+	// The stream: INIT first, then the WRITE, while the mount runs.
+	r, err := capture.NewReader(stdout, capture.ReaderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := decode.NewSession(decode.Options{})
+	var d decode.Record
+	for i := 0; ; i++ {
+		rec, err := r.Next()
+		if err != nil {
+			t.Fatalf("stream record %d: %v", i, err)
+		}
+		s.DecodeMsg(rec.Time, rec.Dir, rec.Flags, rec.Msg, rec.OrigLen, abi.NativeEndian, &d)
+		if i == 0 && d.Op != abi.FUSE_INIT {
+			t.Fatalf("stream starts with %v, want INIT", d.Op)
+		}
+		if d.Op == abi.FUSE_WRITE {
+			break
+		}
+	}
+	// The reader goes away; the next records cannot be written.
+	stdout.Close()
+	shell(t, mnt, "echo more > g && cat g > /dev/null")
+	line, err := said.ReadString('\n')
+	if err != nil || !strings.Contains(line, "warning: capture stream stopped") || !strings.Contains(line, "broken pipe") {
+		t.Errorf("after the reader left, standard error says %q, %v; want the capture's broken pipe", line, err)
+	}
+	shell(t, mnt, "cat f g")
+	cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-done:
+	case <-time.After(stuck):
+		t.Fatalf("fusectl mount did not end after SIGINT")
+	}
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		t.Errorf("fusectl mount died of %v", ws.Signal())
+	}
+	if _, err := mount.FindFUSEMount(mnt); !errors.Is(err, mount.ErrNotFUSE) {
+		t.Errorf("%s still mounted after SIGINT: %v", mnt, err)
+	}
+}

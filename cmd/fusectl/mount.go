@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/MakeNowJust/heredoc"
@@ -72,10 +74,16 @@ func NewCmdMount(f *Factory, runF func(*MountOptions) error) *cobra.Command {
 			exits, pending requests fail with ENOTCONN and the mount is
 			removed. Other fusectl commands (capture, ps) find the mount
 			through its control socket.
+
+			--capture - streams the capture from the first message to standard
+			output (a live trace through fusectl decode -); fusectl's own
+			messages then go to standard error. If the reader goes away, the
+			mount goes on without the capture.
 		`),
 		Example: heredoc.Doc(`
 			$ fusectl mount /mnt/x -- squashfuse -f img.sqfs {}
 			$ fusectl mount -o allow_other --capture s.fcap /mnt/y -- demofs /mnt/y
+			$ fusectl mount --capture - /mnt/z -- demofs {} | fusectl decode -
 		`),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if dash := cmd.ArgsLenAtDash(); dash >= 0 && dash != 1 {
@@ -89,20 +97,23 @@ func NewCmdMount(f *Factory, runF func(*MountOptions) error) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if opts.CapturePath == "-" {
-				// Standard output carries the mount's messages; a file
-				// named "-" would surprise.
-				return flagErrorf("--capture takes a file; for a live trace, run fusectl capture -o - | fusectl decode - beside the mount")
+			if opts.CapturePath == "-" && opts.IO.IsStdoutTTY() {
+				return errors.New("standard output is a terminal: not writing a binary capture to it; pipe it (| fusectl decode -) or use --capture FILE")
 			}
 			opts.Mountpoint, opts.Server, opts.Method = operands[0], server, m
 			if runF != nil {
 				return runF(opts)
 			}
+			// A reader of standard output or standard error that goes
+			// away (| head, a --capture - reader that quits) must not
+			// kill fusectl by SIGPIPE, which would leave the mount
+			// stale: the write fails instead, and the mount goes on.
+			signal.Ignore(syscall.SIGPIPE)
 			return runMount(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().StringArrayVarP(&opts.MountOpts, "options", "o", nil, "mount options (allow_other, default_permissions, max_read=N, fsname=S, subtype=S, ro, ...)")
-	cmd.Flags().StringVar(&opts.CapturePath, "capture", "", "record every message to this .fcap `file`")
+	cmd.Flags().StringVar(&opts.CapturePath, "capture", "", "record every message to this .fcap `file` (- for standard output, a live stream)")
 	cmd.Flags().StringVar(&method, "method", "auto", "how the server gets its socket: auto, devfd, shim-path, shim-namespace")
 	cmd.Flags().BoolVar(&opts.NoClamp, "no-clamp", false, "keep the server's max_pages, for a server that never splices READ replies (jacobsa/fuse and bazil servers are recognised and never clamped)")
 	cmd.Flags().BoolVarP(&opts.Verbose, "verbose", "v", false, "log what the interposer does")
@@ -118,6 +129,12 @@ func runMount(ctx context.Context, opts *MountOptions) error {
 		MountOptions: opts.MountOpts,
 		NoClamp:      opts.NoClamp,
 		CapturePath:  opts.CapturePath,
+	}
+	// With --capture -, standard output carries the capture, and what
+	// fusectl says goes to standard error.
+	say := opts.IO.Out
+	if opts.CapturePath == "-" {
+		mo.CapturePath, mo.CaptureTo, say = "", opts.IO.Out, opts.IO.ErrOut
 	}
 	if opts.ServerOutput {
 		mo.Stdout, mo.Stderr = opts.IO.ErrOut, opts.IO.ErrOut
@@ -140,11 +157,11 @@ func runMount(ctx context.Context, opts *MountOptions) error {
 	// that fails at once is reported as such, not as a mount that ended.
 	requested, ready := waitReady(ctx, opts, m)
 	if ready {
-		fmt.Fprintf(opts.IO.Out, "mounted %s (server pid %d, connection %d); Ctrl-C to unmount\n", m.Mountpoint(), m.Pid(), m.Minor())
+		fmt.Fprintf(say, "mounted %s (server pid %d, connection %d); Ctrl-C to unmount\n", m.Mountpoint(), m.Pid(), m.Minor())
 		if cerr := m.ControlErr(); cerr != nil {
 			fmt.Fprintf(opts.IO.ErrOut, "fusectl: fusectl capture and ps cannot reach this mount: %v\n", cerr)
 		}
-		if f, ok := opts.IO.Out.(interface{ Sync() error }); ok {
+		if f, ok := say.(interface{ Sync() error }); ok {
 			f.Sync()
 		}
 		select {

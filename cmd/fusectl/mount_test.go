@@ -37,7 +37,6 @@ func TestNewCmdMount(t *testing.T) {
 		{name: "two mountpoints", cli: "/a /b -- demofs", wantErr: "want exactly one mountpoint before --, got 2"},
 		{name: "no server", cli: "/m --", wantErr: "missing server command after --"},
 		{name: "bad method", cli: "--method teleport /m -- demofs", wantErr: "--method: "},
-		{name: "capture to standard output", cli: "--capture - /m -- demofs", wantErr: "--capture takes a file; for a live trace, run fusectl capture -o -"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
