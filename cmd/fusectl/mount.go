@@ -243,6 +243,10 @@ func summary(w io.Writer, st mount.Status, capturePath string) {
 	}
 	fmt.Fprintln(w)
 	if st.CaptureDropped > 0 {
-		fmt.Fprintf(w, "warning: capture %s lost %d records (the disk could not keep up)\n", capturePath, st.CaptureDropped)
+		if capturePath == "-" {
+			fmt.Fprintf(w, "warning: the capture on standard output lost %d records (its reader could not keep up)\n", st.CaptureDropped)
+		} else {
+			fmt.Fprintf(w, "warning: capture %s lost %d records (the disk could not keep up)\n", capturePath, st.CaptureDropped)
+		}
 	}
 }
