@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/signal"
 	"syscall"
 	"time"
@@ -108,7 +109,9 @@ func NewCmdMount(f *Factory, runF func(*MountOptions) error) *cobra.Command {
 			// away (| head, a --capture - reader that quits) must not
 			// kill fusectl by SIGPIPE, which would leave the mount
 			// stale: the write fails instead, and the mount goes on.
-			signal.Ignore(syscall.SIGPIPE)
+			// Caught rather than ignored, so that the server, which
+			// inherits an ignored signal across exec, keeps the default.
+			signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 			return runMount(cmd.Context(), opts)
 		},
 	}
