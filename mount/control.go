@@ -491,7 +491,7 @@ func (f *FeedReader) Next() (*Event, error) {
 		}
 		if _, err := io.ReadFull(f.r, hdr[:]); err != nil {
 			if errors.Is(err, io.EOF) {
-				return nil, fmt.Errorf("feed ended without end frame: %w", io.ErrUnexpectedEOF)
+				return nil, fmt.Errorf("the fusectl mount went away without ending its feed (killed?): %w", io.ErrUnexpectedEOF)
 			}
 			return nil, fmt.Errorf("read feed: %w", err)
 		}
