@@ -499,22 +499,27 @@ func (s *Server) MountOptions() []string {
 func (s *Server) Pid() int {
 	select {
 	case <-s.done:
+		if pid := s.daemonPid(); pid != 0 {
+			return pid
+		}
 	default:
-		return s.cmd.Process.Pid
 	}
+	return s.cmd.Process.Pid
+}
+
+// daemonPid returns the process, other than ours, that holds the server's
+// end of the socket, or 0. Once the process we started has exited, that is
+// the server, daemonized.
+func (s *Server) daemonPid() int {
 	if s.remoteIno == 0 {
-		return s.cmd.Process.Pid
+		return 0
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.daemon != 0 && holdsSocket(s.daemon, s.remoteIno) {
-		return s.daemon
+	if s.daemon == 0 || !holdsSocket(s.daemon, s.remoteIno) {
+		s.daemon = socketHolder(s.remoteIno)
 	}
-	if pid := socketHolder(s.remoteIno); pid != 0 {
-		s.daemon = pid
-		return pid
-	}
-	return s.cmd.Process.Pid
+	return s.daemon
 }
 
 // Done is closed when the server process has exited and been reaped.
@@ -560,7 +565,7 @@ func (s *Server) stop(ctx context.Context) error {
 		}
 		// A server that daemonized left the session, and is not our
 		// child: whoever still holds its end of the socket.
-		if pid := socketHolder(s.remoteIno); s.remoteIno != 0 && pid != 0 {
+		if pid := s.daemonPid(); pid != 0 {
 			if derr := s.stopDaemon(ctx, pid); derr != nil && err == nil {
 				err = derr
 			}
@@ -576,48 +581,18 @@ func (s *Server) stop(ctx context.Context) error {
 	return err
 }
 
-// stopDaemon waits for pid, a server that daemonized, to exit at end of
-// stream, escalating to SIGTERM and SIGKILL as reap does; a pidfd pins the
-// process, so a signal cannot hit a reused pid.
+// stopDaemon ends pid, a server that daemonized, as reap ends the server
+// we started; a pidfd pins the process, so a signal cannot hit a reused
+// pid.
 func (s *Server) stopDaemon(ctx context.Context, pid int) error {
 	pfd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
 		return nil // gone already
 	}
 	defer unix.Close(pfd)
-	for _, sig := range []unix.Signal{0, unix.SIGTERM, unix.SIGKILL} {
-		if sig != 0 {
-			s.logf("launch: sending %v to daemonized server pid %d", sig, pid)
-			unix.PidfdSendSignal(pfd, sig, nil, 0)
-		}
-		if pollExit(ctx, pfd, s.grace) {
-			return nil
-		}
-		if ctx.Err() != nil {
-			unix.PidfdSendSignal(pfd, unix.SIGKILL, nil, 0)
-			return fmt.Errorf("stop daemonized server %d: %w", pid, ctx.Err())
-		}
-	}
-	return fmt.Errorf("stop server: daemonized pid %d did not exit after SIGKILL", pid)
-}
-
-// pollExit waits up to timeout, or until ctx ends, for the process of
-// pidfd pfd to exit.
-func pollExit(ctx context.Context, pfd int, timeout time.Duration) bool {
-	deadline := time.Now().Add(timeout)
-	fds := []unix.PollFd{{Fd: int32(pfd), Events: unix.POLLIN}}
-	for ctx.Err() == nil {
-		// Slices of at most 100 ms, so that ctx is seen.
-		ms := min(time.Until(deadline), 100*time.Millisecond).Milliseconds()
-		n, err := unix.Poll(fds, int(max(ms, 0)))
-		if n > 0 {
-			return true
-		}
-		if err != nil && err != unix.EINTR || time.Now().After(deadline) {
-			return false
-		}
-	}
-	return false
+	signal := func(sig unix.Signal) { unix.PidfdSendSignal(pfd, sig, nil, 0) }
+	exited := func(ctx context.Context, d time.Duration) bool { return pollExit(ctx, pfd, d) }
+	return s.escalate(ctx, fmt.Sprintf("daemonized server pid %d", pid), signal, exited)
 }
 
 // unmountStray detaches a real mount on our private mountpoint before the
@@ -638,28 +613,45 @@ func (s *Server) unmountStray() {
 // SIGTERM to SIGKILL.
 func (s *Server) reap(ctx context.Context) error {
 	pid := s.cmd.Process.Pid
+	// The whole session: Setsid made pid its id. pid cannot be reused
+	// before we reap it.
+	signal := func(sig unix.Signal) { unix.Kill(-pid, sig) }
+	exited := func(ctx context.Context, d time.Duration) bool {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-s.done:
+			return true
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		return false
+	}
+	return s.escalate(ctx, fmt.Sprintf("server pid %d", pid), signal, exited)
+}
+
+// escalate ends a process as Stop does: it gives it the grace period to
+// exit at end of stream, then SIGTERM and the grace period again, then
+// SIGKILL and 10 s. signal sends it a signal; exited waits up to d, or
+// until ctx ends, and reports whether it has exited. When ctx ends first
+// the process gets SIGKILL.
+func (s *Server) escalate(ctx context.Context, what string, signal func(unix.Signal), exited func(context.Context, time.Duration) bool) error {
 	for _, sig := range []unix.Signal{0, unix.SIGTERM, unix.SIGKILL} {
 		if sig != 0 {
-			s.logf("launch: sending %v to server pid %d", sig, pid)
-			// The whole session: Setsid made pid its id. pid cannot be
-			// reused before we reap it.
-			unix.Kill(-pid, sig)
+			s.logf("launch: sending %v to %s", sig, what)
+			signal(sig)
 		}
 		wait := s.grace
 		if sig == unix.SIGKILL {
 			wait = 10 * time.Second
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-s.done:
-			t.Stop()
+		if exited(ctx, wait) {
 			return nil
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			unix.Kill(-pid, unix.SIGKILL)
-			return fmt.Errorf("stop server: %w", ctx.Err())
+		}
+		if ctx.Err() != nil {
+			signal(unix.SIGKILL)
+			return fmt.Errorf("stop %s: %w", what, ctx.Err())
 		}
 	}
-	return fmt.Errorf("stop server: pid %d did not exit after SIGKILL", pid)
+	return fmt.Errorf("stop server: %s did not exit after SIGKILL", what)
 }

@@ -2,6 +2,7 @@ package launch
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"strconv"
 	"strings"
@@ -40,7 +41,8 @@ func sessionProcs(sid int) []int {
 
 // killSession SIGKILLs every live process of session sid and waits, up to
 // timeout, until each has died. Processes that left the session (daemons
-// calling setsid) are not found; they exit on their own at end of stream.
+// calling setsid) are not found; Stop finds a daemonized server by its
+// socket.
 func killSession(sid int, timeout time.Duration) []int {
 	procs := sessionProcs(sid)
 	deadline := time.Now().Add(timeout)
@@ -53,21 +55,31 @@ func killSession(sid int, timeout time.Duration) []int {
 			continue // already gone
 		}
 		unix.PidfdSendSignal(pfd, unix.SIGKILL, nil, 0)
-		ms := int(time.Until(deadline).Milliseconds())
-		fds := []unix.PollFd{{Fd: int32(pfd), Events: unix.POLLIN}}
-		for {
-			n, err := unix.Poll(fds, max(ms, 0))
-			if err == unix.EINTR {
-				continue
-			}
-			if n == 0 {
-				left = append(left, pid)
-			}
-			break
+		if !pollExit(context.Background(), pfd, time.Until(deadline)) {
+			left = append(left, pid)
 		}
 		unix.Close(pfd)
 	}
 	return left
+}
+
+// pollExit waits up to timeout, or until ctx ends, for the process of
+// pidfd pfd to exit.
+func pollExit(ctx context.Context, pfd int, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	fds := []unix.PollFd{{Fd: int32(pfd), Events: unix.POLLIN}}
+	for ctx.Err() == nil {
+		// Slices of at most 100 ms, so that ctx is seen.
+		ms := min(time.Until(deadline), 100*time.Millisecond).Milliseconds()
+		n, err := unix.Poll(fds, int(max(ms, 0)))
+		if n > 0 {
+			return true
+		}
+		if err != nil && err != unix.EINTR || time.Now().After(deadline) {
+			return false
+		}
+	}
+	return false
 }
 
 // socketInode returns the inode of a socket, by which /proc names it in a
