@@ -128,7 +128,7 @@ func (f *Filter) Match(r *Record) bool {
 		return false
 	}
 	if f.HasNodeID && r.NodeID != f.NodeID && !(r.Dir == capture.DirReply && entryOp(r.Op) && r.Errno == 0 && r.Out.Entry.NodeID == f.NodeID) &&
-		!(r.Op == abi.FUSE_INTERRUPT && r.Dir != capture.DirNotify && r.InterruptsNodeID == f.NodeID) {
+		!(r.Op == abi.FUSE_INTERRUPT && r.InterruptsNodeID == f.NodeID) {
 		return false
 	}
 	if f.Path != "" && !matchPath(f.Path, r.Path) {
