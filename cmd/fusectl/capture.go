@@ -67,9 +67,10 @@ func NewCmdCapture(f *Factory, runF func(*CaptureOptions) error) *cobra.Command 
 			if opts.Output == "" {
 				return flagErrorf("-o FILE or -o - is required")
 			}
-			if opts.Output == "-" && opts.IO.IsStdoutTTY() {
-				// As gzip does: binary on a terminal is garbage at best.
-				return errors.New("standard output is a terminal: not writing a binary capture to it; pipe it (| fusectl decode -) or use -o FILE")
+			if opts.Output == "-" {
+				if err := refuseTerminal(opts.IO, "-o"); err != nil {
+					return err
+				}
 			}
 			if opts.Count < 0 || opts.SnapLen < 0 || opts.Duration < 0 {
 				return flagErrorf("-c, --duration and --snaplen take non-negative values")
@@ -188,6 +189,16 @@ func runCapture(ctx context.Context, opts *CaptureOptions) error {
 		return fmt.Errorf("close capture: %w", cerr)
 	}
 	return nil
+}
+
+// refuseTerminal refuses a capture to standard output when that is a
+// terminal, as gzip does: binary on a terminal is garbage at best. fileFlag
+// is the flag that takes a file instead.
+func refuseTerminal(ios *IOStreams, fileFlag string) error {
+	if !ios.IsStdoutTTY() {
+		return nil
+	}
+	return fmt.Errorf("standard output is a terminal: not writing a binary capture to it; pipe it (| fusectl decode -) or use %s FILE", fileFlag)
 }
 
 // checkOutput refuses a capture written to the mount it records: each

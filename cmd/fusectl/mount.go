@@ -98,8 +98,10 @@ func NewCmdMount(f *Factory, runF func(*MountOptions) error) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if opts.CapturePath == "-" && opts.IO.IsStdoutTTY() {
-				return errors.New("standard output is a terminal: not writing a binary capture to it; pipe it (| fusectl decode -) or use --capture FILE")
+			if opts.CapturePath == "-" {
+				if err := refuseTerminal(opts.IO, "--capture"); err != nil {
+					return err
+				}
 			}
 			opts.Mountpoint, opts.Server, opts.Method = operands[0], server, m
 			if runF != nil {
