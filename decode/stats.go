@@ -28,6 +28,9 @@ type Stats struct {
 	records  uint64
 	// malformed and unpaired are counted from records.
 	malformed, unpaired uint64
+	// synthesized counts records fusectl wrote for a capture that started
+	// mid-session; they are not traffic, so no row counts them.
+	synthesized uint64
 }
 
 type opStats struct {
@@ -51,6 +54,11 @@ func (s *Stats) Add(r *Record) {
 	s.records++
 	if r.Malformed != nil {
 		s.malformed++
+	}
+	if r.Flags&capture.FlagSynthesized != 0 {
+		// Their zero latencies would drag every percentile of LOOKUP down.
+		s.synthesized++
+		return
 	}
 	if r.Dir == capture.DirNotify {
 		s.notifies[r.Notify]++
@@ -188,6 +196,10 @@ func (s *Stats) AppendTable(b []byte, aligned bool) []byte {
 	}
 	b = append(b, "records="...)
 	b = strconv.AppendUint(b, s.records, 10)
+	if s.synthesized > 0 {
+		b = append(b, " synthesized="...)
+		b = strconv.AppendUint(b, s.synthesized, 10)
+	}
 	b = append(b, " unpaired="...)
 	b = strconv.AppendUint(b, s.unpaired, 10)
 	b = append(b, " malformed="...)
@@ -205,12 +217,14 @@ func dur(d time.Duration, replies uint64) string {
 }
 
 // AppendJSON appends the statistics as one JSON object: {"records":N,
-// "unpaired":N, "malformed":N, "ops":[{"op":"LOOKUP","count":N,
+// "synthesized":N, "unpaired":N, "malformed":N, "ops":[{"op":"LOOKUP","count":N,
 // "replies":N,"errors":N,"p50_ns":N,"p90_ns":N,"p99_ns":N,"max_ns":N},
 // ...], "notifies":[{"op":"INVAL_INODE","count":N}, ...]} and a newline.
 func (s *Stats) AppendJSON(b []byte) []byte {
 	b = append(b, `{"records":`...)
 	b = strconv.AppendUint(b, s.records, 10)
+	b = append(b, `,"synthesized":`...)
+	b = strconv.AppendUint(b, s.synthesized, 10)
 	b = append(b, `,"unpaired":`...)
 	b = strconv.AppendUint(b, s.unpaired, 10)
 	b = append(b, `,"malformed":`...)
