@@ -177,10 +177,10 @@ func runCapture(ctx context.Context, opts *CaptureOptions) error {
 	}
 	cerr := w.Close()
 	if d := feed.Dropped(); d > 0 {
-		fmt.Fprintf(opts.IO.ErrOut, "warning: %d records dropped: the capture could not keep up with the mount\n", d)
+		fmt.Fprintf(opts.IO.ErrOut, "fusectl: warning: %s dropped: the capture could not keep up with the mount\n", counted(d, "record", "records"))
 	}
 	if opts.Output != "-" {
-		fmt.Fprintf(opts.IO.ErrOut, "%d records captured from %s to %s\n", live, r.Status.Mountpoint, opts.Output)
+		fmt.Fprintf(opts.IO.ErrOut, "%s captured from %s to %s\n", counted(uint64(live), "record", "records"), r.Status.Mountpoint, opts.Output)
 	}
 	if ferr != nil {
 		return ferr

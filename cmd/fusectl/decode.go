@@ -197,7 +197,7 @@ func runDecode(opts *DecodeOptions) error {
 		return decodeError(name, err)
 	}
 	if rd.Truncated() {
-		fmt.Fprintf(opts.IO.ErrOut, "fusectl: warning: %s ends inside a record (truncated capture); decoded %d records\n", name, n)
+		fmt.Fprintf(opts.IO.ErrOut, "fusectl: warning: %s ends inside a record (truncated capture); decoded %s\n", name, counted(uint64(n), "record", "records"))
 	}
 	return nil
 }

@@ -190,7 +190,7 @@ func runMount(ctx context.Context, opts *MountOptions) error {
 	if requested && errors.Is(err, mount.ErrUnmounted) {
 		err = nil
 	}
-	summary(opts.IO.ErrOut, st, opts.CapturePath)
+	summary(opts.IO.ErrOut, st, opts.CapturePath, ready)
 	if err != nil {
 		if errors.Is(err, mount.ErrUnmounted) {
 			// Unmounted from outside (umount, fusectl abort): a normal end.
@@ -240,18 +240,24 @@ func waitReady(ctx context.Context, opts *MountOptions, m mounter) (requested, r
 	return false, true
 }
 
-// summary prints the counts of a finished mount, and drops loudly.
-func summary(w io.Writer, st mount.Status, capturePath string) {
-	fmt.Fprintf(w, "unmounted %s: %d requests, %d replies, %d notifications", st.Mountpoint, st.Requests, st.Replies, st.Notifies)
-	if st.Injected > 0 {
-		fmt.Fprintf(w, ", %d answered by fusectl", st.Injected)
+// summary prints the counts of a finished mount, and drops loudly. A
+// mount that never became ready has only its error to say: it was never
+// announced, so "unmounted" and its one INIT would be noise.
+func summary(w io.Writer, st mount.Status, capturePath string, ready bool) {
+	if ready {
+		fmt.Fprintf(w, "unmounted %s: %s, %s, %s", st.Mountpoint, counted(st.Requests, "request", "requests"),
+			counted(st.Replies, "reply", "replies"), counted(st.Notifies, "notification", "notifications"))
+		if st.Injected > 0 {
+			fmt.Fprintf(w, ", %d answered by fusectl", st.Injected)
+		}
+		fmt.Fprintln(w)
 	}
-	fmt.Fprintln(w)
 	if st.CaptureDropped > 0 {
+		lost := counted(st.CaptureDropped, "record", "records")
 		if capturePath == "-" {
-			fmt.Fprintf(w, "warning: the capture on standard output lost %d records (its reader could not keep up)\n", st.CaptureDropped)
+			fmt.Fprintf(w, "fusectl: warning: the capture on standard output lost %s (its reader could not keep up)\n", lost)
 		} else {
-			fmt.Fprintf(w, "warning: capture %s lost %d records (the disk could not keep up)\n", capturePath, st.CaptureDropped)
+			fmt.Fprintf(w, "fusectl: warning: capture %s lost %s (the disk could not keep up)\n", capturePath, lost)
 		}
 	}
 }

@@ -111,7 +111,7 @@ func TestMountRun(t *testing.T) {
 		wantOut   string
 		wantErrIn string
 	}{
-		{name: "ctrl-c", cancel: true, wantOut: mounted, wantErrIn: "unmounted /mnt/x: 10 requests, 9 replies, 1 notifications\n"},
+		{name: "ctrl-c", cancel: true, wantOut: mounted, wantErrIn: "unmounted /mnt/x: 10 requests, 9 replies, 1 notification\n"},
 		{name: "server exit", ended: mount.ErrServerExited, wantOut: mounted, wantErr: "/mnt/x: server exited"},
 		{name: "external unmount", ended: mount.ErrUnmounted, wantOut: mounted},
 		{name: "exit before INIT", notReady: true, ended: mount.ErrServerExited, wantErr: "/mnt/x: server exited before answering INIT"},
@@ -180,8 +180,12 @@ func TestMountRun(t *testing.T) {
 			if !strings.Contains(errOut.String(), tt.wantErrIn) {
 				t.Errorf("stderr %q, want it to contain %q", errOut.String(), tt.wantErrIn)
 			}
-			if !strings.Contains(errOut.String(), "lost 3 records") {
+			if !strings.Contains(errOut.String(), "fusectl: warning: capture s.fcap lost 3 records") {
 				t.Errorf("capture drops not reported: %q", errOut.String())
+			}
+			// A mount that never became ready was never announced.
+			if said := strings.Contains(errOut.String(), "unmounted"); said != (tt.wantOut != "") {
+				t.Errorf("stderr %q: says unmounted %v, want %v", errOut.String(), said, !said)
 			}
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -144,3 +145,11 @@ type codeError struct {
 }
 
 func (e *codeError) Error() string { return e.msg }
+
+// counted says "1 record" or "3 records".
+func counted(n uint64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.FormatUint(n, 10) + " " + many
+}
