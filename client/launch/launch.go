@@ -187,7 +187,7 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 		if method == ShimNamespace {
 			targets := fusermountTargets()
 			logf("launch: private mount namespace, shim %s over %v", shim, targets)
-			env = append(env, envNSExec+"="+strings.Join(targets, ":"))
+			env = append(env, envNSExec+"="+strings.Join(targets, ":"), envNSMount+"="+mnt)
 			cmd.SysProcAttr.Cloneflags = unix.CLONE_NEWNS
 			if os.Geteuid() != 0 {
 				cmd.SysProcAttr.Cloneflags |= unix.CLONE_NEWUSER
@@ -425,8 +425,10 @@ func (s *Server) waitOutput() {
 
 // PlaceMountpoint returns the server command line args with mnt where the
 // user marked it: every "{}" (also inside an element, as in
-// --mount_point={}); else the element equal to mountpoint; else at the end.
-// args[0] is the program and is left alone.
+// --mount_point={}); else the element naming mountpoint (as the same
+// absolute path: "./m", "m/" and "/abs/m" are one directory, for the server
+// runs in our working directory); else at the end. args[0] is the program
+// and is left alone.
 func PlaceMountpoint(args []string, mountpoint, mnt string) []string {
 	out := slices.Clone(args)
 	placed := false
@@ -437,8 +439,9 @@ func PlaceMountpoint(args []string, mountpoint, mnt string) []string {
 		}
 	}
 	if !placed && mountpoint != "" {
+		want := absPath(mountpoint)
 		for i := 1; i < len(out); i++ {
-			if out[i] == mountpoint {
+			if out[i] != "" && absPath(out[i]) == want {
 				out[i] = mnt
 				placed = true
 			}
@@ -448,6 +451,15 @@ func PlaceMountpoint(args []string, mountpoint, mnt string) []string {
 		out = append(out, mnt)
 	}
 	return out
+}
+
+// absPath is p made absolute and clean, or p itself when the working
+// directory is gone.
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }
 
 // addAutoUnmount inserts -o auto_unmount right after the program name,

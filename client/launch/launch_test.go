@@ -37,6 +37,10 @@ func TestParseMethod(t *testing.T) {
 }
 
 func TestPlaceMountpoint(t *testing.T) {
+	cwd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		args       []string
 		mountpoint string
@@ -46,6 +50,11 @@ func TestPlaceMountpoint(t *testing.T) {
 		{[]string{"srv", "--mount_point={}", "x"}, "/mnt", []string{"srv", "--mount_point=M", "x"}},
 		{[]string{"srv", "img", "/mnt", "-f"}, "/mnt", []string{"srv", "img", "M", "-f"}},
 		{[]string{"srv", "img"}, "/mnt", []string{"srv", "img", "M"}},
+		// The mountpoint as the user typed it, relative or not clean.
+		{[]string{"srv", "img", "/mnt/"}, "/mnt", []string{"srv", "img", "M"}},
+		{[]string{"srv", "img", "./m"}, cwd + "/m", []string{"srv", "img", "M"}},
+		{[]string{"srv", "./img", "m/"}, "m", []string{"srv", "./img", "M"}},
+		{[]string{"srv", "-o", "x", "/m"}, "m", []string{"srv", "-o", "x", "/m", "M"}},
 		{[]string{"srv", "img"}, "", []string{"srv", "img", "M"}},
 		// argv[0] is never the mountpoint.
 		{[]string{"{}", "a"}, "", []string{"{}", "a", "M"}},
@@ -207,7 +216,13 @@ func startServer(t *testing.T, opts Options) *Server {
 				t.Errorf("temp dir %s left behind (%v)", tmp, err)
 			}
 		}
-		t.Logf("server output:\n%s", s.Output())
+		out := s.Output()
+		t.Logf("server output:\n%s", out)
+		// A libfuse server running as root unmounts its mountpoint on
+		// exit; under the namespace method there must be one to unmount.
+		if bytes.Contains(out, []byte("failed to unmount")) {
+			t.Errorf("the server could not unmount its mountpoint:\n%s", out)
+		}
 	})
 	return s
 }

@@ -24,6 +24,9 @@ const (
 	// envNSExec makes RunShimIfInvoked the namespace launcher: bind-mount
 	// the executable over each ':'-separated target, then exec argv[1:].
 	envNSExec = "FUSECTL_NSEXEC"
+	// envNSMount names the server's stand-in mountpoint, which the
+	// namespace launcher bind-mounts onto itself.
+	envNSMount = "FUSECTL_NSEXEC_MNT"
 	// envCommFD is how libfuse, bazil and jacobsa tell fusermount where
 	// to send the /dev/fuse descriptor.
 	envCommFD = "_FUSE_COMMFD"
@@ -50,7 +53,7 @@ const (
 // return unless that fails. Otherwise it returns ok=false at once.
 func RunShimIfInvoked() (exitCode int, ok bool) {
 	if targets, set := os.LookupEnv(envNSExec); set {
-		return runNSExec(targets, os.Args[1:]), true
+		return runNSExec(targets, os.Getenv(envNSMount), os.Args[1:]), true
 	}
 	if !shimNames[filepath.Base(os.Args[0])] && os.Getenv(EnvShim) != "1" {
 		return 0, false
@@ -208,8 +211,11 @@ func splitOptions(v string) []string {
 // runNSExec is the namespace launcher. Start runs it with CLONE_NEWNS
 // (and CLONE_NEWUSER when not root), so the mounts below exist only in the
 // server's private namespace and vanish with it; the real fusermount is
-// never touched.
-func runNSExec(targets string, argv []string) int {
+// never touched. mnt, when set, is bind-mounted onto itself: libfuse 2
+// unmounts its mountpoint itself when it runs as root, and without a mount
+// there it would print "fuse: failed to unmount ...: Invalid argument" at
+// every clean exit.
+func runNSExec(targets, mnt string, argv []string) int {
 	fail := func(format string, args ...any) int {
 		fmt.Fprintf(os.Stderr, "fusectl namespace launcher: "+format+"\n", args...)
 		return 127
@@ -234,9 +240,14 @@ func runNSExec(targets string, argv []string) int {
 			return fail("bind %s over %s: %v", self, t, err)
 		}
 	}
+	if mnt != "" {
+		if err := unix.Mount(mnt, mnt, "", unix.MS_BIND, ""); err != nil {
+			return fail("bind %s onto itself: %v", mnt, err)
+		}
+	}
 	env := make([]string, 0, len(os.Environ()))
 	for _, e := range os.Environ() {
-		if !strings.HasPrefix(e, envNSExec+"=") {
+		if !strings.HasPrefix(e, envNSExec+"=") && !strings.HasPrefix(e, envNSMount+"=") {
 			env = append(env, e)
 		}
 	}
