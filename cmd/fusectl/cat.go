@@ -41,7 +41,7 @@ func NewCmdCat(f *Factory, runF func(*CatOptions) error) *cobra.Command {
 			$ fusectl cat --record s.fcap /a.txt -- demofs -seed ./data {}
 		`),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			operands, err := opts.parse(cmd, args, "cat", -1)
+			operands, err := opts.parse(cmd, args, "cat", 1, -1)
 			if err != nil {
 				return err
 			}

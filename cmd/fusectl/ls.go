@@ -39,25 +39,28 @@ type LsOptions struct {
 func NewCmdLs(f *Factory, runF func(*LsOptions) error) *cobra.Command {
 	opts := &LsOptions{IO: f.IO, Start: startServer}
 	cmd := &cobra.Command{
-		Use:   "ls [-l] [--json] PATH -- SERVER [ARGS...]",
+		Use:   "ls [-l] [--json] [PATH] -- SERVER [ARGS...]",
 		Short: "List a directory of a FUSE server, without mounting it",
 		Long: heredoc.Doc(`
 			Start SERVER on a socketpair and list PATH (relative to the
-			server's root; / is the root) through fusectl's own FUSE client:
+			server's root; / is the root, and the default) through fusectl's own FUSE client:
 			LOOKUP, OPENDIR, READDIR or READDIRPLUS, RELEASEDIR. "." and ".."
 			are not listed. No mount and no root are needed for servers that
 			accept /dev/fd/N.
 		`),
 		Example: heredoc.Doc(`
-			$ fusectl ls / -- squashfuse -f img.sqfs {}
+			$ fusectl ls -- squashfuse -f img.sqfs {}
 			$ fusectl ls -l --json /sub -- demofs -seed ./data {}
 		`),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			operands, err := opts.parse(cmd, args, "ls", 1)
+			operands, err := opts.parse(cmd, args, "ls", 0, 1)
 			if err != nil {
 				return err
 			}
-			opts.Path = operands[0]
+			opts.Path = "/"
+			if len(operands) == 1 {
+				opts.Path = operands[0]
+			}
 			if runF != nil {
 				return runF(opts)
 			}

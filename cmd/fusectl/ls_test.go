@@ -18,8 +18,8 @@ func TestNewCmdLs(t *testing.T) {
 		{name: "root", cli: "/ -- demofs {}", want: LsOptions{Path: "/", ServerFlags: ServerFlags{Server: []string{"demofs", "{}"}}}},
 		{name: "long json", cli: "-l --json /sub -- demofs {}", want: LsOptions{Path: "/sub", Long: true, JSON: true, ServerFlags: ServerFlags{Server: []string{"demofs", "{}"}}}},
 		{name: "record", cli: "--record s.fcap / -- x", want: LsOptions{Path: "/", ServerFlags: ServerFlags{Server: []string{"x"}, RecordPath: "s.fcap"}}},
-		{name: "no path", cli: "-- x", wantErr: "ls needs exactly 1 PATH before --, got 0"},
-		{name: "two paths", cli: "/a /b -- x", wantErr: "ls needs exactly 1 PATH before --, got 2"},
+		{name: "no path is the root", cli: "-l -- x", want: LsOptions{Path: "/", Long: true, ServerFlags: ServerFlags{Server: []string{"x"}}}},
+		{name: "two paths", cli: "/a /b -- x", wantErr: "ls takes at most 1 PATH before --, got 2"},
 		{name: "no dash", cli: "/a", wantErr: "missing -- before the server command"},
 		{name: "no server", cli: "/a --", wantErr: "missing server command after --"},
 	}

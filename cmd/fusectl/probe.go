@@ -48,7 +48,7 @@ func NewCmdProbe(f *Factory, runF func(*ProbeOptions) error) *cobra.Command {
 			$ fusectl probe --json -- bindfs -f /srv/data {}
 		`),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := opts.parse(cmd, args, "probe", 0); err != nil {
+			if _, err := opts.parse(cmd, args, "probe", 0, 0); err != nil {
 				return err
 			}
 			if runF != nil {

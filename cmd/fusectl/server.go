@@ -44,21 +44,23 @@ func (s *ServerFlags) bind(cmd *cobra.Command) {
 }
 
 // parse splits args at -- into the operands before it and the server
-// command after it, and parses --method. want is the operand count
-// (-1: one or more).
-func (s *ServerFlags) parse(cmd *cobra.Command, args []string, name string, want int) ([]string, error) {
+// command after it, and parses --method. The command takes least to most
+// operands (most -1: no limit).
+func (s *ServerFlags) parse(cmd *cobra.Command, args []string, name string, least, most int) ([]string, error) {
 	operands, server, err := splitAtDash(cmd, args)
 	if err != nil {
 		return nil, err
 	}
+	n := len(operands)
 	switch {
-	case want >= 0 && len(operands) != want:
-		if want == 0 {
-			return nil, flagErrorf("%s takes no arguments before --, got %d", name, len(operands))
-		}
-		return nil, flagErrorf("%s needs exactly %d PATH before --, got %d", name, want, len(operands))
-	case want < 0 && len(operands) == 0:
+	case most == 0 && n > 0:
+		return nil, flagErrorf("%s takes no arguments before --, got %d", name, n)
+	case least == most && n != least:
+		return nil, flagErrorf("%s needs exactly %d PATH before --, got %d", name, least, n)
+	case n < least:
 		return nil, flagErrorf("%s needs a PATH before --", name)
+	case most >= 0 && n > most:
+		return nil, flagErrorf("%s takes at most %d PATH before --, got %d", name, most, n)
 	}
 	m, err := parseMethod(s.method)
 	if err != nil {

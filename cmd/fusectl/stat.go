@@ -47,7 +47,7 @@ func NewCmdStat(f *Factory, runF func(*StatOptions) error) *cobra.Command {
 			$ fusectl stat --json / -- demofs {}
 		`),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			operands, err := opts.parse(cmd, args, "stat", 1)
+			operands, err := opts.parse(cmd, args, "stat", 1, 1)
 			if err != nil {
 				return err
 			}
