@@ -431,7 +431,7 @@ func FindRunning(ctx context.Context, dir, mountpoint string) (Running, error) {
 	if mountpoint == "" {
 		switch len(all) {
 		case 0:
-			return Running{}, ErrNoMount
+			return Running{}, notFound(dir, "")
 		case 1:
 			return all[0], nil
 		}
@@ -450,7 +450,41 @@ func FindRunning(ctx context.Context, dir, mountpoint string) (Running, error) {
 			return r, nil
 		}
 	}
-	return Running{}, fmt.Errorf("%w at %s", ErrNoMount, abs)
+	return Running{}, notFound(dir, abs)
+}
+
+// notFound explains ErrNoMount for the mount at abs ("": any) by the FUSE
+// mounts that fusectl made (source "fusectl") but that no control socket
+// in dir answers for: a fusectl that was killed, or one of another user
+// or started with another XDG_RUNTIME_DIR (as under sudo), whose socket
+// is in another directory.
+func notFound(dir, abs string) error {
+	if dir == "" {
+		dir = DefaultControlDir()
+	}
+	err := ErrNoMount
+	if abs != "" {
+		err = fmt.Errorf("%w at %s", ErrNoMount, abs)
+	}
+	ms, _ := FUSEMounts()
+	var dead, elsewhere []string
+	for _, m := range ms {
+		if m.Source != "fusectl" || abs != "" && m.Mountpoint != abs {
+			continue
+		}
+		if _, serr := os.Lstat(filepath.Join(dir, SocketName(m.Mountpoint))); serr == nil {
+			dead = append(dead, m.Mountpoint)
+		} else {
+			elsewhere = append(elsewhere, m.Mountpoint)
+		}
+	}
+	if len(dead) > 0 {
+		err = fmt.Errorf("%w; the fusectl of %s does not answer (killed? fusectl abort clears its mount)", err, strings.Join(dead, ", "))
+	}
+	if len(elsewhere) > 0 {
+		err = fmt.Errorf("%w; %s has no control socket in %s: it runs as another user or with another XDG_RUNTIME_DIR", err, strings.Join(elsewhere, ", "), dir)
+	}
+	return err
 }
 
 // FeedOptions configure OpenFeed.

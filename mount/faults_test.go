@@ -354,6 +354,17 @@ func TestFaultFusectlKilled(t *testing.T) {
 	if _, err := os.Stat(sock); err != nil {
 		t.Fatalf("control socket of the killed fusectl: %v", err)
 	}
+	// fusectl capture says why it finds no mount: the socket is there and
+	// nobody answers; in another directory there is none.
+	_, err := FindRunning(context.Background(), "", p.mnt)
+	if !errors.Is(err, ErrNoMount) || !strings.Contains(err.Error(), "the fusectl of "+p.mnt+" does not answer") {
+		t.Errorf("FindRunning of the killed fusectl's mount: %v", err)
+	}
+	other := t.TempDir()
+	_, err = FindRunning(context.Background(), other, "")
+	if !errors.Is(err, ErrNoMount) || !strings.Contains(err.Error(), p.mnt+" has no control socket in "+other) {
+		t.Errorf("FindRunning in another directory: %v", err)
+	}
 	if err := Abort(p.mnt); err != nil {
 		t.Fatalf("abort: %v", err)
 	}

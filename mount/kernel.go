@@ -273,7 +273,11 @@ func unmountPath(mnt string, viaHelper bool) (lazy bool, err error) {
 		if out, err := exec.Command("fusermount3", "-u", mnt).CombinedOutput(); err == nil {
 			return false, nil
 		} else if out2, err2 := exec.Command("fusermount3", "-u", "-z", mnt).CombinedOutput(); err2 != nil {
-			return true, fmt.Errorf("fusermount3 -u -z: %w: %s (before: %s)", err2, bytes.TrimSpace(out2), bytes.TrimSpace(out))
+			out, out2 = bytes.TrimSpace(out), bytes.TrimSpace(out2)
+			if bytes.Equal(out, out2) {
+				return true, fmt.Errorf("fusermount3 -u -z: %w: %s", err2, out2)
+			}
+			return true, fmt.Errorf("fusermount3 -u -z: %w: %s (before: %s)", err2, out2, out)
 		}
 		return true, nil
 	}
@@ -346,6 +350,9 @@ func mountControlFS() (bool, error) {
 	if err := unix.Mount("fusectl", ControlDir, "fusectl", 0, ""); err != nil {
 		if errors.Is(err, unix.EBUSY) {
 			return false, nil
+		}
+		if errors.Is(err, unix.EPERM) {
+			return false, fmt.Errorf("the control file system is not mounted at %s, and mounting it needs root: %w", ControlDir, err)
 		}
 		return false, fmt.Errorf("mount fusectl control fs: %w", err)
 	}

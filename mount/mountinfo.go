@@ -30,6 +30,28 @@ type FUSEMount struct {
 	Options string `json:"options"`
 }
 
+// Owner returns the user the mount belongs to (its user_id option): the
+// one besides root that the kernel lets unmount and abort it.
+func (m FUSEMount) Owner() (uid uint32, ok bool) {
+	for _, o := range strings.Split(m.Options, ",") {
+		if v, found := strings.CutPrefix(o, "user_id="); found {
+			if n, err := strconv.ParseUint(v, 10, 32); err == nil {
+				return uint32(n), true
+			}
+		}
+	}
+	return 0, false
+}
+
+// mayAbort refuses, with a reason, what the kernel would refuse with a bare
+// EPERM: another user's mount, for anyone but root.
+func mayAbort(fm FUSEMount, euid int) error {
+	if uid, ok := fm.Owner(); ok && euid != 0 && uid != uint32(euid) {
+		return fmt.Errorf("%s is a mount of uid %d: aborting it needs root or that user", fm.Mountpoint, uid)
+	}
+	return nil
+}
+
 // IsFUSEType reports whether a file system type from mountinfo is FUSE.
 func IsFUSEType(t string) bool {
 	return t == "fuse" || t == "fuseblk" || strings.HasPrefix(t, "fuse.") || strings.HasPrefix(t, "fuseblk.")
@@ -152,6 +174,9 @@ func FindFUSEMount(path string) (FUSEMount, error) {
 func Abort(path string) error {
 	fm, err := FindFUSEMount(path)
 	if err != nil {
+		return err
+	}
+	if err := mayAbort(fm, os.Geteuid()); err != nil {
 		return err
 	}
 	aerr := AbortConnection(fm.Minor)

@@ -32,6 +32,30 @@ bad line without separator
 	}
 }
 
+func TestMayAbort(t *testing.T) {
+	user := FUSEMount{Mountpoint: "/home/u/m", Options: "rw,nosuid,rw,user_id=1000,group_id=1000"}
+	for _, tt := range []struct {
+		fm   FUSEMount
+		euid int
+		ok   bool
+	}{
+		{user, 0, true},
+		{user, 1000, true},
+		{user, 1001, false},
+		{FUSEMount{Mountpoint: "/m", Options: "rw,user_id=0"}, 1000, false},
+		// No user_id to go by: let the kernel decide.
+		{FUSEMount{Mountpoint: "/m", Options: "rw"}, 1000, true},
+	} {
+		err := mayAbort(tt.fm, tt.euid)
+		if (err == nil) != tt.ok {
+			t.Errorf("mayAbort(%q, euid %d) = %v, want ok %v", tt.fm.Options, tt.euid, err, tt.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), tt.fm.Mountpoint+" is a mount of uid ") {
+			t.Errorf("error %q does not say whose mount it is", err)
+		}
+	}
+}
+
 func FuzzParseMountinfo(f *testing.F) {
 	f.Add("40 22 0:39 / /mnt/a\\040b rw - fuse.x src rw\n")
 	f.Add("1 2 3:4 / /x\\ - fuse s o\n")
