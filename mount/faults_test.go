@@ -194,9 +194,10 @@ func TestFaultServerStoppedThenSIGTERM(t *testing.T) {
 	}
 }
 
-// TestFusectlHangup: a closed terminal (SIGHUP) ends fusectl mount as
-// Ctrl-C does, where the default action would kill it and leave the mount
-// stale; under nohup, SIGHUP stays ignored and the mount keeps working.
+// TestFusectlHangup: a closed terminal (SIGHUP) and Ctrl-\ (SIGQUIT) end
+// fusectl mount as Ctrl-C does, where the default action would kill it and
+// leave the mount stale; under nohup, SIGHUP stays ignored and the mount
+// keeps working.
 func TestFusectlHangup(t *testing.T) {
 	ended := func(t *testing.T, p *fusectlProc, after time.Duration) bool {
 		select {
@@ -222,6 +223,29 @@ func TestFusectlHangup(t *testing.T) {
 		requireNotMounted(t, p.mnt)
 		if n, sawWrite, err := captureWrites(p.capture); err != nil || !sawWrite {
 			t.Errorf("capture after SIGHUP: %d records, WRITE seen %v, %v; want it whole, with the WRITE", n, sawWrite, err)
+		}
+	})
+	// Ctrl-\ dumps the stacks, as Go's default does, and then unmounts
+	// where Go's default would exit and leave the mount stale.
+	t.Run("quit", func(t *testing.T) {
+		p := startFusectl(t)
+		run(t, p.mnt, "echo hello > f && cat f")
+		if err := p.cmd.Process.Signal(syscall.SIGQUIT); err != nil {
+			t.Fatal(err)
+		}
+		if !ended(t, p, stuckAfter) {
+			t.Fatalf("fusectl still runs %v after SIGQUIT", stuckAfter)
+		}
+		if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+			t.Errorf("fusectl exited %d after SIGQUIT (%v), want 0", code, p.cmd.ProcessState)
+		}
+		if out := p.stderr.String(); !strings.Contains(out, "goroutine stacks of fusectl") || !strings.Contains(out, "\ngoroutine ") {
+			t.Errorf("no goroutine dump on SIGQUIT:\n%s", out)
+		}
+		waitPid(t, p.serverPid)
+		requireNotMounted(t, p.mnt)
+		if n, sawWrite, err := captureWrites(p.capture); err != nil || !sawWrite {
+			t.Errorf("capture after SIGQUIT: %d records, WRITE seen %v, %v; want it whole, with the WRITE", n, sawWrite, err)
 		}
 	})
 	t.Run("nohup", func(t *testing.T) {
@@ -252,6 +276,7 @@ type fusectlProc struct {
 	capture   string
 	runDir    string // its XDG_RUNTIME_DIR
 	serverPid int
+	stderr    *testenv.Buffer
 }
 
 // startFusectl runs the fusectl binary mounting demofs with a capture, and
@@ -285,6 +310,7 @@ func startFusectlUnder(t *testing.T, wrapper []string, flags ...string) *fusectl
 	p.cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+runDir)
 	var stderr testenv.Buffer
 	p.cmd.Stderr = &stderr
+	p.stderr = &stderr
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

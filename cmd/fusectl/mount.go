@@ -70,8 +70,9 @@ func NewCmdMount(f *Factory, runF func(*MountOptions) error) *cobra.Command {
 			the argument equal to MNT, else it is appended. fusectl puts there
 			what the launch method needs (/dev/fd/N or a directory of its own).
 
-			Runs in the foreground; Ctrl-C, SIGTERM or SIGHUP (the terminal
-			closed; ignored under nohup) unmounts cleanly. If the server
+			Runs in the foreground; Ctrl-C, SIGTERM, SIGHUP (the terminal
+			closed; ignored under nohup) or Ctrl-\ (SIGQUIT, which first
+			prints fusectl's goroutine stacks) unmounts cleanly. If the server
 			exits, pending requests fail with ENOTCONN and the mount is
 			removed. Other fusectl commands (capture, ps) find the mount
 			through its control socket.

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -87,6 +89,8 @@ func Main() int {
 	f := NewFactory()
 	ctx, stop := signal.NotifyContext(context.Background(), stopSignals()...)
 	defer stop()
+	ctx, quit := quitDumps(ctx, f.IO.ErrOut)
+	defer quit()
 	root := NewCmdRoot(f)
 	cmd, err := root.ExecuteContextC(ctx)
 	return exitCode(f, cmd, err)
@@ -103,6 +107,37 @@ func stopSignals() []os.Signal {
 		sigs = append(sigs, syscall.SIGHUP)
 	}
 	return sigs
+}
+
+// quitDumps makes SIGQUIT (Ctrl-\) print every goroutine's stack, as Go
+// does by default, and then end the command as Ctrl-C does, where Go's
+// default would exit and leave a mount stale. A second SIGQUIT gets Go's
+// default: a dump and an exit at once, for a teardown that hangs.
+func quitDumps(parent context.Context, w io.Writer) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(parent)
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGQUIT)
+	go func() {
+		defer signal.Stop(ch)
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return
+		}
+		signal.Reset(syscall.SIGQUIT)
+		buf := make([]byte, 1<<20)
+		for {
+			n := runtime.Stack(buf, true)
+			if n < len(buf) {
+				buf = buf[:n]
+				break
+			}
+			buf = make([]byte, 2*len(buf))
+		}
+		fmt.Fprintf(w, "SIGQUIT: goroutine stacks of fusectl (pid %d):\n\n%s\nfusectl: SIGQUIT: ending as on Ctrl-C; another SIGQUIT exits at once\n", os.Getpid(), buf)
+		cancel()
+	}()
+	return ctx, cancel
 }
 
 // exitCode prints err and maps it to fusectl's exit status.
