@@ -207,47 +207,37 @@ func TestFusectlHangup(t *testing.T) {
 			return false
 		}
 	}
-	t.Run("hangup", func(t *testing.T) {
-		p := startFusectl(t)
-		run(t, p.mnt, "echo hello > f && cat f")
-		if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
-			t.Fatal(err)
-		}
-		if !ended(t, p, stuckAfter) {
-			t.Fatalf("fusectl still runs %v after SIGHUP", stuckAfter)
-		}
-		if code := p.cmd.ProcessState.ExitCode(); code != 0 {
-			t.Errorf("fusectl exited %d after SIGHUP (%v), want 0", code, p.cmd.ProcessState)
-		}
-		waitPid(t, p.serverPid)
-		requireNotMounted(t, p.mnt)
-		if n, sawWrite, err := captureWrites(p.capture); err != nil || !sawWrite {
-			t.Errorf("capture after SIGHUP: %d records, WRITE seen %v, %v; want it whole, with the WRITE", n, sawWrite, err)
-		}
-	})
-	// Ctrl-\ dumps the stacks, as Go's default does, and then unmounts
-	// where Go's default would exit and leave the mount stale.
-	t.Run("quit", func(t *testing.T) {
-		p := startFusectl(t)
-		run(t, p.mnt, "echo hello > f && cat f")
-		if err := p.cmd.Process.Signal(syscall.SIGQUIT); err != nil {
-			t.Fatal(err)
-		}
-		if !ended(t, p, stuckAfter) {
-			t.Fatalf("fusectl still runs %v after SIGQUIT", stuckAfter)
-		}
-		if code := p.cmd.ProcessState.ExitCode(); code != 0 {
-			t.Errorf("fusectl exited %d after SIGQUIT (%v), want 0", code, p.cmd.ProcessState)
-		}
-		if out := p.stderr.String(); !strings.Contains(out, "goroutine stacks of fusectl") || !strings.Contains(out, "\ngoroutine ") {
-			t.Errorf("no goroutine dump on SIGQUIT:\n%s", out)
-		}
-		waitPid(t, p.serverPid)
-		requireNotMounted(t, p.mnt)
-		if n, sawWrite, err := captureWrites(p.capture); err != nil || !sawWrite {
-			t.Errorf("capture after SIGQUIT: %d records, WRITE seen %v, %v; want it whole, with the WRITE", n, sawWrite, err)
-		}
-	})
+	// Ctrl-\ also dumps the stacks first, as Go's default does.
+	for _, sig := range []struct {
+		name   string
+		sig    syscall.Signal
+		stderr string
+	}{
+		{"hangup", syscall.SIGHUP, ""},
+		{"quit", syscall.SIGQUIT, "SIGQUIT: goroutine stacks of fusectl (pid "},
+	} {
+		t.Run(sig.name, func(t *testing.T) {
+			p := startFusectl(t)
+			run(t, p.mnt, "echo hello > f && cat f")
+			if err := p.cmd.Process.Signal(sig.sig); err != nil {
+				t.Fatal(err)
+			}
+			if !ended(t, p, stuckAfter) {
+				t.Fatalf("fusectl still runs %v after %v", stuckAfter, sig.sig)
+			}
+			if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+				t.Errorf("fusectl exited %d after %v (%v), want 0", code, sig.sig, p.cmd.ProcessState)
+			}
+			if out := p.stderr.String(); !strings.Contains(out, sig.stderr) {
+				t.Errorf("stderr lacks %q:\n%s", sig.stderr, out)
+			}
+			waitPid(t, p.serverPid)
+			requireNotMounted(t, p.mnt)
+			if n, sawWrite, err := captureWrites(p.capture); err != nil || !sawWrite {
+				t.Errorf("capture after %v: %d records, WRITE seen %v, %v; want it whole, with the WRITE", sig.sig, n, sawWrite, err)
+			}
+		})
+	}
 	t.Run("nohup", func(t *testing.T) {
 		testenv.RequireCommand(t, "nohup")
 		p := startFusectlUnder(t, []string{"nohup"})
