@@ -174,14 +174,22 @@ func FuzzSession(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, stream []byte) {
 		s := decode.NewSession(decode.Options{MaxPending: 8, MaxNodes: 8})
+		st := decode.NewStats()
 		var r decode.Record
 		fm := &decode.Formatter{Time: decode.TimeRelative}
 		for len(stream) >= 3 {
+			// The direction byte also says whether the record is
+			// synthesized, as a mid-session capture's first ones are.
 			dir := capture.Dir(stream[0]%3 + 1)
+			var flags capture.Flags
+			if stream[0]/3%2 == 1 {
+				flags = capture.FlagSynthesized
+			}
 			n := min(int(le.Uint16(stream[1:])), len(stream)-3)
 			msg := stream[3 : 3+n]
 			stream = stream[3+n:]
-			s.DecodeMsg(r.Time, dir, 0, msg, len(msg), le, &r)
+			s.DecodeMsg(r.Time, dir, flags, msg, len(msg), le, &r)
+			st.Add(&r)
 			fm.AppendText(nil, &r)
 			if js := fm.AppendJSON(nil, &r); !json.Valid(js) {
 				t.Fatalf("invalid JSON: %s", js)
@@ -189,6 +197,10 @@ func FuzzSession(f *testing.F) {
 			if s.Pending() > 8 || s.Nodes() > 8 {
 				t.Fatalf("bounds exceeded: %d pending, %d nodes", s.Pending(), s.Nodes())
 			}
+		}
+		st.AppendTable(nil, true)
+		if js := st.AppendJSON(nil); !json.Valid(js) {
+			t.Fatalf("invalid stats JSON: %s", js)
 		}
 	})
 }

@@ -68,6 +68,9 @@ func FuzzParseMountinfo(f *testing.F) {
 			if !IsFUSEType(m.FSType) {
 				t.Fatalf("non-FUSE type %q returned", m.FSType)
 			}
+			if uid, ok := m.Owner(); ok && !strings.Contains(m.Options, "user_id=") {
+				t.Fatalf("owner %d without a user_id option in %q", uid, m.Options)
+			}
 		}
 	})
 }
