@@ -75,9 +75,9 @@ type Options struct {
 	Grace time.Duration
 	// Logf receives diagnostics; nil discards them.
 	Logf func(format string, args ...any)
-	// Warnf receives what the user must hear while the mount runs: the
-	// capture file failing (the mount goes on without it). nil sends it
-	// to Logf.
+	// Warnf receives what the user must hear: -o options that do nothing,
+	// the capture file failing (the mount goes on without it). nil sends
+	// it to Logf.
 	Warnf func(format string, args ...any)
 }
 
@@ -172,7 +172,9 @@ func Start(ctx context.Context, opts Options) (*Mount, error) {
 	if _, ignored, err := parseMountOptions(opts.MountOptions); err != nil {
 		return nil, err
 	} else if len(ignored) > 0 {
-		m.logf("mount options not for the kernel, ignored: %s", strings.Join(ignored, ","))
+		// A typo, or an option meant for the server: the user must hear
+		// that it does nothing here.
+		m.warnf("mount options %s are not kernel FUSE options and are ignored (options for the server go after --)", strings.Join(ignored, ","))
 	}
 
 	if opts.CapturePath != "" || opts.CaptureTo != nil {

@@ -138,12 +138,18 @@ func TestNoClampForNeverSplicing(t *testing.T) {
 // from: -o for a server started on /dev/fd/N (which hides its own), the
 // server's own fusermount arguments for one started through the shim
 // (bindfs asks for fsname=SOURCE, default_permissions and allow_other).
-// A max_read within the READ clamp is kept as given.
+// A max_read within the READ clamp is kept as given. An -o option the
+// kernel does not take is ignored, and the user warned.
 func TestMountOptionsReachKernel(t *testing.T) {
 	t.Run("-o", func(t *testing.T) {
+		var warned testenv.Buffer
 		_, mnt := startMount(t, demofsArgs(t), Options{
-			MountOptions: []string{"fsname=fusectl-test,subtype=probe", "default_permissions,allow_other,max_read=32768"},
+			MountOptions: []string{"fsname=fusectl-test,subtype=probe", "default_permissions,alow_other,allow_other,max_read=32768"},
+			Warnf:        func(f string, a ...any) { fmt.Fprintf(&warned, f+"\n", a...) },
 		})
+		if want := "mount options alow_other are not kernel FUSE options and are ignored"; !strings.Contains(warned.String(), want) {
+			t.Errorf("warnings %q, want %q", warned.String(), want)
+		}
 		fm, err := FindFUSEMount(mnt)
 		if err != nil {
 			t.Fatal(err)
