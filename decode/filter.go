@@ -137,12 +137,28 @@ func (f *Filter) Match(r *Record) bool {
 	return true
 }
 
+// isGlob reports whether a path filter is a glob rather than a prefix.
+func isGlob(pattern string) bool { return strings.ContainsAny(pattern, "*?[\\") }
+
+// CheckPath reports why a Path filter would select nothing whatever a
+// capture holds: a malformed glob, or a plain path that does not start at
+// the root as record paths do.
+func CheckPath(pattern string) error {
+	if _, err := path.Match(pattern, ""); err != nil {
+		return err
+	}
+	if !isGlob(pattern) && !strings.HasPrefix(pattern, "/") {
+		return fmt.Errorf("paths start at the root, as in /%s", pattern)
+	}
+	return nil
+}
+
 // matchPath matches a path filter against a record's path.
 func matchPath(pattern string, p []byte) bool {
 	if p == nil {
 		return false
 	}
-	if !strings.ContainsAny(pattern, "*?[\\") {
+	if !isGlob(pattern) {
 		pat := strings.TrimSuffix(pattern, "/")
 		if pat == "" { // "/" selects everything with a path
 			return true

@@ -72,3 +72,26 @@ func TestFilterMatch(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckPath(t *testing.T) {
+	for _, tt := range []struct {
+		pattern string
+		ok      bool
+	}{
+		{"/", true},
+		{"/dir/b.txt", true},
+		{"/home/*", true},
+		{"*/b.txt", true}, // "*" may match nothing: selects /b.txt
+		{"dir/b.txt", false},
+		{"/dir[", false},
+	} {
+		if err := decode.CheckPath(tt.pattern); (err == nil) != tt.ok {
+			t.Errorf("CheckPath(%q) = %v, want ok %v", tt.pattern, err, tt.ok)
+		}
+	}
+	// What CheckPath lets through can select something.
+	r := &decode.Record{Dir: capture.DirRequest, Op: abi.FUSE_LOOKUP, Path: []byte("/b.txt")}
+	if !(&decode.Filter{Path: "*/b.txt"}).Match(r) {
+		t.Error(`"*/b.txt" does not select /b.txt`)
+	}
+}

@@ -32,6 +32,11 @@ func (ff *filterFlags) parse(fl *pflag.FlagSet) (decode.Filter, error) {
 		NodeID: ff.NodeID, HasNodeID: ff.HasNodeID,
 		Path: ff.Path, PID: ff.PID, HasPID: ff.HasPID,
 	}
+	if ff.Path != "" {
+		if err := decode.CheckPath(ff.Path); err != nil {
+			return f, flagErrorf("invalid --path %q: %v", ff.Path, err)
+		}
+	}
 	if fl.Changed("op") {
 		set, err := decode.ParseOps(ff.Ops)
 		if err != nil {
