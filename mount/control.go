@@ -24,7 +24,9 @@ import (
 // for "feed" it streams binary frames until the client goes away or the
 // mount ends. A frame is a 24-byte header (host byte order: u32 frame
 // length including the header, u8 kind, u8 direction, u16 flags, u32
-// original message length, u32 reserved, i64 time in Unix nanoseconds)
+// original message length, u32 process of a request (Event.Process; 0 when
+// not asked for, and from a fusectl that predates it), i64 time in Unix
+// nanoseconds)
 // followed by the message (kind event), an 8-byte drop count (kind drops),
 // or nothing (kind end).
 
@@ -41,6 +43,7 @@ type controlRequest struct {
 	Op         string `json:"op"`
 	SnapLen    int    `json:"snaplen,omitempty"`
 	Synthesize bool   `json:"synthesize,omitempty"`
+	Processes  bool   `json:"processes,omitempty"`
 }
 
 // Status describes a running fusectl mount, as served on its control
@@ -255,7 +258,7 @@ func (s *controlServer) serve(c *net.UnixConn) {
 
 // serveFeed streams events until the client hangs up or the feed ends.
 func (s *controlServer) serveFeed(c *net.UnixConn, req controlRequest) {
-	sub := s.m.Subscribe(SubscribeOptions{SnapLen: req.SnapLen, Synthesize: req.Synthesize})
+	sub := s.m.Subscribe(SubscribeOptions{SnapLen: req.SnapLen, Synthesize: req.Synthesize, Processes: req.Processes})
 	defer sub.Close()
 	// Notice a client that hangs up even when no event comes.
 	go func() {
@@ -266,12 +269,12 @@ func (s *controlServer) serveFeed(c *net.UnixConn, req controlRequest) {
 	w := bufio.NewWriterSize(c, 256<<10)
 	var hdr [frameHeaderSize]byte
 	var reported uint64
-	writeFrame := func(kind byte, dir capture.Dir, flags capture.Flags, orig int, t time.Time, payload []byte) error {
+	writeFrame := func(kind byte, dir capture.Dir, flags capture.Flags, orig int, proc uint32, t time.Time, payload []byte) error {
 		ne.PutUint32(hdr[0:], uint32(frameHeaderSize+len(payload)))
 		hdr[4], hdr[5] = kind, byte(dir)
 		ne.PutUint16(hdr[6:], uint16(flags))
 		ne.PutUint32(hdr[8:], uint32(orig))
-		ne.PutUint32(hdr[12:], 0)
+		ne.PutUint32(hdr[12:], proc)
 		ne.PutUint64(hdr[16:], uint64(t.UnixNano()))
 		if _, err := w.Write(hdr[:]); err != nil {
 			return err
@@ -284,14 +287,14 @@ func (s *controlServer) serveFeed(c *net.UnixConn, req controlRequest) {
 		if !ok {
 			break
 		}
-		err := writeFrame(frameEvent, ev.Dir, ev.Flags, ev.OrigLen, ev.Time, ev.Msg)
+		err := writeFrame(frameEvent, ev.Dir, ev.Flags, ev.OrigLen, ev.Process, ev.Time, ev.Msg)
 		sub.Release(ev)
 		if err == nil {
 			if d := sub.Dropped(); d != reported {
 				reported = d
 				var p [8]byte
 				ne.PutUint64(p[:], d)
-				err = writeFrame(frameDrops, 0, 0, 0, time.Now(), p[:])
+				err = writeFrame(frameDrops, 0, 0, 0, 0, time.Now(), p[:])
 			}
 		}
 		if err == nil && sub.queueEmpty() {
@@ -304,9 +307,9 @@ func (s *controlServer) serveFeed(c *net.UnixConn, req controlRequest) {
 	if d := sub.Dropped(); d != reported {
 		var p [8]byte
 		ne.PutUint64(p[:], d)
-		writeFrame(frameDrops, 0, 0, 0, time.Now(), p[:])
+		writeFrame(frameDrops, 0, 0, 0, 0, time.Now(), p[:])
 	}
-	writeFrame(frameEnd, 0, 0, 0, time.Now(), nil)
+	writeFrame(frameEnd, 0, 0, 0, 0, time.Now(), nil)
 	w.Flush()
 }
 
@@ -494,6 +497,8 @@ type FeedOptions struct {
 	// NoSynthesize skips the synthesized INIT and LOOKUP records that make
 	// a mid-session feed decodable.
 	NoSynthesize bool
+	// Processes asks for Event.Process of requests.
+	Processes bool
 }
 
 // FeedReader reads the live event feed of a fusectl mount.
@@ -507,7 +512,7 @@ type FeedReader struct {
 
 // OpenFeed attaches to the live feed behind a control socket.
 func OpenFeed(ctx context.Context, path string, opts FeedOptions) (*FeedReader, error) {
-	c, err := dialControl(ctx, path, controlRequest{Op: "feed", SnapLen: opts.SnapLen, Synthesize: !opts.NoSynthesize})
+	c, err := dialControl(ctx, path, controlRequest{Op: "feed", SnapLen: opts.SnapLen, Synthesize: !opts.NoSynthesize, Processes: opts.Processes})
 	if err != nil {
 		return nil, err
 	}
@@ -548,6 +553,7 @@ func (f *FeedReader) Next() (*Event, error) {
 				Dir:     capture.Dir(hdr[5]),
 				Flags:   capture.Flags(ne.Uint16(hdr[6:])),
 				OrigLen: int(ne.Uint32(hdr[8:])),
+				Process: ne.Uint32(hdr[12:]),
 				Msg:     payload,
 			}, nil
 		case frameDrops:

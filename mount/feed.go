@@ -23,6 +23,11 @@ type Event struct {
 	// Msg is the message, a private copy owned by the subscriber until it
 	// calls Release.
 	Msg []byte
+	// Process is, for a request, the process (thread group) of the thread
+	// that made it, looked up while the thread waited for its reply, when
+	// a subscriber asked (SubscribeOptions.Processes); else 0. The
+	// kernel's header carries the thread's own ID.
+	Process uint32
 
 	buf    []byte // Msg's backing array, kept across reuse
 	pooled bool   // from newEvent and not yet released
@@ -48,6 +53,9 @@ type SubscribeOptions struct {
 	// LOOKUP pair per known node, flagged capture.FlagSynthesized, so that a
 	// feed attached mid-session decodes paths and the protocol version.
 	Synthesize bool
+	// Processes fills Event.Process of requests (for a filter by process:
+	// a multi-threaded process's requests carry its threads' IDs).
+	Processes bool
 }
 
 // Subscriber receives events from the feed through a bounded queue.
@@ -56,6 +64,7 @@ type Subscriber struct {
 	ch         chan *Event
 	prelude    []*Event
 	snapLen    int
+	processes  bool
 	maxBytes   int64
 	queued     atomic.Int64 // bytes in ch
 	dropped    atomic.Uint64
@@ -176,6 +185,16 @@ func (f *feed) subscribers() []*Subscriber {
 // active reports whether anyone listens; publishers skip work otherwise.
 func (f *feed) active() bool { return len(f.subscribers()) > 0 }
 
+// wantsProcesses reports whether a subscriber asked for Event.Process.
+func (f *feed) wantsProcesses() bool {
+	for _, s := range f.subscribers() {
+		if s.processes {
+			return true
+		}
+	}
+	return false
+}
+
 func (f *feed) add(opts SubscribeOptions, prelude []*Event) *Subscriber {
 	if opts.QueueLen <= 0 {
 		opts.QueueLen = DefaultQueueLen
@@ -188,6 +207,7 @@ func (f *feed) add(opts SubscribeOptions, prelude []*Event) *Subscriber {
 		ch:        make(chan *Event, opts.QueueLen),
 		prelude:   prelude,
 		snapLen:   opts.SnapLen,
+		processes: opts.Processes,
 		maxBytes:  int64(opts.QueueBytes),
 		done:      make(chan struct{}),
 		kick:      make(chan struct{}, 1),
@@ -260,7 +280,7 @@ func (f *feed) totalDropped() uint64 {
 // hold no lock that a subscriber could need: publish never blocks, but it
 // runs on the forwarding path. Publishing and closing are serialized by the
 // caller (the interposer closes the feed only after its forwarders ended).
-func (f *feed) publish(t time.Time, dir capture.Dir, flags capture.Flags, msg []byte) {
+func (f *feed) publish(t time.Time, dir capture.Dir, flags capture.Flags, msg []byte, proc uint32) {
 	for _, s := range f.subscribers() {
 		n := len(msg)
 		fl := flags
@@ -275,6 +295,9 @@ func (f *feed) publish(t time.Time, dir capture.Dir, flags capture.Flags, msg []
 		ev := newEvent(n)
 		copy(ev.Msg, msg)
 		ev.Time, ev.Dir, ev.Flags, ev.OrigLen = t, dir, fl, len(msg)
+		if s.processes {
+			ev.Process = proc
+		}
 		s.queued.Add(int64(n))
 		select {
 		case s.ch <- ev:

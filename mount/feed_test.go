@@ -19,7 +19,7 @@ func TestFeedDropsCounted(t *testing.T) {
 	cut := f.add(SubscribeOptions{QueueLen: 16, SnapLen: 4}, nil)
 	msg := []byte("0123456789")
 	for range 5 {
-		f.publish(time.Now(), capture.DirRequest, 0, msg)
+		f.publish(time.Now(), capture.DirRequest, 0, msg, 0)
 	}
 	if got := slow.Dropped(); got != 3 {
 		t.Errorf("slow subscriber dropped %d, want 3", got)
@@ -61,14 +61,14 @@ func TestFeedByteBound(t *testing.T) {
 	var f feed
 	s := f.add(SubscribeOptions{QueueBytes: 100}, nil)
 	big := make([]byte, 60)
-	f.publish(time.Now(), capture.DirReply, 0, big)
-	f.publish(time.Now(), capture.DirReply, 0, big)
+	f.publish(time.Now(), capture.DirReply, 0, big, 0)
+	f.publish(time.Now(), capture.DirReply, 0, big, 0)
 	if s.Dropped() != 1 {
 		t.Errorf("dropped %d, want 1 over the byte bound", s.Dropped())
 	}
 	ev, _ := s.Next()
 	s.Release(ev)
-	f.publish(time.Now(), capture.DirReply, 0, big)
+	f.publish(time.Now(), capture.DirReply, 0, big, 0)
 	if s.Dropped() != 1 {
 		t.Errorf("dropped %d after dequeue, want still 1", s.Dropped())
 	}
@@ -135,7 +135,7 @@ func BenchmarkPublish(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(size))
 			for b.Loop() {
-				f.publish(time.Now(), capture.DirReply, 0, msg)
+				f.publish(time.Now(), capture.DirReply, 0, msg, 0)
 			}
 			f.close()
 			<-done

@@ -375,6 +375,7 @@ func (m *Mount) stop(cause error) {
 func (m *Mount) kernelToServer() {
 	defer close(m.kernDone)
 	buf := make([]byte, DefaultMaxWrite+2*os.Getpagesize())
+	procs := newProcessCache(ProcessOf)
 	for {
 		msg, err := m.kern.ReadMsg(buf)
 		if err != nil {
@@ -392,7 +393,14 @@ func (m *Mount) kernelToServer() {
 		m.stat.requests.Add(1)
 		m.stat.reqBytes.Add(uint64(len(msg)))
 		if m.feed.active() {
-			m.feed.publish(time.Now(), capture.DirRequest, 0, msg)
+			// The requesting thread is alive while its request waits
+			// here; a subscriber that reads the event later may not
+			// find it any more.
+			var proc uint32
+			if pid := ne.Uint32(msg[32:]); pid != 0 && m.feed.wantsProcesses() {
+				proc = procs(pid)
+			}
+			m.feed.publish(time.Now(), capture.DirRequest, 0, msg, proc)
 		}
 		op := ne.Uint32(msg[4:])
 		unique := ne.Uint64(msg[8:])
@@ -456,7 +464,7 @@ func (m *Mount) serverToKernel() {
 		}
 		m.stat.repBytes.Add(uint64(len(msg)))
 		if listening {
-			m.feed.publish(now, dir, 0, msg)
+			m.feed.publish(now, dir, 0, msg, 0)
 		}
 		if op == opInit {
 			if note := adjustInit(msg, m.clamp, os.Getpagesize()); note != "" {
@@ -494,7 +502,7 @@ func (m *Mount) inject(unique uint64, errno syscall.Errno) {
 	ne.PutUint64(rep[8:], unique)
 	m.stat.injected.Add(1)
 	if m.feed.active() {
-		m.feed.publish(time.Now(), capture.DirReply, capture.FlagInjected, rep[:])
+		m.feed.publish(time.Now(), capture.DirReply, capture.FlagInjected, rep[:], 0)
 	}
 	if err := m.kern.WriteMsg(rep[:]); err != nil && !errors.Is(err, transport.ErrNoRequest) {
 		m.logf("answer request %d: %v", unique, err)

@@ -112,7 +112,7 @@ func runCapture(ctx context.Context, opts *CaptureOptions) error {
 		ctx, cancel = context.WithTimeout(ctx, opts.Duration)
 		defer cancel()
 	}
-	feed, err := mount.OpenFeed(ctx, r.Socket, mount.FeedOptions{SnapLen: opts.SnapLen})
+	feed, err := mount.OpenFeed(ctx, r.Socket, mount.FeedOptions{SnapLen: opts.SnapLen, Processes: opts.filter.HasPID})
 	if err != nil {
 		return err
 	}
@@ -239,6 +239,10 @@ type captureFilter struct {
 	any  bool
 	sess *decode.Session
 	rec  decode.Record
+	// processOf maps the thread IDs of requests to their processes, as
+	// fusectl mount found them (Event.Process), so that a reply and an
+	// INTERRUPT find their request's.
+	processOf map[uint32]uint32
 }
 
 func newCaptureFilter(f decode.Filter, mountpoint string) *captureFilter {
@@ -246,7 +250,7 @@ func newCaptureFilter(f decode.Filter, mountpoint string) *captureFilter {
 	if mnt := strings.TrimSuffix(mountpoint, "/"); mnt != "" && (f.Path == mnt || strings.HasPrefix(f.Path, mnt+"/")) {
 		f.Path = "/" + strings.TrimPrefix(f.Path[len(mnt):], "/")
 	}
-	c := &captureFilter{f: f, any: f != (decode.Filter{})}
+	c := &captureFilter{f: f, any: f != (decode.Filter{}), processOf: map[uint32]uint32{}}
 	if c.any {
 		c.sess = decode.NewSession(decode.Options{})
 	}
@@ -262,5 +266,25 @@ func (c *captureFilter) keep(ev *mount.Event) bool {
 	if ev.Flags&capture.FlagSynthesized != 0 || c.rec.Op == abi.FUSE_INIT {
 		return true
 	}
-	return c.f.Match(&c.rec)
+	if !c.f.HasPID {
+		return c.f.Match(&c.rec)
+	}
+	// The kernel sends the calling thread's ID, so a process's other
+	// threads have pids of their own: match them by their process, which
+	// fusectl mount looked up while the thread waited.
+	tid := c.rec.PID
+	if c.rec.Op == abi.FUSE_INTERRUPT {
+		tid = c.rec.InterruptsPID
+	}
+	if ev.Dir == capture.DirRequest && tid != 0 && c.rec.Op != abi.FUSE_INTERRUPT {
+		if len(c.processOf) >= 4096 {
+			clear(c.processOf)
+		}
+		c.processOf[tid] = ev.Process
+	}
+	f := c.f
+	if tid != 0 && tid != f.PID && c.processOf[tid] == f.PID {
+		f.PID = tid
+	}
+	return f.Match(&c.rec)
 }

@@ -21,7 +21,7 @@ func (ff *filterFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&ff.Ops, "op", "", "only these operations or notify codes, comma-separated (LOOKUP,READ,INVAL_INODE)")
 	fl.Uint64Var(&ff.NodeID, "nodeid", 0, "only records about this node ID")
 	fl.StringVar(&ff.Path, "path", "", "only records whose path starts with `PATH` or matches it as a glob")
-	fl.Uint32Var(&ff.PID, "pid", 0, "only requests (and their replies) of this process, and INTERRUPTs of its requests")
+	fl.Uint32Var(&ff.PID, "pid", 0, "only requests (and their replies and INTERRUPTs) of this pid, which the kernel gives per thread (capture also keeps a process's other threads)")
 }
 
 // parse notes which of the flags were given and builds their filter.

@@ -234,6 +234,32 @@ func TestCaptureCommand(t *testing.T) {
 		}
 	})
 
+	// The kernel sends the calling thread's ID: --pid of a process keeps
+	// the requests of all its threads, and no other's.
+	t.Run("pid of threads", func(t *testing.T) {
+		cmd := exec.Command("read-threads", filepath.Join(mnt, "a", "b", "f"))
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}()
+		pid := cmd.Process.Pid
+		file, _ := record(t, "-c", "200", "--pid", fmt.Sprint(pid))
+		threads := map[uint32]bool{}
+		for _, r := range liveRecords(t, file) {
+			if _, err := os.Stat(fmt.Sprintf("/proc/%d/task/%d", pid, r.PID)); err != nil {
+				t.Fatalf("kept %v %s by pid %d, not a thread of %d", r.Dir, r.Op, r.PID, pid)
+			}
+			threads[r.PID] = true
+		}
+		delete(threads, uint32(pid))
+		if len(threads) == 0 {
+			t.Errorf("no request of a thread other than the main one (pid %d) kept", pid)
+		}
+	})
+
 	t.Run("snaplen", func(t *testing.T) {
 		file, _ := record(t, "-c", "4", "--op", "READ", "--path", "/a/b/f", "--snaplen", "64")
 		r, err := capture.Open(file)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -25,7 +26,27 @@ func TestMain(m *testing.M) {
 			fmt.Fprintf(os.Stderr, "VmHWM-kB %d\n", peakRSSkB())
 			os.Exit(code)
 		},
+		"read-threads": readThreads,
 	})
+}
+
+// readThreads reads the file os.Args[1] over and over from three threads
+// of its own until killed: a multi-threaded process, whose requests carry
+// its threads' IDs.
+func readThreads() {
+	for range 3 {
+		go func() {
+			runtime.LockOSThread()
+			buf := make([]byte, 512)
+			for {
+				if f, err := os.Open(os.Args[1]); err == nil {
+					f.Read(buf)
+					f.Close()
+				}
+			}
+		}()
+	}
+	select {}
 }
 
 // peakRSSkB reads this process's peak resident set size from
