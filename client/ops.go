@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"syscall"
@@ -568,6 +569,9 @@ func (c *Conn) Readdir(ctx context.Context, nodeid uint64, in abi.ReadIn) ([]Dir
 	var ents []DirEntry
 	for len(b) > 0 {
 		d, name, rest, err := abi.NextDirent(b, c.order)
+		if errors.Is(err, abi.ErrShort) {
+			break // a last record cut short ends the listing, as in the kernel
+		}
 		if err != nil {
 			return nil, c.badReply(abi.FUSE_READDIR, "%v", err)
 		}
@@ -594,6 +598,9 @@ func (c *Conn) Readdirplus(ctx context.Context, nodeid uint64, in abi.ReadIn) ([
 	var bad error
 	for len(b) > 0 {
 		d, name, rest, err := abi.NextDirentplus(b, c.order)
+		if errors.Is(err, abi.ErrShort) {
+			break // as in Readdir; the kernel does not instantiate its node
+		}
 		if err != nil {
 			bad = c.badReply(abi.FUSE_READDIRPLUS, "%v", err)
 			break

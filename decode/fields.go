@@ -412,6 +412,7 @@ func emitReply(e emitter, r *Record, text bool) {
 			b = rest
 		}
 		e.endList(r.Count - n)
+		trailing(e, r)
 	case abi.FUSE_READDIRPLUS:
 		e.uint("count", uint64(r.Count))
 		e.list("entries")
@@ -434,6 +435,7 @@ func emitReply(e emitter, r *Record, text bool) {
 			b = rest
 		}
 		e.endList(r.Count - n)
+		trailing(e, r)
 	case abi.FUSE_LSEEK:
 		e.uint("offset", out.Lseek.Offset)
 	case abi.FUSE_COPY_FILE_RANGE_64:
@@ -621,4 +623,12 @@ func trimNUL(b []byte) []byte {
 		b = b[:len(b)-1]
 	}
 	return b
+}
+
+// trailing shows the bytes of a directory listing's last record cut short,
+// which the kernel ignores.
+func trailing(e emitter, r *Record) {
+	if r.Trailing > 0 {
+		e.uint("trailing_bytes", uint64(r.Trailing))
+	}
 }

@@ -137,6 +137,11 @@ type Record struct {
 	// Direntplus, Mappings, Iovecs and PruneIDs.
 	Entries []byte
 	Count   int
+	// Trailing counts the bytes after the last whole entry of a READDIR or
+	// READDIRPLUS reply: a record cut short, which the kernel takes for
+	// the end of the listing. libfuse 2's high-level API cuts its
+	// listing at any byte, so this is not malformed.
+	Trailing int
 	// Ext holds the raw request extensions; SecctxName, SecctxValue and
 	// NrSecctx the security context; Groups the supplementary groups (raw
 	// u32s, GroupCount of them).
@@ -281,7 +286,7 @@ func (r *Record) reset(msg []byte, o abi.ByteOrder) {
 	r.Paired, r.Latency, r.Interrupted = false, 0, false
 	r.Interrupts, r.InterruptsPID, r.InterruptsNodeID = 0, 0, 0
 	r.Path = nil
-	r.Name, r.Name2, r.Data, r.Entries, r.Count = nil, nil, nil, nil, 0
+	r.Name, r.Name2, r.Data, r.Entries, r.Count, r.Trailing = nil, nil, nil, nil, 0, 0
 	r.Ext, r.NrSecctx, r.SecctxName, r.SecctxValue, r.Groups, r.GroupCount = nil, 0, nil, nil, nil, 0
 	r.Malformed = nil
 }

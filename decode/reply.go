@@ -1,6 +1,8 @@
 package decode
 
 import (
+	"errors"
+
 	"github.com/fusectl/fusectl/abi"
 	"github.com/fusectl/fusectl/capture"
 )
@@ -174,12 +176,18 @@ func (r *Record) decodeReplyBody(b []byte, c Call, o abi.ByteOrder, p *Proto) {
 }
 
 // dirents validates a READDIR or READDIRPLUS reply and keeps it in
-// Entries, counting the records.
+// Entries, counting the records. As the kernel does (parse_dirfile), a
+// last record that runs past the end ends the listing; a bad name length
+// is malformed wherever it is.
 func (r *Record) dirents(b []byte, plus bool, o abi.ByteOrder) {
 	n, good, err := countDirents(b, plus, o)
 	r.Entries, r.Count = b[:good], n
 	if err != nil {
 		if r.Truncated {
+			return
+		}
+		if errors.Is(err, abi.ErrShort) {
+			r.Trailing = len(b) - good
 			return
 		}
 		r.failErr("dirent", err)

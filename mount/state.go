@@ -33,9 +33,10 @@ const (
 const (
 	inHeaderSize  = 40
 	outHeaderSize = 16
-	entryOutSize  = 128 // fuse_entry_out since 7.9
-	compatEntry   = 120 // fuse_entry_out before 7.9
-	direntplusFix = 152 // fuse_direntplus up to the name
+	entryOutSize  = 128  // fuse_entry_out since 7.9
+	compatEntry   = 120  // fuse_entry_out before 7.9
+	direntplusFix = 152  // fuse_direntplus up to the name
+	nameMax       = 1024 // FUSE_NAME_MAX of fs/fuse/fuse_i.h
 )
 
 var ne = binary.NativeEndian
@@ -303,19 +304,23 @@ func (s *session) learn(parent uint64, name string, body []byte) {
 
 // learnDirentplus walks a READDIRPLUS reply: fuse_direntplus records, each
 // a fuse_entry_out, then ino, off, namelen, type and the name, padded to 8.
+//
+// It stops where the kernel's parse_dirplusfile stops instantiating nodes:
+// at a record cut short (padding included), a name length of 0 or above
+// FUSE_NAME_MAX, or a name with a slash.
 func (s *session) learnDirentplus(dir uint64, b []byte) {
 	for len(b) >= direntplusFix {
 		namelen := int(ne.Uint32(b[entryOutSize+16:]))
-		if namelen == 0 || namelen > 4096 || direntplusFix+namelen > len(b) {
+		reclen := (direntplusFix + namelen + 7) &^ 7
+		if namelen == 0 || namelen > nameMax || reclen > len(b) {
 			return
 		}
 		name := b[direntplusFix : direntplusFix+namelen]
+		if bytes.IndexByte(name, '/') >= 0 {
+			return
+		}
 		if !(string(name) == "." || string(name) == "..") {
 			s.learn(dir, string(name), b[:entryOutSize])
-		}
-		reclen := (direntplusFix + namelen + 7) &^ 7
-		if reclen > len(b) {
-			return
 		}
 		b = b[reclen:]
 	}

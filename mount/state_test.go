@@ -2,6 +2,7 @@ package mount
 
 import (
 	"encoding/binary"
+	"slices"
 	"testing"
 )
 
@@ -108,7 +109,9 @@ func TestSessionSynthesize(t *testing.T) {
 		{req(opCreate, 8, 11, append(make([]byte, 16), cstr("f")...)), rep(8, 0, append(entry(12), make([]byte, 16)...))},
 		{req(opLookup, 10, 1, cstr("missing")), rep(10, -2, nil)},
 		{req(opSymlink, 12, 11, cstr("ln", "/target")), rep(12, 0, entry(13))},
-		{req(opReaddirplus, 14, 11, make([]byte, 40)), rep(14, 0, append(append(direntplus(11, "."), direntplus(14, "g")...), direntplus(15, "h")...))},
+		// The last record lacks its padding: the kernel ignores it, and
+		// so must the node table.
+		{req(opReaddirplus, 14, 11, make([]byte, 40)), rep(14, 0, slices.Concat(direntplus(11, "."), direntplus(14, "g"), direntplus(15, "h"), direntplus(16, "cut")[:155]))},
 		// RENAME /dir/g -> /a2 (newdir 1)
 		{req(opRename, 16, 11, append(binary.NativeEndian.AppendUint64(nil, 1), cstr("g", "a2")...)), rep(16, 0, nil)},
 		{req(opLink, 18, 1, append(binary.NativeEndian.AppendUint64(nil, 15), cstr("hlink")...)), rep(18, 0, entry(15))},

@@ -336,3 +336,37 @@ func TestParallelReadersOverlayfs(t *testing.T) {
 		t.Errorf("parallel reads differ:\n got %s\nwant %s", got, want)
 	}
 }
+
+// TestCutListing lists a large directory through bindfs, a libfuse 2
+// server whose high-level readdir cuts each READDIR reply at the size asked
+// for, whatever byte that falls on: the kernel ignores the record cut
+// short, and the capture must decode it as the kernel reads it, not as
+// malformed. (The transparency captures cut payloads at 4 KiB, so they
+// never see a whole listing.)
+func TestCutListing(t *testing.T) {
+	testenv.RequireCommand(t, "bindfs")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	run(t, dir, `mkdir src && cd src && i=0; while [ $i -lt 3000 ]; do : > "a-file-name-long-enough-to-fill-listings-$i"; i=$((i+1)); done`)
+	capPath := filepath.Join(dir, "s.fcap")
+	m, mnt := startMount(t, []string{"bindfs", "-f", src, "{}"}, Options{CapturePath: capPath})
+	if n := strings.TrimSpace(run(t, mnt, "ls -f | wc -l")); n != "3002" {
+		t.Errorf("listed %s entries, want 3002 (3000 files, . and ..)", n)
+	}
+	if err := m.Close(); err != nil {
+		t.Errorf("close: %v", err)
+	}
+	checkCapture(t, capPath)
+	s := decode.NewSession(decode.Options{})
+	var rec decode.Record
+	cut := 0
+	eachRecord(capPath, func(cr *capture.Record) {
+		s.DecodeMsg(cr.Time, cr.Dir, cr.Flags, cr.Msg, cr.OrigLen, abi.NativeEndian, &rec)
+		if rec.Dir == capture.DirReply && rec.Op == abi.FUSE_READDIR && rec.Trailing > 0 {
+			cut++
+		}
+	})
+	if cut == 0 {
+		t.Error("no READDIR reply ends in a record cut short: the test shows nothing")
+	}
+}

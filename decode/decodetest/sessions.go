@@ -364,12 +364,20 @@ func Malformed(b *Builder) {
 	// A short entry reply.
 	u = b.Request(abi.FUSE_LOOKUP, 1, Name("x"))
 	b.Reply(u, 0, Raw(make([]byte, 40)))
-	// A dirent whose name runs past the reply.
+	// A dirent with an empty name, which the kernel fails with EIO.
 	u = b.Request(abi.FUSE_READDIR, 1, &abi.ReadIn{Fh: 1, Size: 4096})
 	bad := abi.AppendDirent(nil, abi.Dirent{Ino: 1, Off: 1, Namelen: 1, Type: 4}, ".", o)
-	bad = (&abi.Dirent{Ino: 2, Off: 2, Namelen: 200, Type: 8}).Append(bad, o)
+	bad = (&abi.Dirent{Ino: 2, Off: 2, Namelen: 0, Type: 8}).Append(bad, o)
 	bad = append(bad, 'x', 0, 0, 0, 0, 0, 0, 0)
 	b.Reply(u, 0, Raw(bad))
+	// Not malformed: a last dirent whose name runs past the reply, which
+	// the kernel takes for the end of the listing. libfuse 2 cuts its
+	// listings at any byte.
+	u = b.Request(abi.FUSE_READDIR, 1, &abi.ReadIn{Fh: 1, Offset: 1, Size: 4096})
+	cut := abi.AppendDirent(nil, abi.Dirent{Ino: 1, Off: 1, Namelen: 2, Type: 4}, "..", o)
+	cut = (&abi.Dirent{Ino: 2, Off: 2, Namelen: 200, Type: 8}).Append(cut, o)
+	cut = append(cut, 'x', 0, 0, 0, 0, 0, 0, 0)
+	b.Reply(u, 0, Raw(cut))
 	// An error out of range.
 	u = b.Request(abi.FUSE_FLUSH, 1, &abi.FlushIn{Fh: 1})
 	b.Reply(u, abi.Errno(600))
