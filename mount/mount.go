@@ -345,16 +345,22 @@ func (m *Mount) Close() error {
 func (m *Mount) Subscribe(opts SubscribeOptions) *Subscriber {
 	var prelude []*Event
 	if opts.Synthesize {
+		// The synthesized messages are fresh, and a large mount has
+		// tens of thousands: the events hold them as they are, from one
+		// allocation, rather than each in a pooled 4 KiB buffer (which
+		// made a capture of 17,000 nodes cost the mount 140 MB).
 		now := time.Now()
-		for _, pair := range m.sess.synthesize() {
-			for i, msg := range pair {
+		pairs := m.sess.synthesize()
+		evs := make([]Event, 2*len(pairs))
+		prelude = make([]*Event, 0, len(evs))
+		for i, pair := range pairs {
+			for j, msg := range pair {
 				dir := capture.DirRequest
-				if i == 1 {
+				if j == 1 {
 					dir = capture.DirReply
 				}
-				ev := newEvent(len(msg))
-				copy(ev.Msg, msg)
-				ev.Time, ev.Dir, ev.Flags, ev.OrigLen = now, dir, capture.FlagSynthesized, len(msg)
+				ev := &evs[2*i+j]
+				ev.Time, ev.Dir, ev.Flags, ev.OrigLen, ev.Msg = now, dir, capture.FlagSynthesized, len(msg), msg
 				prelude = append(prelude, ev)
 			}
 		}

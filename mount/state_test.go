@@ -2,6 +2,8 @@ package mount
 
 import (
 	"encoding/binary"
+	"fmt"
+	"runtime"
 	"slices"
 	"testing"
 )
@@ -186,4 +188,39 @@ func FuzzSession(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSubscribePreludeMemory attaches a synthesizing subscriber to a mount
+// whose kernel knows 5,000 nodes: the prelude must cost about what its
+// messages take, not a pooled 4 KiB buffer per message.
+func TestSubscribePreludeMemory(t *testing.T) {
+	m := &Mount{sess: newSession()}
+	ireq, irep := initPair(31)
+	m.sess.request(ireq)
+	m.sess.reply(irep)
+	const nodes = 5000
+	for i := range nodes {
+		u := uint64(4 + 2*i)
+		m.sess.request(req(opLookup, u, 1, cstr(fmt.Sprintf("file-%d", i))))
+		m.sess.reply(rep(u, 0, entry(uint64(10+i))))
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	sub := m.Subscribe(SubscribeOptions{Synthesize: true})
+	runtime.ReadMemStats(&after)
+	defer sub.Close()
+	n := 0
+	for len(sub.prelude) > 0 {
+		ev, _ := sub.Next()
+		n++
+		sub.Release(ev)
+	}
+	if n != 2*(nodes+1) {
+		t.Fatalf("prelude of %d events, want %d", n, 2*(nodes+1))
+	}
+	// A LOOKUP pair is under 250 bytes; allow the bookkeeping twice that.
+	if perNode := (after.TotalAlloc - before.TotalAlloc) / nodes; perNode > 1000 {
+		t.Errorf("prelude allocated %d bytes per node, want under 1000", perNode)
+	}
 }
