@@ -482,7 +482,7 @@ func notFound(dir, abs string) error {
 		}
 	}
 	if len(dead) > 0 {
-		err = fmt.Errorf("%w; the fusectl of %s does not answer (killed? fusectl abort clears its mount)", err, strings.Join(dead, ", "))
+		err = fmt.Errorf("%w; the fusectl of %s does not answer (stopped, or killed: fusectl abort clears its mount)", err, strings.Join(dead, ", "))
 	}
 	if len(elsewhere) > 0 {
 		err = fmt.Errorf("%w; %s has no control socket in %s: it runs as another user or with another XDG_RUNTIME_DIR", err, strings.Join(elsewhere, ", "), dir)
