@@ -14,4 +14,8 @@ var (
 	ErrAmbiguous = errors.New("several fusectl mounts running")
 	// ErrNotFUSE means the path is not a FUSE mount.
 	ErrNotFUSE = errors.New("not a FUSE mount")
+	// ErrNotAborted means Abort unmounted the mount lazily but could not
+	// abort its connection (the control file system needs root): what
+	// waits on it waits for its server.
+	ErrNotAborted = errors.New("connection not aborted")
 )

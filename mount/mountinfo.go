@@ -192,9 +192,11 @@ func Abort(path string) error {
 		_, uerr = unmountPath(fm.Mountpoint, true)
 	}
 	if uerr != nil {
-		uerr = fmt.Errorf("lazy unmount %s: %w", fm.Mountpoint, uerr)
-	} else {
-		removeStale(filepath.Join(DefaultControlDir(), SocketName(fm.Mountpoint)))
+		return errors.Join(aerr, fmt.Errorf("lazy unmount %s: %w", fm.Mountpoint, uerr))
 	}
-	return errors.Join(aerr, uerr)
+	removeStale(filepath.Join(DefaultControlDir(), SocketName(fm.Mountpoint)))
+	if aerr != nil {
+		return fmt.Errorf("%w: %w", ErrNotAborted, aerr)
+	}
+	return nil
 }

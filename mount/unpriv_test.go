@@ -2,6 +2,7 @@ package mount
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/fusectl/fusectl/internal/testenv"
 )
@@ -143,6 +146,36 @@ func unprivileged(mnt, server string) error {
 	}
 	if _, err := FindFUSEMount(mnt); err == nil {
 		return fmt.Errorf("still mounted after Close")
+	}
+	return unprivilegedAbort(mnt, server)
+}
+
+// unprivilegedAbort mounts again and aborts the user's own mount: the
+// connection is aborted if the control file system is mounted (its abort
+// file belongs to the mount's user), else only unmounted, which Abort
+// reports as ErrNotAborted; either way the mount is gone.
+func unprivilegedAbort(mnt, server string) error {
+	m, err := Start(context.Background(), Options{Mountpoint: mnt, Args: []string{server, "{}"}})
+	if err != nil {
+		return fmt.Errorf("start again: %w", err)
+	}
+	defer m.Close()
+	<-m.Ready()
+	var st unix.Statfs_t
+	controlFS := unix.Statfs(ControlDir, &st) == nil && st.Type == 0x65735543
+	err = Abort(mnt)
+	switch {
+	case controlFS && err != nil:
+		return fmt.Errorf("abort with the control file system mounted: %w", err)
+	case !controlFS && !errors.Is(err, ErrNotAborted):
+		return fmt.Errorf("abort without the control file system: %v, want ErrNotAborted", err)
+	}
+	fmt.Printf("abort: %v\n", err)
+	if _, err := FindFUSEMount(mnt); err == nil {
+		return fmt.Errorf("still mounted after Abort")
+	}
+	if err := m.Err(); !errors.Is(err, ErrUnmounted) {
+		return fmt.Errorf("mount ended with %v after Abort, want ErrUnmounted", err)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/MakeNowJust/heredoc"
@@ -31,7 +32,9 @@ func NewCmdAbort(f *Factory, runF func(*AbortOptions) error) *cobra.Command {
 			mount return. Then unmount MNT lazily, and remove the control
 			socket a killed "fusectl mount" left for it. Works on any FUSE mount,
 			also one whose server is hung or dead ("Transport endpoint is not
-			connected"). Needs root.
+			connected"). Needs root, or the mount's own user; an ordinary user
+			cannot mount the control file system where it is not mounted, and
+			then gets the lazy unmount alone, with a warning.
 		`),
 		Example: heredoc.Doc(`
 			$ fusectl ps
@@ -55,7 +58,15 @@ func NewCmdAbort(f *Factory, runF func(*AbortOptions) error) *cobra.Command {
 }
 
 func runAbort(opts *AbortOptions) error {
-	if err := opts.Abort(opts.Mountpoint); err != nil {
+	err := opts.Abort(opts.Mountpoint)
+	if errors.Is(err, mount.ErrNotAborted) {
+		// The mount is gone, which is most of what was asked: say what
+		// was not done, and succeed.
+		fmt.Fprintf(opts.IO.ErrOut, "fusectl: warning: %v; processes waiting on it wait for its server\n", err)
+		fmt.Fprintf(opts.IO.Out, "unmounted %s (lazily, not aborted)\n", opts.Mountpoint)
+		return nil
+	}
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(opts.IO.Out, "aborted and unmounted %s\n", opts.Mountpoint)

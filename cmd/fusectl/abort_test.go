@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/fusectl/fusectl/mount"
@@ -40,5 +42,19 @@ func TestAbortRun(t *testing.T) {
 	opts.Abort = func(string) error { return mount.ErrNotFUSE }
 	if err := runAbort(opts); !errors.Is(err, mount.ErrNotFUSE) {
 		t.Errorf("error %v, want ErrNotFUSE", err)
+	}
+	// Unmounted, but the connection could not be aborted (no root): a
+	// success that says what it did not do.
+	var warn bytes.Buffer
+	out.Reset()
+	opts.IO = TestIO(nil, &out, &warn, false)
+	opts.Abort = func(string) error {
+		return fmt.Errorf("%w: the control file system is not mounted", mount.ErrNotAborted)
+	}
+	if err := runAbort(opts); err != nil {
+		t.Errorf("partial abort: %v, want success", err)
+	}
+	if out.String() != "unmounted /mnt/x (lazily, not aborted)\n" || !strings.Contains(warn.String(), "fusectl: warning: connection not aborted: the control file system is not mounted") {
+		t.Errorf("partial abort said %q and %q", out.String(), warn.String())
 	}
 }
