@@ -3,6 +3,7 @@ package decode_test
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"testing"
 
 	"github.com/fusectl/fusectl/abi"
@@ -151,8 +152,20 @@ func FuzzDirents(f *testing.F) {
 		if err := decode.DecodeReplyInto(&r2, append(h.Append(nil, o), again...), decode.Call{Op: op}, o, nil); err != nil || r2.Count != n {
 			t.Fatalf("re-encoded entries: %v, count %d want %d", err, r2.Count, n)
 		}
-		if err == nil && len(r.Entries) != len(body) {
-			t.Fatalf("no error but Entries %d of %d bytes", len(r.Entries), len(body))
+		if err == nil && len(r.Entries)+r.Trailing != len(body) {
+			t.Fatalf("no error but Entries %d and trailing %d of %d bytes", len(r.Entries), r.Trailing, len(body))
+		}
+		// What is left over is a record cut short, as the kernel reads it.
+		if tail := body[len(r.Entries):]; r.Trailing > 0 {
+			var e error
+			if plus {
+				_, _, _, e = abi.NextDirentplus(tail, o)
+			} else {
+				_, _, _, e = abi.NextDirent(tail, o)
+			}
+			if !errors.Is(e, abi.ErrShort) {
+				t.Fatalf("%d trailing bytes that are not a record cut short: %v", r.Trailing, e)
+			}
 		}
 	})
 }
