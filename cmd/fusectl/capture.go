@@ -147,9 +147,11 @@ func runCapture(ctx context.Context, opts *CaptureOptions) error {
 	// liveFlushEvery while a busy feed never runs dry.
 	unflushed := false
 	var flushed time.Time
+	ended := false // the mount ended, and with it the feed
 	for opts.Count == 0 || live < opts.Count {
 		ev, err := feed.Next()
 		if err != nil {
+			ended = ctx.Err() == nil && errors.Is(err, io.EOF)
 			if ctx.Err() == nil && !errors.Is(err, io.EOF) {
 				ferr = err
 			}
@@ -180,7 +182,11 @@ func runCapture(ctx context.Context, opts *CaptureOptions) error {
 		fmt.Fprintf(opts.IO.ErrOut, "fusectl: warning: %s dropped: the capture could not keep up with the mount\n", counted(d, "record", "records"))
 	}
 	if opts.Output != "-" {
-		fmt.Fprintf(opts.IO.ErrOut, "%s captured from %s to %s\n", counted(uint64(live), "record", "records"), r.Status.Mountpoint, opts.Output)
+		why := ""
+		if ended {
+			why = " (the mount ended)"
+		}
+		fmt.Fprintf(opts.IO.ErrOut, "%s captured from %s to %s%s\n", counted(uint64(live), "record", "records"), r.Status.Mountpoint, opts.Output, why)
 	}
 	if ferr != nil {
 		return ferr

@@ -162,6 +162,38 @@ func liveRecords(t *testing.T, path string) []*decode.Record {
 	return live
 }
 
+// TestCaptureUntilMountEnds unmounts a fusectl mount under a running
+// capture: the capture ends by itself, whole, and says why.
+func TestCaptureUntilMountEnds(t *testing.T) {
+	testenv.RequireFUSE(t)
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	mnt := fusectlMount(t, buildDemofs(t))
+	file := filepath.Join(t.TempDir(), "s.fcap")
+	var errOut testenv.Buffer
+	done := make(chan error, 1)
+	go func() { done <- runCommand(context.Background(), nil, io.Discard, &errOut, "capture", "-o", file) }()
+	eventually(t, "capture attached", func() bool {
+		st, err := os.Stat(file)
+		return err == nil && st.Size() > 0
+	})
+	shell(t, mnt, "mkdir d")
+	if err := syscall.Unmount(mnt, 0); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("capture: %v", err)
+		}
+	case <-time.After(stuck):
+		t.Fatal("capture still runs after the mount ended")
+	}
+	if got := errOut.String(); !strings.HasSuffix(got, " to "+file+" (the mount ended)\n") {
+		t.Errorf("stderr %q, want it to say the mount ended", got)
+	}
+	liveRecords(t, file)
+}
+
 func TestCaptureCommand(t *testing.T) {
 	testenv.RequireFUSE(t)
 	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
