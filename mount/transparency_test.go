@@ -319,21 +319,41 @@ func lineDiff(a, b string) string {
 	return out.String()
 }
 
-// TestParallelReadersOverlayfs reads 8 large files at once through
-// fuse-overlayfs, which splices its READ replies: every byte must match.
-func TestParallelReadersOverlayfs(t *testing.T) {
-	testenv.RequireCommand(t, "fuse-overlayfs")
-	dir := t.TempDir()
-	lower, up, work := filepath.Join(dir, "lower"), filepath.Join(dir, "upper"), filepath.Join(dir, "work")
-	for _, d := range []string{lower, up, work} {
-		os.Mkdir(d, 0o755)
-	}
-	want := run(t, lower, fmt.Sprintf("for i in 1 2 3 4 5 6 7 8; do head -c %d /dev/urandom > f$i; done; sha256sum f? ", *readersMiB<<20))
-	_, mnt := startMount(t, []string{"fuse-overlayfs", "-f", "-o", "lowerdir=" + lower + ",upperdir=" + up + ",workdir=" + work, "{}"}, Options{})
-	writeFile(t, "/proc/sys/vm/drop_caches", []byte("3"))
-	got := run(t, mnt, `for i in 1 2 3 4 5 6 7 8; do sha256sum f$i > /tmp/.fusectl-sum.$$.$i & done; wait; for i in 1 2 3 4 5 6 7 8; do cat /tmp/.fusectl-sum.$$.$i; rm /tmp/.fusectl-sum.$$.$i; done`)
-	if got != want {
-		t.Errorf("parallel reads differ:\n got %s\nwant %s", got, want)
+// TestParallelReaders reads 8 large files at once through servers that
+// splice their READ replies (fuse-overlayfs, and go-fuse's loopback
+// example for files it serves from a descriptor): every byte must match.
+func TestParallelReaders(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args func(t *testing.T, dir, lower string) []string
+	}{
+		{"fuse-overlayfs", func(t *testing.T, dir, lower string) []string {
+			testenv.RequireCommand(t, "fuse-overlayfs")
+			up, work := filepath.Join(dir, "upper"), filepath.Join(dir, "work")
+			os.Mkdir(up, 0o755)
+			os.Mkdir(work, 0o755)
+			return []string{"fuse-overlayfs", "-f", "-o", "lowerdir=" + lower + ",upperdir=" + up + ",workdir=" + work, "{}"}
+		}},
+		{"go-fuse-loopback", func(t *testing.T, dir, lower string) []string {
+			if testing.Short() {
+				t.Skip("-short: not building Go servers")
+			}
+			return []string{buildServer(t, "github.com/hanwen/go-fuse/v2/example/loopback"), "-q", "{}", lower}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			lower := filepath.Join(dir, "lower")
+			os.Mkdir(lower, 0o755)
+			args := tc.args(t, dir, lower)
+			want := run(t, lower, fmt.Sprintf("for i in 1 2 3 4 5 6 7 8; do head -c %d /dev/urandom > f$i; done; sha256sum f? ", *readersMiB<<20))
+			_, mnt := startMount(t, args, Options{})
+			writeFile(t, "/proc/sys/vm/drop_caches", []byte("3"))
+			got := run(t, mnt, `for i in 1 2 3 4 5 6 7 8; do sha256sum f$i > /tmp/.fusectl-sum.$$.$i & done; wait; for i in 1 2 3 4 5 6 7 8; do cat /tmp/.fusectl-sum.$$.$i; rm /tmp/.fusectl-sum.$$.$i; done`)
+			if got != want {
+				t.Errorf("parallel reads differ:\n got %s\nwant %s", got, want)
+			}
+		})
 	}
 }
 
