@@ -72,6 +72,10 @@ func peakRSSkB() int {
 func TestScript(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: filepath.Join("testdata", "script"),
+		// Under the test's own temporary directory, which the testing
+		// package removes: testscript's own removes its parent only when
+		// every script ran, and a -run that selects some left it in TMPDIR.
+		WorkdirRoot: t.TempDir(),
 		Setup: func(env *testscript.Env) error {
 			return writeTestCaptures(env.WorkDir)
 		},
