@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -23,10 +24,13 @@ type PsOptions struct {
 	JSON bool
 
 	// Mounts lists the kernel's FUSE mounts; Running the fusectl mounts;
-	// Waiting reads a connection's waiting count. Tests replace them.
-	Mounts  func() ([]mount.FUSEMount, error)
-	Running func(ctx context.Context) ([]mount.Running, error)
-	Waiting func(minor uint32) (int, error)
+	// Waiting reads a connection's waiting count; HasSocket reports
+	// whether a control socket exists for a mountpoint. Tests replace
+	// them.
+	Mounts    func() ([]mount.FUSEMount, error)
+	Running   func(ctx context.Context) ([]mount.Running, error)
+	Waiting   func(minor uint32) (int, error)
+	HasSocket func(mountpoint string) bool
 }
 
 // psRow is one line of `fusectl ps`, and its JSON form.
@@ -42,6 +46,9 @@ type psRow struct {
 	FusectlPid int      `json:"fusectl_pid,omitempty"`
 	Rate       *float64 `json:"rate,omitempty"`
 	Dropped    uint64   `json:"dropped,omitempty"`
+	// NotAnswering marks a mount whose fusectl left its control socket
+	// but does not answer on it: stopped, hung or killed.
+	NotAnswering bool `json:"not_answering,omitempty"`
 }
 
 // NewCmdPs builds `fusectl ps`.
@@ -53,6 +60,10 @@ func NewCmdPs(f *Factory, runF func(*PsOptions) error) *cobra.Command {
 			return mount.ListRunning(ctx, "")
 		},
 		Waiting: mount.Waiting,
+		HasSocket: func(mnt string) bool {
+			_, err := os.Lstat(filepath.Join(mount.DefaultControlDir(), mount.SocketName(mnt)))
+			return err == nil
+		},
 	}
 	cmd := &cobra.Command{
 		Use:   "ps [--json]",
@@ -65,7 +76,8 @@ func NewCmdPs(f *Factory, runF func(*PsOptions) error) *cobra.Command {
 			the listing if needed; needs root). For mounts made by "fusectl
 			mount" it also shows the server, its pid, the current message
 			rate, and the records its capture and live readers dropped
-			because they fell behind.
+			because they fell behind; a fusectl mount whose fusectl does not
+			answer (stopped, hung or killed) is marked so.
 		`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -112,6 +124,8 @@ func runPs(ctx context.Context, opts *PsOptions) error {
 			rate := math.Round(st.Rate*10) / 10
 			row.Rate = &rate
 			row.Dropped = st.Dropped
+		} else if opts.HasSocket != nil && opts.HasSocket(m.Mountpoint) {
+			row.Fusectl, row.NotAnswering = true, true
 		}
 		rows = append(rows, row)
 	}
@@ -136,7 +150,10 @@ func runPs(ctx context.Context, opts *PsOptions) error {
 			waiting = strconv.Itoa(*r.Waiting)
 		}
 		pid, rate, dropped, server := "-", "-", "-", "-"
-		if r.Fusectl {
+		switch {
+		case r.NotAnswering:
+			server = "(its fusectl does not answer: stopped, hung or killed)"
+		case r.Fusectl:
 			pid = strconv.Itoa(r.ServerPid)
 			rate = fmt.Sprintf("%.0f/s", *r.Rate)
 			dropped = strconv.FormatUint(r.Dropped, 10)

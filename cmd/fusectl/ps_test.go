@@ -38,8 +38,11 @@ func psFakes(opts *PsOptions) {
 		return []mount.FUSEMount{
 			{Mountpoint: "/mnt/a", FSType: "fuse.demofs", Source: "fusectl", Minor: 41},
 			{Mountpoint: "/mnt/b", FSType: "fuse.bindfs", Source: "/src", Minor: 42},
+			{Mountpoint: "/mnt/c", FSType: "fuse.demofs", Source: "fusectl", Minor: 43},
 		}, nil
 	}
+	// /mnt/c's fusectl left its socket and does not answer.
+	opts.HasSocket = func(mnt string) bool { return mnt == "/mnt/a" || mnt == "/mnt/c" }
 	opts.Running = func(context.Context) ([]mount.Running, error) {
 		return []mount.Running{{Socket: "/run/fusectl/a.sock", Status: &mount.Status{
 			Mountpoint: "/mnt/a", Minor: 41, Server: []string{"demofs", "{}"}, ServerPid: 100, Pid: 99, Rate: 12.4, Dropped: 7}}}, nil
@@ -59,8 +62,10 @@ func TestPsRun(t *testing.T) {
 		json bool
 		want string
 	}{
-		{name: "tsv", want: "/mnt/a\tfuse.demofs\t41\t3\t100\t12/s\t7\tdemofs {}\n/mnt/b\tfuse.bindfs\t42\t-\t-\t-\t-\t-\n"},
-		{name: "tty", tty: true, want: "MOUNTPOINT  TYPE         MINOR  WAITING  PID  RATE  DROPPED  SERVER\n/mnt/a      fuse.demofs  41     3        100  12/s  7        demofs {}\n/mnt/b      fuse.bindfs  42     -        -    -     -        -\n"},
+		{name: "tsv", want: "/mnt/a\tfuse.demofs\t41\t3\t100\t12/s\t7\tdemofs {}\n/mnt/b\tfuse.bindfs\t42\t-\t-\t-\t-\t-\n" +
+			"/mnt/c\tfuse.demofs\t43\t-\t-\t-\t-\t(its fusectl does not answer: stopped, hung or killed)\n"},
+		{name: "tty", tty: true, want: "MOUNTPOINT  TYPE         MINOR  WAITING  PID  RATE  DROPPED  SERVER\n/mnt/a      fuse.demofs  41     3        100  12/s  7        demofs {}\n/mnt/b      fuse.bindfs  42     -        -    -     -        -\n" +
+			"/mnt/c      fuse.demofs  43     -        -    -     -        (its fusectl does not answer: stopped, hung or killed)\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -85,7 +90,8 @@ func TestPsRun(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &rows); err != nil {
 		t.Fatalf("json: %v\n%s", err, out.String())
 	}
-	if len(rows) != 2 || !rows[0].Fusectl || rows[0].ServerPid != 100 || *rows[0].Waiting != 3 || rows[1].Fusectl || rows[1].Waiting != nil {
+	if len(rows) != 3 || !rows[0].Fusectl || rows[0].NotAnswering || rows[0].ServerPid != 100 || *rows[0].Waiting != 3 || rows[1].Fusectl || rows[1].Waiting != nil ||
+		!rows[2].Fusectl || !rows[2].NotAnswering || rows[2].ServerPid != 0 {
 		t.Errorf("rows %+v", rows)
 	}
 }
