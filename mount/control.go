@@ -28,13 +28,16 @@ import (
 // not asked for, and from a fusectl that predates it), i64 time in Unix
 // nanoseconds)
 // followed by the message (kind event), an 8-byte drop count (kind drops),
-// or nothing (kind end).
+// or nothing (kinds live and end). Kind live comes once, after the
+// synthesized prelude: live events follow. A client ignores kinds it does
+// not know.
 
 const (
 	frameHeaderSize = 24
 	frameEvent      = 1
 	frameDrops      = 2
 	frameEnd        = 3
+	frameLive       = 4
 	maxFrame        = 64 << 20
 )
 
@@ -282,7 +285,14 @@ func (s *controlServer) serveFeed(c *net.UnixConn, req controlRequest) {
 		_, err := w.Write(payload)
 		return err
 	}
+	live := false
 	for {
+		if !live && len(sub.prelude) == 0 {
+			live = true
+			if writeFrame(frameLive, 0, 0, 0, 0, time.Now(), nil) != nil || w.Flush() != nil {
+				return
+			}
+		}
 		ev, ok := sub.Next()
 		if !ok {
 			break
@@ -499,6 +509,10 @@ type FeedOptions struct {
 	NoSynthesize bool
 	// Processes asks for Event.Process of requests.
 	Processes bool
+	// OnLive, if set, is called by Next once the synthesized prelude is
+	// over (at once without one), before any live event. A fusectl mount
+	// that predates the marker never calls it.
+	OnLive func()
 }
 
 // FeedReader reads the live event feed of a fusectl mount.
@@ -508,6 +522,7 @@ type FeedReader struct {
 	dropped uint64
 	buf     []byte
 	ended   bool
+	onLive  func()
 }
 
 // OpenFeed attaches to the live feed behind a control socket.
@@ -516,7 +531,7 @@ func OpenFeed(ctx context.Context, path string, opts FeedOptions) (*FeedReader, 
 	if err != nil {
 		return nil, err
 	}
-	return &FeedReader{c: c, r: bufio.NewReaderSize(c, 256<<10)}, nil
+	return &FeedReader{c: c, r: bufio.NewReaderSize(c, 256<<10), onLive: opts.OnLive}, nil
 }
 
 // Next returns the next event. The event's Msg is only valid until the
@@ -562,6 +577,11 @@ func (f *FeedReader) Next() (*Event, error) {
 			}
 		case frameEnd:
 			f.ended = true
+		case frameLive:
+			if f.onLive != nil {
+				f.onLive()
+				f.onLive = nil
+			}
 		}
 	}
 }

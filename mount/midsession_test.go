@@ -56,7 +56,10 @@ func TestMidSessionFeed(t *testing.T) {
 	m, mnt := startMount(t, demofsArgs(t, "-ttl", "1h"), Options{CapturePath: capPath})
 	run(t, mnt, "mkdir -p a/b/c && echo hello > a/b/c/f && ln -s c a/b/l && cat a/b/c/f")
 
-	feed, err := OpenFeed(context.Background(), m.ControlSocket(), FeedOptions{})
+	// read counts the events read; liveAt is read when the feed said its
+	// prelude was over.
+	read, liveAt, synthesized := 0, -1, 0
+	feed, err := OpenFeed(context.Background(), m.ControlSocket(), FeedOptions{OnLive: func() { liveAt = read }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,6 +70,7 @@ func TestMidSessionFeed(t *testing.T) {
 	if err != nil || ev.Flags&capture.FlagSynthesized == 0 {
 		t.Fatalf("first feed event %+v, %v; want a synthesized INIT", ev, err)
 	}
+	read, synthesized = 1, 1
 	first := struct {
 		dir   capture.Dir
 		flags capture.Flags
@@ -93,8 +97,17 @@ func TestMidSessionFeed(t *testing.T) {
 		if err != nil {
 			return 0, 0, nil, 0, err
 		}
+		read++
+		if ev.Flags&capture.FlagSynthesized != 0 {
+			synthesized++
+		}
 		return ev.Dir, ev.Flags, ev.Msg, ev.OrigLen, nil
 	})
+	// The live marker comes after the last synthesized event and before
+	// the first live one.
+	if liveAt != synthesized || synthesized < 4 {
+		t.Errorf("live marker after %d events, %d synthesized", liveAt, synthesized)
+	}
 
 	r, err := capture.Open(capPath)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/MakeNowJust/heredoc"
@@ -92,7 +93,7 @@ func NewCmdCapture(f *Factory, runF func(*CaptureOptions) error) *cobra.Command 
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "write the capture to `file` (- for standard output)")
 	cmd.Flags().StringVar(&opts.Mount, "mount", "", "the mountpoint of the fusectl mount to attach to")
 	cmd.Flags().IntVarP(&opts.Count, "count", "c", 0, "stop after `n` live records (0: no limit)")
-	cmd.Flags().DurationVar(&opts.Duration, "duration", 0, "stop after this long (0: no limit)")
+	cmd.Flags().DurationVar(&opts.Duration, "duration", 0, "stop after recording live traffic this long, after the synthesized records (0: no limit)")
 	opts.filterFlags.register(cmd.Flags())
 	cmd.Flags().IntVar(&opts.SnapLen, "snaplen", 0, "cut messages at this many `bytes` (0: whole)")
 	return cmd
@@ -107,12 +108,19 @@ func runCapture(ctx context.Context, opts *CaptureOptions) error {
 	if err != nil {
 		return err
 	}
-	if opts.Duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, opts.Duration)
-		defer cancel()
+	// --duration counts live traffic: a mount that knows many nodes takes
+	// a while to send its synthesized prelude, and a capture cut inside it
+	// would not decode its paths. The timer starts when the prelude is
+	// over, or at the first live record from a fusectl that does not say.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var startOnce sync.Once
+	startDuration := func() {
+		if opts.Duration > 0 {
+			startOnce.Do(func() { time.AfterFunc(opts.Duration, cancel) })
+		}
 	}
-	feed, err := mount.OpenFeed(ctx, r.Socket, mount.FeedOptions{SnapLen: opts.SnapLen, Processes: opts.filter.HasPID})
+	feed, err := mount.OpenFeed(ctx, r.Socket, mount.FeedOptions{SnapLen: opts.SnapLen, Processes: opts.filter.HasPID, OnLive: startDuration})
 	if err != nil {
 		return err
 	}
@@ -156,6 +164,9 @@ func runCapture(ctx context.Context, opts *CaptureOptions) error {
 				ferr = err
 			}
 			break
+		}
+		if ev.Flags&capture.FlagSynthesized == 0 {
+			startDuration()
 		}
 		if flt.keep(ev) {
 			rec = capture.Record{Time: ev.Time, Dir: ev.Dir, Flags: ev.Flags, Msg: ev.Msg, OrigLen: ev.OrigLen}
