@@ -421,18 +421,31 @@ func ListRunning(ctx context.Context, dir string) ([]Running, error) {
 	if err != nil {
 		return nil, err
 	}
+	// All at once: each fusectl that does not answer (stopped, hung)
+	// costs the timeout, which one at a time would add up.
+	sts := make([]*Status, len(paths))
+	var wg sync.WaitGroup
+	for i, p := range paths {
+		wg.Go(func() {
+			qctx, cancel := context.WithTimeout(ctx, statusPatience)
+			defer cancel()
+			if st, err := QueryStatus(qctx, p); err == nil {
+				sts[i] = st
+			}
+		})
+	}
+	wg.Wait()
 	var out []Running
-	for _, p := range paths {
-		qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		st, err := QueryStatus(qctx, p)
-		cancel()
-		if err != nil {
-			continue
+	for i, st := range sts {
+		if st != nil {
+			out = append(out, Running{Socket: paths[i], Status: st})
 		}
-		out = append(out, Running{Socket: p, Status: st})
 	}
 	return out, nil
 }
+
+// statusPatience is how long ListRunning waits for a fusectl to answer.
+var statusPatience = 2 * time.Second
 
 // FindRunning returns the running fusectl mount at mountpoint, or the only
 // one if mountpoint is "".

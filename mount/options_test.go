@@ -1,13 +1,17 @@
 package mount
 
 import (
+	"bufio"
+	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -99,5 +103,59 @@ func TestControlPathTooLong(t *testing.T) {
 	var st unix.Stat_t
 	if err := unix.Stat(mnt, &st); err != nil {
 		t.Errorf("stat of the mount: %v", err)
+	}
+}
+
+// TestListRunningHung lists a control directory with one fusectl that
+// answers and four that accept and never answer (stopped or hung): the
+// answering one is listed, and the hung ones cost one timeout together,
+// not one each.
+func TestListRunningHung(t *testing.T) {
+	dir, err := os.MkdirTemp("", "ctl") // short: socket paths are bounded
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	listen := func(name string, serve func(c net.Conn)) {
+		ln, err := net.Listen("unix", filepath.Join(dir, name+".sock"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go serve(c)
+			}
+		}()
+	}
+	listen("ok", func(c net.Conn) {
+		defer c.Close()
+		bufio.NewReader(c).ReadString('\n')
+		fmt.Fprintln(c, `{"mountpoint":"/mnt/ok","minor":7}`)
+	})
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	for i := range 4 {
+		listen(fmt.Sprint("hung", i), func(c net.Conn) {
+			// Holds the connection, says nothing.
+			<-done
+			c.Close()
+		})
+	}
+	defer func(d time.Duration) { statusPatience = d }(statusPatience)
+	statusPatience = 400 * time.Millisecond
+	start := time.Now()
+	got, err := ListRunning(context.Background(), dir)
+	took := time.Since(start)
+	if err != nil || len(got) != 1 || got[0].Status.Mountpoint != "/mnt/ok" {
+		t.Fatalf("ListRunning = %+v, %v; want the one that answers", got, err)
+	}
+	// One at a time, the four would take 1.6 s.
+	if took > 1200*time.Millisecond {
+		t.Errorf("listing took %v with four hung fusectls of %v each", took, statusPatience)
 	}
 }
