@@ -275,14 +275,21 @@ func nameOp(op abi.Opcode) bool {
 	return false
 }
 
+// appendTargetPath appends the path a request is about: that of name in
+// directory nodeid when named, else nodeid's own (none for node 0).
+func (s *Session) appendTargetPath(b []byte, nodeid uint64, name []byte, named bool) []byte {
+	switch {
+	case named:
+		b, _ = s.appendChildPath(b, nodeid, name)
+	case nodeid != 0:
+		b, _ = s.AppendPath(b, nodeid)
+	}
+	return b
+}
+
 // request updates the session with a decoded request.
 func (s *Session) request(r *Record) {
-	r.pathBuf = r.pathBuf[:0]
-	if nameOp(r.Op) && r.Name != nil {
-		r.pathBuf, _ = s.appendChildPath(r.pathBuf, r.NodeID, r.Name)
-	} else if r.NodeID != 0 {
-		r.pathBuf, _ = s.AppendPath(r.pathBuf, r.NodeID)
-	}
+	r.pathBuf = s.appendTargetPath(r.pathBuf[:0], r.NodeID, r.Name, nameOp(r.Op) && r.Name != nil)
 	if len(r.pathBuf) > 0 {
 		r.Path = r.pathBuf
 	}
@@ -321,11 +328,7 @@ func (s *Session) request(r *Record) {
 			r.InterruptsPID, r.InterruptsNodeID = sl.pid, sl.nodeid
 			// The interrupted request's path, so that a path filter
 			// keeps its INTERRUPT too.
-			if nameOp(sl.op) && len(sl.name) > 0 {
-				r.pathBuf, _ = s.appendChildPath(r.pathBuf, sl.nodeid, sl.name)
-			} else if sl.nodeid != 0 {
-				r.pathBuf, _ = s.AppendPath(r.pathBuf, sl.nodeid)
-			}
+			r.pathBuf = s.appendTargetPath(r.pathBuf, sl.nodeid, sl.name, nameOp(sl.op) && len(sl.name) > 0)
 			if len(r.pathBuf) > 0 {
 				r.Path = r.pathBuf
 			}
@@ -407,12 +410,11 @@ func (s *Session) reply(r *Record, msg []byte, o abi.ByteOrder) error {
 	switch {
 	case r.Error == 0 && r.Malformed == nil && entryOp(sl.op) && r.Out.Entry.NodeID != 0:
 		r.pathBuf, _ = s.AppendPath(r.pathBuf, r.Out.Entry.NodeID)
-	case nameOp(sl.op) && len(sl.name) > 0 && sl.op != abi.FUSE_RENAME && sl.op != abi.FUSE_RENAME2:
-		r.pathBuf, _ = s.appendChildPath(r.pathBuf, sl.nodeid, sl.name)
-	case sl.nodeid != 0:
-		r.pathBuf, _ = s.AppendPath(r.pathBuf, sl.nodeid)
-	case sl.op == abi.FUSE_INTERRUPT:
+	case sl.op == abi.FUSE_INTERRUPT && sl.nodeid == 0: // name2 holds its target's path
 		r.pathBuf = append(r.pathBuf, sl.name2...)
+	default:
+		r.pathBuf = s.appendTargetPath(r.pathBuf, sl.nodeid, sl.name,
+			nameOp(sl.op) && len(sl.name) > 0 && sl.op != abi.FUSE_RENAME && sl.op != abi.FUSE_RENAME2)
 	}
 	if len(r.pathBuf) > 0 {
 		r.Path = r.pathBuf
