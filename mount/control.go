@@ -90,9 +90,25 @@ func DefaultControlDir() string {
 	return filepath.Join(os.TempDir(), fmt.Sprintf("fusectl-%d", os.Geteuid()))
 }
 
-// SocketName returns the control socket's file name for a mountpoint: its
+// SocketPath returns the path of the control socket for mountpoint in dir
+// ("" for DefaultControlDir()).
+func SocketPath(dir, mountpoint string) string {
+	if dir == "" {
+		dir = DefaultControlDir()
+	}
+	return filepath.Join(dir, socketName(mountpoint))
+}
+
+// HasSocket reports whether a control socket for mountpoint is in dir (""
+// for DefaultControlDir()), whether or not a fusectl answers on it.
+func HasSocket(dir, mountpoint string) bool {
+	_, err := os.Lstat(SocketPath(dir, mountpoint))
+	return err == nil
+}
+
+// socketName returns the control socket's file name for a mountpoint: its
 // base name (for people listing the directory) and a hash of the whole path.
-func SocketName(mountpoint string) string {
+func socketName(mountpoint string) string {
 	sum := sha256.Sum256([]byte(mountpoint))
 	base := strings.Map(func(r rune) rune {
 		if r == '/' || r < ' ' || r > '~' {
@@ -161,7 +177,7 @@ func (m *Mount) listenControl() (*controlServer, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create control directory: %w", err)
 	}
-	path := filepath.Join(dir, SocketName(m.mnt))
+	path := SocketPath(dir, m.mnt)
 	if len(path) > maxSocketPath {
 		return nil, fmt.Errorf("control socket path %s is %d bytes, more than the %d a socket address holds: point XDG_RUNTIME_DIR at a shorter directory", path, len(path), maxSocketPath)
 	}
@@ -498,7 +514,7 @@ func notFound(dir, abs string) error {
 		if m.Source != "fusectl" || abs != "" && m.Mountpoint != abs {
 			continue
 		}
-		if _, serr := os.Lstat(filepath.Join(dir, SocketName(m.Mountpoint))); serr == nil {
+		if HasSocket(dir, m.Mountpoint) {
 			dead = append(dead, m.Mountpoint)
 		} else {
 			elsewhere = append(elsewhere, m.Mountpoint)

@@ -366,7 +366,7 @@ func TestFaultFusectlKilled(t *testing.T) {
 	}
 	// The killed fusectl's control socket is left; abort removes it.
 	t.Setenv("XDG_RUNTIME_DIR", p.runDir)
-	sock := filepath.Join(DefaultControlDir(), SocketName(p.mnt))
+	sock := SocketPath("", p.mnt)
 	if _, err := os.Stat(sock); err != nil {
 		t.Fatalf("control socket of the killed fusectl: %v", err)
 	}

@@ -194,7 +194,7 @@ func Abort(path string) error {
 	if uerr != nil {
 		return errors.Join(aerr, fmt.Errorf("lazy unmount %s: %w", fm.Mountpoint, uerr))
 	}
-	removeStale(filepath.Join(DefaultControlDir(), SocketName(fm.Mountpoint)))
+	removeStale(SocketPath("", fm.Mountpoint))
 	if aerr != nil {
 		return fmt.Errorf("%w: %w", ErrNotAborted, aerr)
 	}

@@ -44,11 +44,11 @@ func TestParseMountOptions(t *testing.T) {
 }
 
 func TestSocketName(t *testing.T) {
-	a, b := SocketName("/mnt/x"), SocketName("/srv/x")
+	a, b := socketName("/mnt/x"), socketName("/srv/x")
 	if a == b {
 		t.Errorf("different mountpoints share socket name %q", a)
 	}
-	if len(SocketName("/"+string(make([]byte, 300)))) > 100 {
+	if len(socketName("/"+string(make([]byte, 300)))) > 100 {
 		t.Errorf("socket name too long for sun_path")
 	}
 }

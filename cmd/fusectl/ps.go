@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -59,11 +58,8 @@ func NewCmdPs(f *Factory, runF func(*PsOptions) error) *cobra.Command {
 		Running: func(ctx context.Context) ([]mount.Running, error) {
 			return mount.ListRunning(ctx, "")
 		},
-		Waiting: mount.Waiting,
-		HasSocket: func(mnt string) bool {
-			_, err := os.Lstat(filepath.Join(mount.DefaultControlDir(), mount.SocketName(mnt)))
-			return err == nil
-		},
+		Waiting:   mount.Waiting,
+		HasSocket: func(mnt string) bool { return mount.HasSocket("", mnt) },
 	}
 	cmd := &cobra.Command{
 		Use:   "ps [--json]",
