@@ -553,9 +553,9 @@ func (s *Server) Output() []byte { return s.out.Bytes() }
 // end of stream), sends SIGTERM to the server's session after the grace
 // period and SIGKILL after another, reaps it, ends a daemonized server
 // (one that still holds the socket) the same way, and removes the
-// temporary directory. It is idempotent. A non-zero exit caused by the closed socket
-// is not an error; Stop fails only if the server could not be reaped
-// before ctx ended (it keeps trying in the background).
+// temporary directory. It is idempotent. A non-zero exit caused by the
+// closed socket is not an error; Stop fails only if the server could not
+// be reaped before ctx ended (it keeps trying in the background).
 func (s *Server) Stop(ctx context.Context) error {
 	s.stopOnce.Do(func() { s.stopErr = s.stop(ctx) })
 	return s.stopErr

@@ -159,9 +159,11 @@ func runCapture(ctx context.Context, opts *CaptureOptions) error {
 	for opts.Count == 0 || live < opts.Count {
 		ev, err := feed.Next()
 		if err != nil {
-			ended = ctx.Err() == nil && errors.Is(err, io.EOF)
-			if ctx.Err() == nil && !errors.Is(err, io.EOF) {
-				ferr = err
+			if ctx.Err() == nil { // not Ctrl-C, -c or --duration
+				ended = errors.Is(err, io.EOF)
+				if !ended {
+					ferr = err
+				}
 			}
 			break
 		}
@@ -289,15 +291,16 @@ func (c *captureFilter) keep(ev *mount.Event) bool {
 	// The kernel sends the calling thread's ID, so a process's other
 	// threads have pids of their own: match them by their process, which
 	// fusectl mount looked up while the thread waited.
-	tid := c.rec.PID
-	if c.rec.Op == abi.FUSE_INTERRUPT {
-		tid = c.rec.InterruptsPID
-	}
-	if ev.Dir == capture.DirRequest && tid != 0 && c.rec.Op != abi.FUSE_INTERRUPT {
+	// (An INTERRUPT's own pid is 0: it names its request's thread.)
+	if ev.Dir == capture.DirRequest && c.rec.PID != 0 {
 		if len(c.processOf) >= 4096 {
 			clear(c.processOf)
 		}
-		c.processOf[tid] = ev.Process
+		c.processOf[c.rec.PID] = ev.Process
+	}
+	tid := c.rec.PID
+	if c.rec.Op == abi.FUSE_INTERRUPT {
+		tid = c.rec.InterruptsPID
 	}
 	f := c.f
 	if tid != 0 && tid != f.PID && c.processOf[tid] == f.PID {

@@ -43,10 +43,10 @@ func NewCmdLs(f *Factory, runF func(*LsOptions) error) *cobra.Command {
 		Short: "List a directory of a FUSE server, without mounting it",
 		Long: heredoc.Doc(`
 			Start SERVER on a socketpair and list PATH (relative to the
-			server's root; / is the root, and the default) through fusectl's own FUSE client:
-			LOOKUP, OPENDIR, READDIR or READDIRPLUS, RELEASEDIR. "." and ".."
-			are not listed. No mount and no root are needed for servers that
-			accept /dev/fd/N.
+			server's root; / is the root, and the default) through fusectl's
+			own FUSE client: LOOKUP, OPENDIR, READDIR or READDIRPLUS,
+			RELEASEDIR. "." and ".." are not listed. No mount and no root are
+			needed for servers that accept /dev/fd/N.
 		`),
 		Example: heredoc.Doc(`
 			$ fusectl ls -- squashfuse -f img.sqfs {}

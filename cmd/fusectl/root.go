@@ -7,7 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -125,16 +125,9 @@ func quitDumps(parent context.Context, w io.Writer) (context.Context, context.Ca
 			return
 		}
 		signal.Reset(syscall.SIGQUIT)
-		buf := make([]byte, 1<<20)
-		for {
-			n := runtime.Stack(buf, true)
-			if n < len(buf) {
-				buf = buf[:n]
-				break
-			}
-			buf = make([]byte, 2*len(buf))
-		}
-		fmt.Fprintf(w, "SIGQUIT: goroutine stacks of fusectl (pid %d):\n\n%s\nfusectl: SIGQUIT: ending as on Ctrl-C; another SIGQUIT exits at once\n", os.Getpid(), buf)
+		fmt.Fprintf(w, "SIGQUIT: goroutine stacks of fusectl (pid %d):\n\n", os.Getpid())
+		pprof.Lookup("goroutine").WriteTo(w, 2) // the format of Go's own dump
+		fmt.Fprintf(w, "\nfusectl: SIGQUIT: ending as on Ctrl-C; another SIGQUIT exits at once\n")
 		cancel()
 	}()
 	return ctx, cancel
