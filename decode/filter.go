@@ -16,7 +16,8 @@ import (
 // a reply, so with either set only replies (which carry the request's
 // opcode, node, pid and name) are selected.
 type Filter struct {
-	// Ops selects opcodes and notify codes (see ParseOps); nil selects
+	// Ops selects opcodes and notify codes (see ParseOps), and the
+	// INTERRUPTs of selected requests with their replies; nil selects
 	// all.
 	Ops *OpSet
 	// ErrorsOnly selects replies with a non-zero error.
@@ -120,7 +121,7 @@ func (f *Filter) Match(r *Record) bool {
 			if !f.Ops.notifies[r.Notify] {
 				return false
 			}
-		} else if !f.Ops.ops[r.Op] {
+		} else if !f.Ops.ops[r.Op] && !(r.Op == abi.FUSE_INTERRUPT && f.Ops.ops[r.InterruptsOp]) {
 			return false
 		}
 	}

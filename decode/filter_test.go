@@ -56,9 +56,19 @@ func TestFilterMatch(t *testing.T) {
 		{"glob miss", decode.Filter{Path: "/var/*"}, false, false, false},
 	}
 	// An INTERRUPT has pid 0; its interrupted request's pid selects it.
-	intr := &decode.Record{Dir: capture.DirRequest, Op: abi.FUSE_INTERRUPT, InterruptsPID: 10}
+	intr := &decode.Record{Dir: capture.DirRequest, Op: abi.FUSE_INTERRUPT, InterruptsOp: abi.FUSE_READ, InterruptsPID: 10}
 	if !(&decode.Filter{PID: 10, HasPID: true}).Match(intr) || (&decode.Filter{PID: 11, HasPID: true}).Match(intr) {
 		t.Error("pid filter on an INTERRUPT does not follow the interrupted request's pid")
+	}
+	// Likewise its interrupted request's opcode.
+	for list, want := range map[string]bool{"READ": true, "WRITE": false, "INTERRUPT": true, "READ,WRITE": true} {
+		ops, err := decode.ParseOps(list)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := (&decode.Filter{Ops: ops}).Match(intr); got != want {
+			t.Errorf("op filter %s on an INTERRUPT of a READ: %v, want %v", list, got, want)
+		}
 	}
 	for _, tt := range tests {
 		if got := tt.f.Match(req); got != tt.req {

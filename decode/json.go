@@ -80,6 +80,12 @@ func (f *Formatter) AppendJSON(b []byte, r *Record) []byte {
 			j.name("name", r.Name, false)
 		}
 	}
+	if r.InterruptsOp != 0 {
+		j.key("interrupt_op")
+		j.b = append(j.b, '"')
+		j.b = append(j.b, r.InterruptsOp.String()...)
+		j.b = append(j.b, '"')
+	}
 	if r.InterruptsNodeID != 0 {
 		j.uint("interrupt_nodeid", r.InterruptsNodeID)
 	}

@@ -106,11 +106,12 @@ type Record struct {
 	Paired  bool
 	Latency time.Duration
 	// Interrupts is, for an INTERRUPT request and for a reply to one, the
-	// unique of the interrupted request, and InterruptsPID and
-	// InterruptsNodeID the pid and node of that request when the session
-	// saw it (the INTERRUPT's own header has pid 0 and node 0).
+	// unique of the interrupted request, and InterruptsOp, InterruptsPID
+	// and InterruptsNodeID the opcode, pid and node of that request when
+	// the session saw it (the INTERRUPT's own header has pid 0 and node 0).
 	// Interrupted marks a reply whose request was interrupted.
 	Interrupts       uint64
+	InterruptsOp     abi.Opcode
 	InterruptsPID    uint32
 	InterruptsNodeID uint64
 	Interrupted      bool
@@ -284,7 +285,7 @@ func (r *Record) reset(msg []byte, o abi.ByteOrder) {
 	r.NodeID, r.UID, r.GID, r.PID, r.TotalExtlen = 0, 0, 0, 0, 0
 	r.Error, r.Errno = 0, 0
 	r.Paired, r.Latency, r.Interrupted = false, 0, false
-	r.Interrupts, r.InterruptsPID, r.InterruptsNodeID = 0, 0, 0
+	r.Interrupts, r.InterruptsOp, r.InterruptsPID, r.InterruptsNodeID = 0, 0, 0, 0
 	r.Path = nil
 	r.Name, r.Name2, r.Data, r.Entries, r.Count, r.Trailing = nil, nil, nil, nil, 0, 0
 	r.Ext, r.NrSecctx, r.SecctxName, r.SecctxValue, r.Groups, r.GroupCount = nil, 0, nil, nil, nil, 0

@@ -95,6 +95,7 @@ type lateInterrupt struct {
 	unique uint64 // 0: empty
 	start  int64
 	of     uint64
+	ofOp   abi.Opcode
 	ofPID  uint32
 	ofNode uint64
 	ofPath []byte
@@ -325,7 +326,7 @@ func (s *Session) request(r *Record) {
 		s.counters.Interrupts++
 		if sl := s.pend.get(r.In.Interrupt.Unique); sl != nil {
 			sl.interrupted = true
-			r.InterruptsPID, r.InterruptsNodeID = sl.pid, sl.nodeid
+			r.InterruptsOp, r.InterruptsPID, r.InterruptsNodeID = sl.op, sl.pid, sl.nodeid
 			// The interrupted request's path, so that a path filter
 			// keeps its INTERRUPT too.
 			r.pathBuf = s.appendTargetPath(r.pathBuf, sl.nodeid, sl.name, nameOp(sl.op) && len(sl.name) > 0)
@@ -340,7 +341,7 @@ func (s *Session) request(r *Record) {
 	sl.noReply = r.Op == abi.FUSE_INTERRUPT
 	sl.name = append(sl.name[:0], r.Name...)
 	sl.name2 = append(sl.name2[:0], r.Name2...)
-	sl.aux, sl.aux2, sl.aux3 = 0, 0, 0
+	sl.aux, sl.aux2, sl.aux3, sl.auxOp = 0, 0, 0, 0
 	switch r.Op {
 	case abi.FUSE_RENAME:
 		sl.aux = r.In.Rename.NewDir
@@ -351,7 +352,7 @@ func (s *Session) request(r *Record) {
 	case abi.FUSE_GETXATTR, abi.FUSE_LISTXATTR:
 		sl.aux2 = r.In.Getxattr.Size
 	case abi.FUSE_INTERRUPT:
-		sl.aux, sl.aux2, sl.aux3 = r.In.Interrupt.Unique, r.InterruptsPID, r.InterruptsNodeID
+		sl.aux, sl.aux2, sl.aux3, sl.auxOp = r.In.Interrupt.Unique, r.InterruptsPID, r.InterruptsNodeID, r.InterruptsOp
 		sl.name2 = append(sl.name2[:0], r.Path...)
 	}
 }
@@ -383,7 +384,8 @@ func (s *Session) reply(r *Record, msg []byte, o abi.ByteOrder) error {
 	r.pathBuf = r.pathBuf[:0]
 	if sl == nil {
 		if lateOK {
-			r.Paired, r.Interrupts, r.InterruptsPID, r.InterruptsNodeID = true, late.of, late.ofPID, late.ofNode
+			r.Paired, r.Interrupts = true, late.of
+			r.InterruptsOp, r.InterruptsPID, r.InterruptsNodeID = late.ofOp, late.ofPID, late.ofNode
 			r.Latency = time.Duration(r.Time.UnixNano() - late.start)
 			if len(late.ofPath) > 0 {
 				r.pathBuf = append(r.pathBuf, late.ofPath...)
@@ -399,7 +401,7 @@ func (s *Session) reply(r *Record, msg []byte, o abi.ByteOrder) error {
 	r.NodeID, r.UID, r.GID, r.PID = sl.nodeid, sl.uid, sl.gid, sl.pid
 	r.Interrupted = sl.interrupted
 	if sl.op == abi.FUSE_INTERRUPT {
-		r.Interrupts, r.InterruptsPID, r.InterruptsNodeID = sl.aux, sl.aux2, sl.aux3
+		r.Interrupts, r.InterruptsOp, r.InterruptsPID, r.InterruptsNodeID = sl.aux, sl.auxOp, sl.aux2, sl.aux3
 	}
 	if len(sl.name) > 0 {
 		r.Name = sl.name
@@ -427,7 +429,7 @@ func (s *Session) reply(r *Record, msg []byte, o abi.ByteOrder) error {
 			// reply; it leaves the pending table, and an EAGAIN may
 			// still pair with it.
 			li := &s.late[s.lateNext]
-			*li = lateInterrupt{unique: isl.unique, start: isl.start, of: isl.aux, ofPID: isl.aux2, ofNode: isl.aux3, ofPath: append(li.ofPath[:0], isl.name2...)}
+			*li = lateInterrupt{unique: isl.unique, start: isl.start, of: isl.aux, ofOp: isl.auxOp, ofPID: isl.aux2, ofNode: isl.aux3, ofPath: append(li.ofPath[:0], isl.name2...)}
 			s.lateNext = (s.lateNext + 1) % len(s.late)
 			s.pend.release(isl)
 		}

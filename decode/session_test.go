@@ -176,14 +176,25 @@ func TestSessionPairing(t *testing.T) {
 		}
 	}
 	// An INTERRUPT's own pid and node are 0. It and its reply (paired in
-	// time or late) carry the pid, node and path of the request they
-	// interrupt, and the pid, node and path filters select them by those.
+	// time or late) carry the opcode, pid, node and path of the request
+	// they interrupt, and the op, pid, node and path filters select them
+	// by those.
+	reads, _ := decode.ParseOps("READ")
+	lookups, _ := decode.ParseOps("LOOKUP")
 	for _, c := range []struct {
 		i    int
 		pid  uint32
 		path string
-	}{{1, 42, "/"}, {2, 42, "/"}, {5, 7, "/"}, {8, 43, "/d"}, {10, 43, "/d"}} {
+		op   abi.Opcode
+	}{{1, 42, "/", abi.FUSE_READ}, {2, 42, "/", abi.FUSE_READ}, {5, 7, "/", abi.FUSE_READ}, {8, 43, "/d", abi.FUSE_LOOKUP}, {10, 43, "/d", abi.FUSE_LOOKUP}} {
 		r := recs[c.i]
+		ops, other := reads, lookups
+		if c.op == abi.FUSE_LOOKUP {
+			ops, other = lookups, reads
+		}
+		if r.InterruptsOp != c.op || !(&decode.Filter{Ops: ops}).Match(r) || (&decode.Filter{Ops: other}).Match(r) {
+			t.Errorf("record %d: interrupts op %v; want %v, selected by its filter alone", c.i, r.InterruptsOp, c.op)
+		}
 		if r.PID != 0 || r.InterruptsPID != c.pid {
 			t.Errorf("record %d: pid %d, interrupts pid %d; want 0, %d", c.i, r.PID, r.InterruptsPID, c.pid)
 		}

@@ -19,9 +19,10 @@ type slot struct {
 	start       int64 // UnixNano
 	aux         uint64
 	aux2        uint32
-	// aux3 is an INTERRUPT's interrupted node; its name2 holds that
-	// request's path.
+	// aux3 and auxOp are an INTERRUPT's interrupted node and opcode; its
+	// name2 holds that request's path.
 	aux3        uint64
+	auxOp       abi.Opcode
 	name, name2 []byte
 }
 

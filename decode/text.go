@@ -73,6 +73,7 @@ func (f *Formatter) AppendText(b []byte, r *Record) []byte {
 		if r.Op == abi.FUSE_INTERRUPT {
 			b = append(b, " of #"...)
 			b = strconv.AppendUint(b, r.Interrupts, 10)
+			b = appendInterruptsOp(b, r)
 			b = f.appendNode(b, r.InterruptsNodeID, r.Path)
 		}
 		b = f.appendTarget(b, r)
@@ -96,6 +97,7 @@ func (f *Formatter) AppendText(b []byte, r *Record) []byte {
 		if r.Interrupts != 0 {
 			b = append(b, " of #"...)
 			b = strconv.AppendUint(b, r.Interrupts, 10)
+			b = appendInterruptsOp(b, r)
 		}
 		if r.Errno != 0 {
 			b = f.appendTarget(b, r)
@@ -572,4 +574,14 @@ func (t *textEmitter) endList(more int) {
 	}
 	t.b = append(t.b, ']')
 	t.first = false
+}
+
+// appendInterruptsOp appends the opcode an INTERRUPT interrupts, when the
+// session saw that request.
+func appendInterruptsOp(b []byte, r *Record) []byte {
+	if r.InterruptsOp == 0 {
+		return b
+	}
+	b = append(b, ' ')
+	return append(b, r.InterruptsOp.String()...)
 }

@@ -110,7 +110,7 @@ func TestDecodeRun(t *testing.T) {
 				"12:00:01.000020 #4 LOOKUP n1 \"dir\" pid=4242\n",
 				"#12 OK 2.01ms READ data=6B:68656c6c6f0a\n",
 				"#14 ENOENT 10µs LOOKUP n2 \"nope.txt\"\n",
-				"#23 INTERRUPT of #22 n4 \"/dir/b.txt\"\n",
+				"#23 INTERRUPT of #22 READ n4 \"/dir/b.txt\"\n",
 				"notify DELETE n2 \"a.txt\" child=n3\n",
 			},
 			lines: 27,
@@ -130,7 +130,7 @@ func TestDecodeRun(t *testing.T) {
 		{
 			name: "path and pid", opts: DecodeOptions{Input: session, UTC: true, filterFlags: filterFlags{Path: "/dir/b*", PID: 777, HasPID: true}},
 			// The INTERRUPT of #22 goes with it.
-			wantOut: []string{"#22 READ n4 \"/dir/b.txt\"", "#23 INTERRUPT of #22 n4", "#22 EINTR"}, lines: 3,
+			wantOut: []string{"#22 READ n4 \"/dir/b.txt\"", "#23 INTERRUPT of #22 READ n4", "#22 EINTR"}, lines: 3,
 		},
 		{
 			name: "stats tty", opts: DecodeOptions{Input: session, Stats: true}, tty: true,
