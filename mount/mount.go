@@ -295,8 +295,13 @@ func withoutMaxRead(data []string) []string {
 // Mountpoint returns the absolute mountpoint.
 func (m *Mount) Mountpoint() string { return m.mnt }
 
-// Pid returns the server's process ID.
+// Pid returns the server's process ID: once the process fusectl started
+// has exited, the one it daemonized into, if any.
 func (m *Mount) Pid() int { return m.server.Pid() }
+
+// ServerDone is closed when the process fusectl started for the server has
+// exited. A server that daemonized goes on serving from its child.
+func (m *Mount) ServerDone() <-chan struct{} { return m.server.Done() }
 
 // Minor returns the device minor of the FUSE connection (its directory in
 // the kernel's control file system).

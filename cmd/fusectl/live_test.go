@@ -629,3 +629,85 @@ func TestMountCaptureStdout(t *testing.T) {
 		t.Errorf("%s still mounted after SIGINT: %v", mnt, err)
 	}
 }
+
+// TestMountDaemonizingServer mounts squashfuse without -f: libfuse forks
+// once mounted and the process fusectl started exits. fusectl mount names
+// the process that goes on serving, in its "mounted" line or, when the
+// parent exits only after the INIT exchange, in a line of its own; and
+// Ctrl-C still ends it.
+func TestMountDaemonizingServer(t *testing.T) {
+	testenv.RequireFUSE(t)
+	testenv.RequireCommand(t, "squashfuse")
+	testenv.RequireCommand(t, "mksquashfs")
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	img := filepath.Join(t.TempDir(), "img.sqfs")
+	if out, err := exec.Command("mksquashfs", seedDir(t), img, "-quiet", "-noappend").CombinedOutput(); err != nil {
+		t.Fatalf("mksquashfs: %v\n%s", err, out)
+	}
+	mnt := t.TempDir()
+	testenv.UnmountOnInterrupt(t, mnt)
+	cmd := exec.Command("fusectl", "mount", mnt, "--", "squashfuse", img, "{}")
+	var stdout, stderr testenv.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(done) }()
+	daemon := 0
+	t.Cleanup(func() { // after a failure
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(stuck):
+			cmd.Process.Kill()
+			<-done
+		}
+		if daemon != 0 {
+			syscall.Kill(daemon, syscall.SIGKILL)
+		}
+		if _, err := mount.FindFUSEMount(mnt); !errors.Is(err, mount.ErrNotFUSE) {
+			t.Errorf("%s still mounted: %v", mnt, err)
+			mount.Abort(mnt)
+		}
+	})
+	eventually(t, "the mounted line", func() bool { return strings.HasSuffix(stdout.String(), "\n") })
+	var minor int
+	if _, err := fmt.Sscanf(stdout.String(), "mounted "+mnt+" (server pid %d, connection %d)", &daemon, &minor); err != nil {
+		t.Fatalf("standard output %q: %v", stdout.String(), err)
+	}
+	serving := func(pid int) bool {
+		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		return err == nil && bytes.Contains(st, []byte("Name:\tsquashfuse\n")) &&
+			!bytes.Contains(st, []byte(fmt.Sprintf("\nPPid:\t%d\n", cmd.Process.Pid)))
+	}
+	if !serving(daemon) {
+		// The parent was still there when the server answered INIT.
+		eventually(t, "a line naming the daemon", func() bool { return strings.Contains(stderr.String(), "\n") })
+		parent, started := daemon, 0
+		if _, err := fmt.Sscanf(stderr.String(), "fusectl: server pid %d went into the background as pid %d\n", &started, &daemon); err != nil || started != parent {
+			t.Fatalf("standard error %q (%v): want pid %d's daemon named", stderr.String(), err, parent)
+		}
+		if !serving(daemon) {
+			t.Fatalf("pid %d is not the squashfuse that fusectl's child forked", daemon)
+		}
+	}
+	shell(t, mnt, "cat a.txt >/dev/null")
+	cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-done:
+		if waitErr != nil {
+			t.Errorf("fusectl mount after Ctrl-C: %v\n%s", waitErr, stderr.String())
+		}
+	case <-time.After(stuck):
+		t.Fatal("fusectl mount did not end after Ctrl-C")
+	}
+	// The daemon is not fusectl's child: it is gone, or a zombie for init
+	// to reap.
+	eventually(t, "the daemonized server exits", func() bool {
+		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", daemon))
+		return err != nil || bytes.Contains(st, []byte(") Z "))
+	})
+	daemon = 0
+}

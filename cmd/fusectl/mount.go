@@ -43,6 +43,7 @@ type mounter interface {
 	ControlErr() error
 	Ready() <-chan struct{}
 	Done() <-chan struct{}
+	ServerDone() <-chan struct{}
 	Err() error
 	Close() error
 	Status() mount.Status
@@ -163,17 +164,31 @@ func runMount(ctx context.Context, opts *MountOptions) error {
 	// that fails at once is reported as such, not as a mount that ended.
 	requested, ready := waitReady(ctx, opts, m)
 	if ready {
-		fmt.Fprintf(say, "mounted %s (server pid %d, connection %d); Ctrl-C to unmount\n", m.Mountpoint(), m.Pid(), m.Minor())
+		started := m.Pid()
+		fmt.Fprintf(say, "mounted %s (server pid %d, connection %d); Ctrl-C to unmount\n", m.Mountpoint(), started, m.Minor())
 		if cerr := m.ControlErr(); cerr != nil {
 			fmt.Fprintf(opts.IO.ErrOut, "fusectl: fusectl capture and ps cannot reach this mount: %v\n", cerr)
 		}
 		if f, ok := say.(interface{ Sync() error }); ok {
 			f.Sync()
 		}
-		select {
-		case <-ctx.Done():
-			requested = true
-		case <-m.Done():
+		serverDone := m.ServerDone()
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				requested = true
+				break wait
+			case <-m.Done():
+				break wait
+			case <-serverDone:
+				// A libfuse server run without -f forks once mounted and
+				// its parent exits: name the process that serves.
+				serverDone = nil
+				if pid := m.Pid(); pid != started {
+					fmt.Fprintf(opts.IO.ErrOut, "fusectl: server pid %d went into the background as pid %d\n", started, pid)
+				}
+			}
 		}
 	}
 	// A stopped or busy server makes teardown wait for it: say so, rather

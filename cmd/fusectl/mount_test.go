@@ -75,15 +75,16 @@ type fakeMount struct {
 	ctlErr     error
 }
 
-func (m *fakeMount) Mountpoint() string     { return "/mnt/x" }
-func (m *fakeMount) Pid() int               { return 42 }
-func (m *fakeMount) Minor() uint32          { return 7 }
-func (m *fakeMount) ControlSocket() string  { return "" }
-func (m *fakeMount) ControlErr() error      { return m.ctlErr }
-func (m *fakeMount) Ready() <-chan struct{} { return m.ready }
-func (m *fakeMount) Done() <-chan struct{}  { return m.done }
-func (m *fakeMount) Err() error             { <-m.done; return m.err }
-func (m *fakeMount) Status() mount.Status   { return m.st }
+func (m *fakeMount) Mountpoint() string          { return "/mnt/x" }
+func (m *fakeMount) Pid() int                    { return 42 }
+func (m *fakeMount) Minor() uint32               { return 7 }
+func (m *fakeMount) ControlSocket() string       { return "" }
+func (m *fakeMount) ControlErr() error           { return m.ctlErr }
+func (m *fakeMount) Ready() <-chan struct{}      { return m.ready }
+func (m *fakeMount) Done() <-chan struct{}       { return m.done }
+func (m *fakeMount) ServerDone() <-chan struct{} { return nil }
+func (m *fakeMount) Err() error                  { <-m.done; return m.err }
+func (m *fakeMount) Status() mount.Status        { return m.st }
 func (m *fakeMount) Close() error {
 	if !m.closed {
 		m.closed = true
