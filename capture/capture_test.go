@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -108,10 +110,10 @@ func sameRecord(t testing.TB, i int, got, want Record) {
 	t.Helper()
 	if !got.Time.Equal(want.Time) || got.Iface != want.Iface || got.Dir != want.Dir ||
 		got.Flags != want.Flags || got.OrigLen != want.OrigLen || got.Order != want.Order ||
-		!bytes.Equal(got.Msg, want.Msg) {
-		t.Errorf("record %d:\n got %v %d %v %v len=%d orig=%d %v\nwant %v %d %v %v len=%d orig=%d %v", i,
-			got.Time, got.Iface, got.Dir, got.Flags, len(got.Msg), got.OrigLen, got.Order,
-			want.Time, want.Iface, want.Dir, want.Flags, len(want.Msg), want.OrigLen, want.Order)
+		got.Lost != want.Lost || !bytes.Equal(got.Msg, want.Msg) {
+		t.Errorf("record %d:\n got %v %d %v %v len=%d orig=%d %v lost=%d\nwant %v %d %v %v len=%d orig=%d %v lost=%d", i,
+			got.Time, got.Iface, got.Dir, got.Flags, len(got.Msg), got.OrigLen, got.Order, got.Lost,
+			want.Time, want.Iface, want.Dir, want.Flags, len(want.Msg), want.OrigLen, want.Order, want.Lost)
 	}
 }
 
@@ -282,5 +284,68 @@ func TestCreateMode(t *testing.T) {
 		if err := r.Close(); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// TestLost writes records after which others were lost: each carries its
+// count in an epb_dropcount option, which the Reader returns and tshark
+// reads, in both byte orders and through both write paths (a message from
+// directMin bytes goes to a file by writev from where it lies).
+func TestLost(t *testing.T) {
+	for _, ord := range orders {
+		t.Run(ord.name, func(t *testing.T) {
+			recs := sampleRecords(ord.o)
+			for i := range recs {
+				if i%3 == 1 || len(recs[i].Msg) >= directMin {
+					recs[i].Lost = uint64(i)<<32 | 7
+				}
+			}
+			path := filepath.Join(t.TempDir(), "s.fcap")
+			w, err := Create(path, WriterOptions{Interfaces: sampleIfaces[:1], ByteOrder: ord.o})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, intf := range sampleIfaces[1:] {
+				if _, err := w.AddInterface(intf); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := range recs {
+				if err := w.Write(&recs[i]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			r, err := Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			got, err := readAll(t, r, true)
+			if err != io.EOF || len(got) != len(recs) {
+				t.Fatalf("read %d records of %d: %v", len(got), len(recs), err)
+			}
+			var drops strings.Builder
+			for i := range recs {
+				sameRecord(t, i, got[i], wantRecord(recs[i], 0, ord.o))
+				if recs[i].Lost != 0 {
+					fmt.Fprint(&drops, recs[i].Lost)
+				}
+				drops.WriteByte('\n')
+			}
+			tshark, err := exec.LookPath("tshark")
+			if err != nil {
+				return // the tools test says why it skips
+			}
+			out, err := exec.Command(tshark, "-r", path, "-T", "fields", "-e", "frame.drop_count").Output()
+			if err != nil {
+				t.Fatalf("tshark: %v\n%s", err, stderrOf(err))
+			}
+			if string(out) != drops.String() {
+				t.Errorf("tshark's frame.drop_count:\n%s\nwant:\n%s", out, drops.String())
+			}
+		})
 	}
 }

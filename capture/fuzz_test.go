@@ -26,6 +26,16 @@ func FuzzCaptureReader(f *testing.F) {
 		}
 		f.Add(b)
 	}
+	// Records after a loss carry an epb_dropcount option.
+	for _, ord := range orders {
+		recs := sampleRecords(ord.o)
+		for i := range recs {
+			recs[i].Lost = uint64(i % 2)
+		}
+		var buf bytes.Buffer
+		writeRecords(f, &buf, ord.o, 0, recs, true)
+		f.Add(buf.Bytes())
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := NewReader(bytes.NewReader(data), ReaderOptions{})
 		if err != nil {

@@ -10,12 +10,13 @@ const (
 
 	byteOrderMagic = 0x1A2B3C4D
 
-	optEnd         = 0
-	optIfName      = 2
-	optIfDesc      = 3
-	optIfTsresol   = 9
-	optIfTsoffset  = 14
-	optShbUserappl = 4
+	optEnd          = 0
+	optIfName       = 2
+	optIfDesc       = 3
+	optIfTsresol    = 9
+	optIfTsoffset   = 14
+	optShbUserappl  = 4
+	optEpbDropcount = 4
 
 	// linkTypeUser0 is LINKTYPE_USER0, the link type of every fcap interface.
 	linkTypeUser0 = 147
@@ -23,6 +24,9 @@ const (
 	shbMinSize = 28 // type, length, magic, major, minor, section length, trailer
 	idbMinSize = 20
 	epbMinSize = 32
+	// epbLostSize is what an epb_dropcount option adds to a packet block:
+	// the option (4 + 8 bytes) and the end of options (4).
+	epbLostSize = 16
 )
 
 // pad4 rounds n up to a multiple of 4.

@@ -34,6 +34,11 @@ type Record struct {
 	// Offset is the byte offset of the record's block in the file (in the
 	// stream given to NewReader, counted from where it was).
 	Offset int64
+	// Lost is how many messages of this record's interface crossed the
+	// device but are not in the capture, just before this one: a recorder
+	// that fell behind lost them (pcapng's epb_dropcount). Replies without
+	// their request, or paths not known, may follow from it.
+	Lost uint64
 }
 
 // ReaderOptions configures a Reader. The zero value is usable.
@@ -511,5 +516,23 @@ func (r *Reader) packet(off int64, b []byte, rec *Record, alloc bool) error {
 	rec.OrigLen = max(int(origLen)-PseudoHeaderSize, len(msg))
 	rec.Order = o
 	rec.Offset = off
+	rec.Lost = 0
+	var opts []byte
+	if at := 28 + pad4(int(capLen)); at < len(b)-4 {
+		opts = b[at : len(b)-4]
+	}
+	for len(opts) >= 4 {
+		code, n := r.u16(opts), int(r.u16(opts[2:]))
+		if code == optEnd {
+			break
+		}
+		if 4+pad4(n) > len(opts) {
+			return &FormatError{off, fmt.Errorf("packet option %d: length %d past block end", code, n)}
+		}
+		if code == optEpbDropcount && n == 8 {
+			rec.Lost = r.u64(opts[4:])
+		}
+		opts = opts[4+pad4(n):]
+	}
 	return nil
 }

@@ -219,25 +219,25 @@ func (w *Writer) AddInterface(intf Interface) (int, error) {
 	return w.nIfaces - 1, w.maybeFlushLocked()
 }
 
-// Write appends one record, using r.Time, r.Iface, r.Dir, r.Flags, r.Msg and
+// Write appends one record, using r.Time, r.Iface, r.Dir, r.Flags, r.Msg,
 // r.OrigLen (the original length is the larger of r.OrigLen and len(r.Msg),
-// so a record read from a cut capture keeps its length). A message longer
-// than the snap length is cut and flagged FlagTruncated. The record is
-// buffered until Flush.
+// so a record read from a cut capture keeps its length) and r.Lost. A
+// message longer than the snap length is cut and flagged FlagTruncated. The
+// record is buffered until Flush.
 func (w *Writer) Write(r *Record) error {
-	return w.write(r.Time, r.Iface, r.Dir, r.Flags, r.Msg, r.OrigLen)
+	return w.write(r.Time, r.Iface, r.Dir, r.Flags, r.Msg, r.OrigLen, r.Lost)
 }
 
 // WriteMsg is Write for a message given by its parts.
 func (w *Writer) WriteMsg(t time.Time, iface int, dir Dir, flags Flags, msg []byte) error {
-	return w.write(t, iface, dir, flags, msg, 0)
+	return w.write(t, iface, dir, flags, msg, 0, 0)
 }
 
-func (w *Writer) write(t time.Time, iface int, dir Dir, flags Flags, msg []byte, origLen int) error {
+func (w *Writer) write(t time.Time, iface int, dir Dir, flags Flags, msg []byte, origLen int, lost uint64) error {
 	if !dir.Valid() {
 		return fmt.Errorf("write record: %w: %d", ErrBadDir, dir)
 	}
-	if len(msg) > math.MaxUint32-PseudoHeaderSize-epbMinSize-3 {
+	if len(msg) > math.MaxUint32-PseudoHeaderSize-epbMinSize-epbLostSize-3 {
 		return fmt.Errorf("write record: message of %d bytes too long", len(msg))
 	}
 	origLen = max(origLen, len(msg))
@@ -263,20 +263,21 @@ func (w *Writer) write(t time.Time, iface int, dir Dir, flags Flags, msg []byte,
 		return fmt.Errorf("write record: interface %d of %d", iface, w.nIfaces)
 	}
 	o := w.order.(appendOrder)
+	e := epb{iface: iface, ts: ts, dir: dir, flags: flags, msgLen: len(msg), origLen: origLen + PseudoHeaderSize, lost: lost}
 	if w.rc != nil && len(msg) >= directMin {
-		return w.writeDirectLocked(o, iface, ts, dir, flags, msg, origLen+PseudoHeaderSize)
+		return w.writeDirectLocked(o, e, msg)
 	}
-	w.out = appendEPB(w.out, o, iface, ts, dir, flags, msg, origLen+PseudoHeaderSize)
+	w.out = appendEPB(w.out, o, e, msg)
 	return w.maybeFlushLocked()
 }
 
 // writeDirectLocked writes the buffered blocks and one record whose message
 // stays where it is, in one writev(2): the file still only ever receives
 // whole blocks.
-func (w *Writer) writeDirectLocked(o appendOrder, iface int, ts uint64, dir Dir, flags Flags, msg []byte, origLen int) error {
-	w.out = appendEPBHead(w.out, o, iface, ts, dir, flags, len(msg), origLen)
+func (w *Writer) writeDirectLocked(o appendOrder, e epb, msg []byte) error {
+	w.out = appendEPBHead(w.out, o, e)
 	tail := len(w.out)
-	w.out = appendEPBTail(w.out, o, len(msg))
+	w.out = appendEPBTail(w.out, o, e)
 	err := writevAll(w.rc, [][]byte{w.out[:tail], msg, w.out[tail:]})
 	w.out = w.out[:0]
 	if err != nil {
@@ -479,36 +480,62 @@ func (e *rawEncoder) addInterface(intf Interface, snapLen uint32) error {
 	return nil
 }
 
-// appendEPB appends one enhanced packet block: the pseudo-header and msg
-// (already cut at the snap length), origLen counting the pseudo-header.
-// Every packet of either byte order is framed here, with one copy of msg,
-// and not by pcapgo.NgWriter: its WritePacket wants pseudo-header and
-// message in one slice and buffers them again, three copies of every
-// payload in all, which was the capture's largest cost in user space on
-// bulk reads. The blocks are pcapgo's byte for byte (TestEPBMatchesPcapgo).
-func appendEPB(out []byte, o appendOrder, iface int, ts uint64, dir Dir, flags Flags, msg []byte, origLen int) []byte {
-	out = appendEPBHead(out, o, iface, ts, dir, flags, len(msg), origLen)
+// epb is the framing of one enhanced packet block.
+type epb struct {
+	iface   int
+	ts      uint64
+	dir     Dir
+	flags   Flags
+	msgLen  int // bytes of the message kept (already cut at the snap length)
+	origLen int // counting the pseudo-header
+	lost    uint64
+}
+
+// size returns the block's total length.
+func (e epb) size() int {
+	n := epbMinSize + pad4(PseudoHeaderSize+e.msgLen)
+	if e.lost > 0 {
+		n += epbLostSize
+	}
+	return n
+}
+
+// appendEPB appends one enhanced packet block: the pseudo-header, msg and,
+// after records were lost, an epb_dropcount option. Every packet of either
+// byte order is framed here, with one copy of msg, and not by
+// pcapgo.NgWriter: its WritePacket wants pseudo-header and message in one
+// slice and buffers them again, three copies of every payload in all, which
+// was the capture's largest cost in user space on bulk reads. The blocks are
+// pcapgo's byte for byte (TestEPBMatchesPcapgo).
+func appendEPB(out []byte, o appendOrder, e epb, msg []byte) []byte {
+	out = appendEPBHead(out, o, e)
 	out = append(out, msg...)
-	return appendEPBTail(out, o, len(msg))
+	return appendEPBTail(out, o, e)
 }
 
 // appendEPBHead appends what comes before the message in its block.
-func appendEPBHead(out []byte, o appendOrder, iface int, ts uint64, dir Dir, flags Flags, msgLen, origLen int) []byte {
-	capLen := PseudoHeaderSize + msgLen
+func appendEPBHead(out []byte, o appendOrder, e epb) []byte {
+	capLen := PseudoHeaderSize + e.msgLen
 	out = o.AppendUint32(out, blockEPB)
-	out = o.AppendUint32(out, uint32(epbMinSize+pad4(capLen)))
-	out = o.AppendUint32(out, uint32(iface))
-	out = o.AppendUint32(out, uint32(ts>>32))
-	out = o.AppendUint32(out, uint32(ts))
+	out = o.AppendUint32(out, uint32(e.size()))
+	out = o.AppendUint32(out, uint32(e.iface))
+	out = o.AppendUint32(out, uint32(e.ts>>32))
+	out = o.AppendUint32(out, uint32(e.ts))
 	out = o.AppendUint32(out, uint32(capLen))
-	out = o.AppendUint32(out, uint32(origLen))
-	return AppendPseudoHeader(out, dir, flags, o)
+	out = o.AppendUint32(out, uint32(e.origLen))
+	return AppendPseudoHeader(out, e.dir, e.flags, o)
 }
 
-// appendEPBTail appends what comes after the message: padding and the
-// block's length again.
-func appendEPBTail(out []byte, o appendOrder, msgLen int) []byte {
-	capLen := PseudoHeaderSize + msgLen
+// appendEPBTail appends what comes after the message: padding, the options
+// and the block's length again.
+func appendEPBTail(out []byte, o appendOrder, e epb) []byte {
+	capLen := PseudoHeaderSize + e.msgLen
 	out = append(out, make([]byte, pad4(capLen)-capLen)...)
-	return o.AppendUint32(out, uint32(epbMinSize+pad4(capLen)))
+	if e.lost > 0 {
+		out = o.AppendUint16(out, optEpbDropcount)
+		out = o.AppendUint16(out, 8)
+		out = o.AppendUint64(out, e.lost)
+		out = o.AppendUint32(out, optEnd) // and a zero length
+	}
+	return o.AppendUint32(out, uint32(e.size()))
 }
