@@ -41,6 +41,9 @@ func (f *Formatter) AppendJSON(b []byte, r *Record) []byte {
 	j.b = append(j.b, r.Dir.String()...)
 	j.b = append(j.b, '"')
 	j.int("iface", int64(r.Iface))
+	if r.Lost > 0 {
+		j.uint("lost_before", r.Lost)
+	}
 	j.uint("unique", r.ID())
 	if r.IsResend() {
 		j.boolean("resend", true)

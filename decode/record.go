@@ -68,11 +68,14 @@ type Call struct {
 // next decode into this Record or by the same Session. [Record.Clone]
 // makes a copy that owns its memory.
 type Record struct {
-	// Time, Iface, Flags and Offset come from the capture record.
+	// Time, Iface, Flags, Offset and Lost come from the capture record.
+	// Lost counts the messages of the connection that the recorder lost
+	// just before this one (capture.Record.Lost); DecodeMsg sets it to 0.
 	Time   time.Time
 	Iface  int
 	Flags  capture.Flags
 	Offset int64
+	Lost   uint64
 	// Dir is the direction: request, reply or notify.
 	Dir capture.Dir
 	// Msg is the whole message as captured (possibly cut at the snap

@@ -234,13 +234,15 @@ func byteOrder(o binary.ByteOrder) abi.ByteOrder {
 // session goes on.
 func (s *Session) Decode(cr *capture.Record, r *Record) error {
 	r.Iface, r.Offset = cr.Iface, cr.Offset
-	return s.DecodeMsg(cr.Time, cr.Dir, cr.Flags, cr.Msg, cr.OrigLen, byteOrder(cr.Order), r)
+	err := s.DecodeMsg(cr.Time, cr.Dir, cr.Flags, cr.Msg, cr.OrigLen, byteOrder(cr.Order), r)
+	r.Lost = cr.Lost
+	return err
 }
 
 // DecodeMsg is Decode for a message given by its parts; origLen is the
 // message's length on the wire (0: len(msg)).
 func (s *Session) DecodeMsg(t time.Time, dir capture.Dir, flags capture.Flags, msg []byte, origLen int, o abi.ByteOrder, r *Record) error {
-	r.Time, r.Flags, r.OrigLen = t, flags, origLen
+	r.Time, r.Flags, r.OrigLen, r.Lost = t, flags, origLen, 0
 	r.Truncated = flags&capture.FlagTruncated != 0 || origLen > len(msg)
 	if r.Truncated {
 		s.counters.Truncated++

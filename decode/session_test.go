@@ -2,6 +2,7 @@ package decode_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/fusectl/fusectl/abi"
@@ -448,5 +449,40 @@ func TestDecoderInterfaces(t *testing.T) {
 	}
 	if n := len(d.Sessions()); n != 2 {
 		t.Errorf("%d sessions, want 2", n)
+	}
+}
+
+// A record after lost ones carries their count from the capture record,
+// and text and JSON show it where the gap is.
+func TestLostRecord(t *testing.T) {
+	b := decodetest.New()
+	s := decode.NewSession(decode.Options{})
+	b.Init(45, 0)
+	b.Reply(b.NextUnique(), 0, &abi.AttrOut{}) // its request was lost
+	var r decode.Record
+	for i, m := range b.Msgs {
+		cr := capture.Record{Time: m.Time.UTC(), Dir: m.Dir, Msg: m.Data, Order: b.O, Iface: 1}
+		if i == 2 {
+			cr.Lost = 3
+		}
+		s.Decode(&cr, &r)
+	}
+	if r.Lost != 3 {
+		t.Fatalf("Lost = %d, want 3", r.Lost)
+	}
+	f := &decode.Formatter{Time: decode.TimeUTC}
+	text := string(f.AppendText(nil, &r))
+	lines := strings.Split(text, "\n")
+	if len(lines) != 3 || !strings.HasSuffix(lines[0], " [1] lost 3 records here (the recorder fell behind)") || !strings.Contains(lines[1], " [1] #") {
+		t.Errorf("text:\n%s", text)
+	}
+	if js := string(f.AppendJSON(nil, &r)); !strings.Contains(js, `"iface":1,"lost_before":3,"unique"`) {
+		t.Errorf("json: %s", js)
+	}
+	// DecodeMsg (a live feed, no capture record) knows of no loss.
+	m := b.Msgs[2]
+	s.DecodeMsg(m.Time, m.Dir, 0, m.Data, 0, b.O, &r)
+	if r.Lost != 0 {
+		t.Errorf("DecodeMsg left Lost = %d", r.Lost)
 	}
 }

@@ -31,6 +31,8 @@ type Stats struct {
 	// synthesized counts records fusectl wrote for a capture that started
 	// mid-session; they are not traffic, so no row counts them.
 	synthesized uint64
+	// lost counts messages the recorder lost (Record.Lost).
+	lost uint64
 }
 
 type opStats struct {
@@ -52,6 +54,7 @@ const maxStatOps = 64
 // Add counts a record.
 func (s *Stats) Add(r *Record) {
 	s.records++
+	s.lost += r.Lost
 	if r.Malformed != nil {
 		s.malformed++
 	}
@@ -106,7 +109,9 @@ type OpRow struct {
 	// Requests, Replies and Errors count the records; notifications count
 	// in Requests.
 	Requests, Replies, Errors uint64
-	// Latency percentiles over the paired replies; zero without any.
+	// Timed counts the paired replies, which the latency percentiles are
+	// over; they are zero without any.
+	Timed              uint64
 	P50, P90, P99, Max time.Duration
 }
 
@@ -127,7 +132,8 @@ func (s *Stats) Rows() []OpRow {
 		case op == abi.Opcode(0xffffffff):
 			row.Name = "OTHER"
 		}
-		if o.hist != nil {
+		if o.hist != nil && o.hist.TotalCount() > 0 {
+			row.Timed = uint64(o.hist.TotalCount())
 			// Percentiles are bucket upper bounds, never past the exact max.
 			row.P50 = time.Duration(min(o.hist.ValueAtQuantile(50), o.max))
 			row.P90 = time.Duration(min(o.hist.ValueAtQuantile(90), o.max))
@@ -154,7 +160,7 @@ func (s *Stats) AppendTable(b []byte, aligned bool) []byte {
 	cells := [][]string{head}
 	var tot OpRow
 	for _, r := range s.Rows() {
-		cells = append(cells, []string{r.Name, u(r.Requests), u(r.Replies), u(r.Errors), dur(r.P50, r.Replies), dur(r.P90, r.Replies), dur(r.P99, r.Replies), dur(r.Max, r.Replies)})
+		cells = append(cells, []string{r.Name, u(r.Requests), u(r.Replies), u(r.Errors), dur(r.P50, r.Timed), dur(r.P90, r.Timed), dur(r.P99, r.Timed), dur(r.Max, r.Timed)})
 		tot.Requests += r.Requests
 		tot.Replies += r.Replies
 		tot.Errors += r.Errors
@@ -200,6 +206,10 @@ func (s *Stats) AppendTable(b []byte, aligned bool) []byte {
 		b = append(b, " synthesized="...)
 		b = strconv.AppendUint(b, s.synthesized, 10)
 	}
+	if s.lost > 0 {
+		b = append(b, " lost="...)
+		b = strconv.AppendUint(b, s.lost, 10)
+	}
 	b = append(b, " unpaired="...)
 	b = strconv.AppendUint(b, s.unpaired, 10)
 	b = append(b, " malformed="...)
@@ -209,22 +219,24 @@ func (s *Stats) AppendTable(b []byte, aligned bool) []byte {
 
 func u(v uint64) string { return strconv.FormatUint(v, 10) }
 
-func dur(d time.Duration, replies uint64) string {
-	if replies == 0 {
+func dur(d time.Duration, timed uint64) string {
+	if timed == 0 {
 		return "-"
 	}
 	return string(appendDur(nil, int64(d)))
 }
 
 // AppendJSON appends the statistics as one JSON object: {"records":N,
-// "synthesized":N, "unpaired":N, "malformed":N, "ops":[{"op":"LOOKUP","count":N,
-// "replies":N,"errors":N,"p50_ns":N,"p90_ns":N,"p99_ns":N,"max_ns":N},
+// "synthesized":N, "lost":N, "unpaired":N, "malformed":N, "ops":[{"op":"LOOKUP",
+// "count":N,"replies":N,"errors":N,"timed":N,"p50_ns":N,"p90_ns":N,"p99_ns":N,"max_ns":N},
 // ...], "notifies":[{"op":"INVAL_INODE","count":N}, ...]} and a newline.
 func (s *Stats) AppendJSON(b []byte) []byte {
 	b = append(b, `{"records":`...)
 	b = strconv.AppendUint(b, s.records, 10)
 	b = append(b, `,"synthesized":`...)
 	b = strconv.AppendUint(b, s.synthesized, 10)
+	b = append(b, `,"lost":`...)
+	b = strconv.AppendUint(b, s.lost, 10)
 	b = append(b, `,"unpaired":`...)
 	b = strconv.AppendUint(b, s.unpaired, 10)
 	b = append(b, `,"malformed":`...)
@@ -249,6 +261,8 @@ func (s *Stats) AppendJSON(b []byte) []byte {
 		b = strconv.AppendUint(b, r.Replies, 10)
 		b = append(b, `,"errors":`...)
 		b = strconv.AppendUint(b, r.Errors, 10)
+		b = append(b, `,"timed":`...)
+		b = strconv.AppendUint(b, r.Timed, 10)
 		for _, p := range []struct {
 			k string
 			v time.Duration

@@ -56,14 +56,17 @@ func (f *Formatter) AppendText(b []byte, r *Record) []byte {
 	if !f.started {
 		f.start, f.started = r.Time, true
 	}
-	b = f.appendTime(b, r.Time)
-	if r.Iface != 0 {
-		// A capture of several connections: say which one, from the
-		// second on, so that one-connection output stays unmarked.
-		b = append(b, " ["...)
-		b = strconv.AppendInt(b, int64(r.Iface), 10)
-		b = append(b, ']')
+	if r.Lost > 0 {
+		// A line of its own, where the gap is: what follows may miss
+		// requests and paths.
+		b = f.appendTime(b, r.Time)
+		b = appendIface(b, r)
+		b = append(b, " lost "...)
+		b = strconv.AppendUint(b, r.Lost, 10)
+		b = append(b, " records here (the recorder fell behind)\n"...)
 	}
+	b = f.appendTime(b, r.Time)
+	b = appendIface(b, r)
 	switch r.Dir {
 	case capture.DirRequest:
 		b = append(b, " #"...)
@@ -584,4 +587,16 @@ func appendInterruptsOp(b []byte, r *Record) []byte {
 	}
 	b = append(b, ' ')
 	return append(b, r.InterruptsOp.String()...)
+}
+
+// appendIface marks a record of a capture of several connections with
+// its connection, from the second on, so that one-connection output stays
+// unmarked.
+func appendIface(b []byte, r *Record) []byte {
+	if r.Iface == 0 {
+		return b
+	}
+	b = append(b, " ["...)
+	b = strconv.AppendInt(b, int64(r.Iface), 10)
+	return append(b, ']')
 }

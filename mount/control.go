@@ -27,10 +27,11 @@ import (
 // original message length, u32 process of a request (Event.Process; 0 when
 // not asked for, and from a fusectl that predates it), i64 time in Unix
 // nanoseconds)
-// followed by the message (kind event), an 8-byte drop count (kind drops),
-// or nothing (kinds live and end). Kind live comes once, after the
-// synthesized prelude: live events follow. A client ignores kinds it does
-// not know.
+// followed by the message (kind event), an 8-byte count (kind drops: the
+// events dropped so far; kind gap: the events lost just before the next
+// event, Event.Lost), or nothing (kinds live and end). Kind live comes
+// once, after the synthesized prelude: live events follow. A client
+// ignores kinds it does not know.
 
 const (
 	frameHeaderSize = 24
@@ -38,6 +39,7 @@ const (
 	frameDrops      = 2
 	frameEnd        = 3
 	frameLive       = 4
+	frameGap        = 5
 	maxFrame        = 64 << 20
 )
 
@@ -313,7 +315,15 @@ func (s *controlServer) serveFeed(c *net.UnixConn, req controlRequest) {
 		if !ok {
 			break
 		}
-		err := writeFrame(frameEvent, ev.Dir, ev.Flags, ev.OrigLen, ev.Process, ev.Time, ev.Msg)
+		var err error
+		if ev.Lost > 0 {
+			var p [8]byte
+			ne.PutUint64(p[:], ev.Lost)
+			err = writeFrame(frameGap, 0, 0, 0, 0, ev.Time, p[:])
+		}
+		if err == nil {
+			err = writeFrame(frameEvent, ev.Dir, ev.Flags, ev.OrigLen, ev.Process, ev.Time, ev.Msg)
+		}
 		sub.Release(ev)
 		if err == nil {
 			if d := sub.Dropped(); d != reported {
@@ -549,6 +559,7 @@ type FeedReader struct {
 	c       net.Conn
 	r       *bufio.Reader
 	dropped uint64
+	gap     uint64 // for the next event's Lost
 	buf     []byte
 	ended   bool
 	onLive  func()
@@ -598,8 +609,13 @@ func (f *FeedReader) Next() (*Event, error) {
 				Flags:   capture.Flags(ne.Uint16(hdr[6:])),
 				OrigLen: int(ne.Uint32(hdr[8:])),
 				Process: ne.Uint32(hdr[12:]),
+				Lost:    f.takeGap(),
 				Msg:     payload,
 			}, nil
+		case frameGap:
+			if len(payload) >= 8 {
+				f.gap += ne.Uint64(payload)
+			}
 		case frameDrops:
 			if len(payload) >= 8 {
 				f.dropped = ne.Uint64(payload)
@@ -613,6 +629,12 @@ func (f *FeedReader) Next() (*Event, error) {
 			}
 		}
 	}
+}
+
+func (f *FeedReader) takeGap() uint64 {
+	g := f.gap
+	f.gap = 0
+	return g
 }
 
 // Dropped returns how many events the server dropped for this reader

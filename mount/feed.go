@@ -28,6 +28,10 @@ type Event struct {
 	// a subscriber asked (SubscribeOptions.Processes); else 0. The
 	// kernel's header carries the thread's own ID.
 	Process uint32
+	// Lost is how many events this subscriber lost (its queue was full)
+	// since the event before this one: a recorder writes it into the
+	// capture where the gap is.
+	Lost uint64
 
 	buf    []byte // Msg's backing array, kept across reuse
 	pooled bool   // from newEvent and not yet released
@@ -68,6 +72,7 @@ type Subscriber struct {
 	maxBytes   int64
 	queued     atomic.Int64 // bytes in ch
 	dropped    atomic.Uint64
+	gap        atomic.Uint64 // dropped since the last queued event
 	closeOnce  sync.Once
 	done       chan struct{} // closed by Close
 	closedFeed atomic.Bool   // ch closed by feed.close
@@ -148,6 +153,13 @@ func (s *Subscriber) wake() {
 	case s.kick <- struct{}{}:
 	default:
 	}
+}
+
+// drop counts an event the subscriber lost, and the gap before it that it
+// carried (Event.Lost) back into the next.
+func (s *Subscriber) drop(carried uint64) {
+	s.dropped.Add(1)
+	s.gap.Add(carried + 1)
 }
 
 // Release returns ev's buffer for reuse. ev must not be used afterwards.
@@ -289,7 +301,7 @@ func (f *feed) publish(t time.Time, dir capture.Dir, flags capture.Flags, msg []
 			fl |= capture.FlagTruncated
 		}
 		if len(s.ch) == cap(s.ch) || s.queued.Load()+int64(n) > s.maxBytes {
-			s.dropped.Add(1)
+			s.drop(0)
 			continue
 		}
 		ev := newEvent(n)
@@ -298,6 +310,9 @@ func (f *feed) publish(t time.Time, dir capture.Dir, flags capture.Flags, msg []
 		if s.processes {
 			ev.Process = proc
 		}
+		// Concurrent publishers (the two directions) may attach a gap to
+		// a neighbour of where it was: the count stays exact.
+		ev.Lost = s.gap.Swap(0)
 		s.queued.Add(int64(n))
 		select {
 		case s.ch <- ev:
@@ -306,7 +321,7 @@ func (f *feed) publish(t time.Time, dir capture.Dir, flags capture.Flags, msg []
 			}
 		default:
 			s.queued.Add(-int64(n))
-			s.dropped.Add(1)
+			s.drop(ev.Lost)
 			releaseEvent(ev)
 		}
 	}

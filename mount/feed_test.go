@@ -57,6 +57,50 @@ func TestFeedDropsCounted(t *testing.T) {
 	}
 }
 
+// TestFeedGaps checks that the events a subscriber lost are told by the
+// next event it gets, where the gap is.
+func TestFeedGaps(t *testing.T) {
+	var f feed
+	s := f.add(SubscribeOptions{QueueLen: 2}, nil)
+	publish := func(b byte) { f.publish(time.Now(), capture.DirRequest, 0, []byte{b}, 0) }
+	next := func() (byte, uint64) {
+		t.Helper()
+		ev, ok := s.Next()
+		if !ok {
+			t.Fatal("feed ended")
+		}
+		defer s.Release(ev)
+		return ev.Msg[0], ev.Lost
+	}
+	for b := range byte(5) { // 0 and 1 queued, 2-4 lost
+		publish(b)
+	}
+	for _, want := range []struct {
+		b    byte
+		lost uint64
+	}{{0, 0}, {1, 0}} {
+		if b, lost := next(); b != want.b || lost != want.lost {
+			t.Errorf("event %d lost %d before it, want %d lost %d", b, lost, want.b, want.lost)
+		}
+	}
+	publish(5)
+	publish(6)
+	publish(7) // lost
+	if b, lost := next(); b != 5 || lost != 3 {
+		t.Errorf("event %d lost %d before it, want 5 after 3 lost", b, lost)
+	}
+	if b, lost := next(); b != 6 || lost != 0 {
+		t.Errorf("event %d lost %d before it, want 6 after none", b, lost)
+	}
+	publish(8)
+	if b, lost := next(); b != 8 || lost != 1 {
+		t.Errorf("event %d lost %d before it, want 8 after 1 lost", b, lost)
+	}
+	if s.Dropped() != 4 {
+		t.Errorf("dropped %d, want 4", s.Dropped())
+	}
+}
+
 func TestFeedByteBound(t *testing.T) {
 	var f feed
 	s := f.add(SubscribeOptions{QueueBytes: 100}, nil)

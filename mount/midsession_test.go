@@ -156,13 +156,16 @@ func TestFeedReaderFallsBehind(t *testing.T) {
 	if lost == 0 {
 		t.Fatalf("no event dropped for a reader that did not read 256 MiB of writes")
 	}
-	// The reader learns of the loss with the events after it.
+	// The reader learns of the loss with the events after it: the total,
+	// and each event the number lost just before it.
 	n := 0
-	for feed.Dropped() < lost {
+	var gaps uint64
+	for feed.Dropped() < lost || gaps < lost {
 		ev, err := feed.Next()
 		if err != nil {
-			t.Fatalf("after %d events: %v; the reader was told of %d lost events, the mount counted %d", n, err, feed.Dropped(), lost)
+			t.Fatalf("after %d events: %v; the reader was told of %d lost events (%d before events), the mount counted %d", n, err, feed.Dropped(), gaps, lost)
 		}
+		gaps += ev.Lost
 		if ev.Dir != capture.DirRequest && ev.Dir != capture.DirReply {
 			t.Fatalf("event %d: direction %v", n, ev.Dir)
 		}

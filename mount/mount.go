@@ -687,7 +687,7 @@ func writeEvents(w *capture.Writer, sub *Subscriber, iface int, failed func(erro
 			break
 		}
 		if werr == nil {
-			rec.Time, rec.Dir, rec.Flags, rec.Msg, rec.OrigLen = ev.Time, ev.Dir, ev.Flags, ev.Msg, ev.OrigLen
+			rec.Time, rec.Dir, rec.Flags, rec.Msg, rec.OrigLen, rec.Lost = ev.Time, ev.Dir, ev.Flags, ev.Msg, ev.OrigLen, ev.Lost
 			// The writer's errors say "write capture" already.
 			if err := w.Write(&rec); err != nil {
 				werr = err

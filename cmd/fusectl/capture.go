@@ -148,6 +148,7 @@ func runCapture(ctx context.Context, opts *CaptureOptions) error {
 	}
 	flt := newCaptureFilter(opts.filter, r.Status.Mountpoint)
 	live := 0
+	var lost uint64
 	var rec capture.Record
 	var ferr error
 	// Kept records are flushed when the feed has nothing more waiting, so
@@ -170,8 +171,12 @@ func runCapture(ctx context.Context, opts *CaptureOptions) error {
 		if ev.Flags&capture.FlagSynthesized == 0 {
 			startDuration()
 		}
+		// What was lost before a record the filter leaves out is told at
+		// the next record kept.
+		lost += ev.Lost
 		if flt.keep(ev) {
-			rec = capture.Record{Time: ev.Time, Dir: ev.Dir, Flags: ev.Flags, Msg: ev.Msg, OrigLen: ev.OrigLen}
+			rec = capture.Record{Time: ev.Time, Dir: ev.Dir, Flags: ev.Flags, Msg: ev.Msg, OrigLen: ev.OrigLen, Lost: lost}
+			lost = 0
 			// The writer's errors say "write capture" already.
 			if err := w.Write(&rec); err != nil {
 				ferr = err

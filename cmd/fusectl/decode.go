@@ -71,7 +71,9 @@ func NewCmdDecode(f *Factory, runF func(*DecodeOptions) error) *cobra.Command {
 			With - the capture is read from standard input, so that
 			"fusectl capture -o - | fusectl decode -" shows a live session. A
 			capture that ends inside a record (a capture killed mid-write)
-			decodes to its last whole record, with a warning.
+			decodes to its last whole record, with a warning. Where the
+			recorder fell behind and lost records, a line says how many,
+			and a warning at the end gives the total.
 
 			Filters combine: --op selects operations (and notify codes),
 			--errors and --min-latency select replies, --nodeid, --path and
@@ -189,7 +191,13 @@ func runDecode(opts *DecodeOptions) error {
 		}
 		return decodeError(name, err)
 	}
-	n, err := decodeStream(ctx, opts, rd)
+	n, lost, err := decodeStream(ctx, opts, rd)
+	if lost > 0 {
+		// Said even when decoding failed later: it explains what was
+		// printed.
+		fmt.Fprintf(opts.IO.ErrOut, "fusectl: warning: %s: %s lost while capturing (the recorder fell behind): some replies miss their request, some paths are unknown\n",
+			name, counted(lost, "record was", "records were"))
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -213,8 +221,8 @@ func decodeError(name string, err error) error {
 }
 
 // decodeStream decodes every record of rd and writes the output; it
-// returns the number of records read.
-func decodeStream(ctx context.Context, opts *DecodeOptions, rd *capture.Reader) (int, error) {
+// returns the number of records read and of messages the recorder lost.
+func decodeStream(ctx context.Context, opts *DecodeOptions, rd *capture.Reader) (n int, totalLost uint64, err error) {
 	out := opts.IO.Out
 	d := decode.NewDecoder(decode.Options{})
 	f := &decode.Formatter{Hex: opts.Hex}
@@ -233,7 +241,8 @@ func decodeStream(ctx context.Context, opts *DecodeOptions, rd *capture.Reader) 
 		cr  capture.Record
 		r   decode.Record
 		buf = make([]byte, 0, flushSize+4096)
-		n   int
+		// lost is what the recorder lost since the last record shown.
+		lost uint64
 	)
 	flush := func() error {
 		if len(buf) == 0 {
@@ -250,18 +259,23 @@ func decodeStream(ctx context.Context, opts *DecodeOptions, rd *capture.Reader) 
 		}
 		if err != nil {
 			if ferr := flush(); ferr != nil {
-				return n, ferr
+				return n, totalLost, ferr
 			}
-			return n, err
+			return n, totalLost, err
 		}
 		n++
 		if n&4095 == 0 && ctx.Err() != nil {
-			return n, ctx.Err()
+			return n, totalLost, ctx.Err()
 		}
 		d.Decode(&cr, &r)
+		// Messages lost before a record the filter leaves out are told
+		// at the next record shown.
+		lost += r.Lost
+		totalLost += r.Lost
 		if !filter.Match(&r) {
 			continue
 		}
+		r.Lost, lost = lost, 0
 		if stats != nil {
 			stats.Add(&r)
 			continue
@@ -273,7 +287,7 @@ func decodeStream(ctx context.Context, opts *DecodeOptions, rd *capture.Reader) 
 		}
 		if len(buf) >= flushSize || opts.Live {
 			if err := flush(); err != nil {
-				return n, err
+				return n, totalLost, err
 			}
 		}
 	}
@@ -284,5 +298,5 @@ func decodeStream(ctx context.Context, opts *DecodeOptions, rd *capture.Reader) 
 			buf = stats.AppendTable(buf, opts.IO.IsStdoutTTY())
 		}
 	}
-	return n, flush()
+	return n, totalLost, flush()
 }

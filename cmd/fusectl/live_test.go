@@ -125,6 +125,24 @@ func background(t *testing.T, dir, script string) *os.Process {
 	return cmd.Process
 }
 
+// captureToPipe runs `fusectl capture -o - ARGS...` in this process until
+// ctx ends, writing into a pipe whose read end it returns (closed when the
+// test ends) with the channel of the command's result.
+func captureToPipe(t *testing.T, ctx context.Context, errOut io.Writer, args ...string) (*os.File, chan error) {
+	t.Helper()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pr.Close() })
+	done := make(chan error, 1)
+	go func() {
+		done <- runCommand(ctx, nil, pw, errOut, append([]string{"capture", "-o", "-"}, args...)...)
+		pw.Close()
+	}()
+	return pr, done
+}
+
 // liveRecords reads a capture file written by fusectl capture: it must
 // start with the synthesized INIT exchange, decode without error, and
 // every live record is returned decoded.
@@ -338,18 +356,9 @@ func TestCaptureCommand(t *testing.T) {
 	// buffer would hold them for longer than the test waits.
 	t.Run("live decode", func(t *testing.T) {
 		background(t, mnt, "mkdir slow; i=0; while :; do mkdir slow/$i; i=$((i+1)); sleep 0.2; done")
-		pr, pw, err := os.Pipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pr.Close()
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		capDone := make(chan error, 1)
-		go func() {
-			capDone <- runCommand(ctx, nil, pw, io.Discard, "capture", "-o", "-", "--op", "MKDIR", "--path", "/slow/*")
-			pw.Close()
-		}()
+		pr, capDone := captureToPipe(t, ctx, io.Discard, "--op", "MKDIR", "--path", "/slow/*")
 		var out testenv.Buffer
 		decDone := make(chan error, 1)
 		go func() { decDone <- runCommand(context.Background(), pr, &out, io.Discard, "decode", "-") }()
@@ -378,6 +387,94 @@ func TestCaptureCommand(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestCaptureLost stalls a capture's output while the mount is busy: the
+// mount drops what the capture cannot take, the capture reports how many,
+// and the file marks where they went missing, which decode shows.
+func TestCaptureLost(t *testing.T) {
+	testenv.RequireFUSE(t)
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	mnt := fusectlMount(t, buildDemofs(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var capErr testenv.Buffer
+	pr, capDone := captureToPipe(t, ctx, &capErr)
+	// The file's first bytes: the capture is attached. Then nobody reads
+	// the pipe, the capture blocks on it, and the mount's queue for it
+	// (8192 events) overflows.
+	head := make([]byte, 16)
+	if _, err := io.ReadFull(pr, head); err != nil {
+		t.Fatal(err)
+	}
+	shell(t, mnt, "for i in $(seq 2000); do echo x > f$i; done")
+	var file bytes.Buffer
+	file.Write(head)
+	copied := make(chan error, 1)
+	go func() { _, err := io.Copy(&file, pr); copied <- err }()
+	shell(t, mnt, "echo after > g") // records after the gap
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-capDone:
+		if err != nil {
+			t.Fatalf("capture: %v", err)
+		}
+	case <-time.After(stuck):
+		t.Fatal("capture did not end after Ctrl-C")
+	}
+	if err := <-copied; err != nil {
+		t.Fatal(err)
+	}
+	var dropped uint64
+	if _, err := fmt.Sscanf(capErr.String(), "fusectl: warning: %d records dropped", &dropped); err != nil || dropped == 0 {
+		t.Fatalf("capture's stderr %q: want the records it dropped", capErr.String())
+	}
+	r, err := capture.NewReader(bytes.NewReader(file.Bytes()), capture.ReaderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lost uint64
+	gaps := 0
+	for {
+		rec, err := r.Next()
+		if err != nil {
+			if err != io.EOF {
+				t.Fatal(err)
+			}
+			break
+		}
+		if rec.Lost > 0 {
+			lost += rec.Lost
+			gaps++
+		}
+	}
+	// The gap is marked at the next record: every drop here came before
+	// the last records (the echo after it).
+	if lost != dropped {
+		t.Errorf("the file marks %d lost records in %d gaps; the capture dropped %d", lost, gaps, dropped)
+	}
+	path := filepath.Join(t.TempDir(), "lost.fcap")
+	if err := os.WriteFile(path, file.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut testenv.Buffer
+	if err := runCommand(context.Background(), nil, &out, &errOut, "decode", path); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out.String(), " records here (the recorder fell behind)\n"); n != gaps {
+		t.Errorf("decode shows %d gaps, want %d", n, gaps)
+	}
+	if want := fmt.Sprintf("fusectl: warning: %s: %d records were lost while capturing", path, dropped); !strings.HasPrefix(errOut.String(), want) {
+		t.Errorf("decode's stderr %q, want it to start %q", errOut.String(), want)
+	}
+	var stats testenv.Buffer
+	if err := runCommand(context.Background(), nil, &stats, io.Discard, "decode", "--stats", path); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stats.String(), fmt.Sprintf(" lost=%d ", dropped)) {
+		t.Errorf("decode --stats does not count %d lost:\n%s", dropped, stats.String())
+	}
 }
 
 // TestPsAndAbort lists a fusectl mount and a direct mount of demofs, stops
