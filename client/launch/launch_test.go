@@ -111,13 +111,13 @@ func TestRing(t *testing.T) {
 }
 
 func TestShimUnmountAndErrors(t *testing.T) {
-	if code := runShim([]string{"fusermount3", "-u", "-q", "-z", "--", "/x"}, "", ""); code != 0 {
+	if code := runShim([]string{"fusermount3", "-u", "-q", "-z", "--", "/x"}, "", "", ""); code != 0 {
 		t.Errorf("-u exited %d, want 0", code)
 	}
-	if code := runShim([]string{"fusermount", "-o", "rw", "--", "/x"}, "", "3"); code == 0 {
+	if code := runShim([]string{"fusermount", "-o", "rw", "--", "/x"}, "", "3", ""); code == 0 {
 		t.Error("mount without a rendezvous socket succeeded")
 	}
-	if code := runShim([]string{"fusermount", "-o", "rw", "--", "/x"}, filepath.Join(t.TempDir(), "none"), "nope"); code == 0 {
+	if code := runShim([]string{"fusermount", "-o", "rw", "--", "/x"}, filepath.Join(t.TempDir(), "none"), "nope", ""); code == 0 {
 		t.Error("mount without _FUSE_COMMFD succeeded")
 	}
 }

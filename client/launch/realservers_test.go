@@ -68,6 +68,20 @@ func TestRealServers(t *testing.T) {
 		{name: "squashfuse-namespace", cmd: "squashfuse", method: ShimNamespace, want: ShimNamespace, args: func(t *testing.T, bin string) []string {
 			return []string{bin, "-f", squashImage(t), "{}"}
 		}},
+		// Some servers (rclone) refuse a mountpoint that is mounted
+		// already; a real fusermount mounts it only when called.
+		{name: "bindfs-namespace-checks-mountpoint", cmd: "bindfs", method: ShimNamespace, want: ShimNamespace, args: func(t *testing.T, bin string) []string {
+			script := filepath.Join(t.TempDir(), "bindfs-checking")
+			err := os.WriteFile(script, []byte(`#!/bin/sh
+for mnt; do :; done
+if grep -q " $mnt " /proc/self/mountinfo; then echo "$mnt is mounted already" >&2; exit 1; fi
+exec `+bin+` "$@"
+`), 0o755)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return []string{script, "-f", dataDir(t), "{}"}
+		}},
 		{name: "demofs", build: "github.com/fusectl/fusectl/cmd/demofs", want: DevFD, args: func(t *testing.T, bin string) []string {
 			return []string{bin, "-ttl", "0", "-seed", dataDir(t), "{}"}
 		}},

@@ -24,8 +24,9 @@ const (
 	// envNSExec makes RunShimIfInvoked the namespace launcher: bind-mount
 	// the executable over each ':'-separated target, then exec argv[1:].
 	envNSExec = "FUSECTL_NSEXEC"
-	// envNSMount names the server's stand-in mountpoint, which the
-	// namespace launcher bind-mounts onto itself.
+	// envNSMount names the server's stand-in mountpoint in its private
+	// namespace, which the fake fusermount bind-mounts onto itself there
+	// once it has handed over the descriptor.
 	envNSMount = "FUSECTL_NSEXEC_MNT"
 	// envCommFD is how libfuse, bazil and jacobsa tell fusermount where
 	// to send the /dev/fuse descriptor.
@@ -53,16 +54,22 @@ const (
 // return unless that fails. Otherwise it returns ok=false at once.
 func RunShimIfInvoked() (exitCode int, ok bool) {
 	if targets, set := os.LookupEnv(envNSExec); set {
-		return runNSExec(targets, os.Getenv(envNSMount), os.Args[1:]), true
+		return runNSExec(targets, os.Args[1:]), true
 	}
 	if !shimNames[filepath.Base(os.Args[0])] && os.Getenv(EnvShim) != "1" {
 		return 0, false
 	}
-	return runShim(os.Args, os.Getenv(EnvShimSock), os.Getenv(envCommFD)), true
+	return runShim(os.Args, os.Getenv(EnvShimSock), os.Getenv(envCommFD), os.Getenv(envNSMount)), true
 }
 
-// runShim is the fake fusermount of the reference's §5.
-func runShim(argv []string, sock, commfd string) int {
+// runShim is the fake fusermount of the reference's §5. mnt, set under
+// the namespace method, is bind-mounted onto itself once the descriptor is
+// handed over: a real fusermount leaves a mount there, and libfuse 2 run as
+// root unmounts its mountpoint itself, printing "fuse: failed to unmount
+// ...: Invalid argument" at every clean exit when there is none. Not
+// sooner: some servers (rclone) refuse a mountpoint that is mounted
+// already.
+func runShim(argv []string, sock, commfd, mnt string) int {
 	name := "fusermount3"
 	if len(argv) > 0 {
 		name = filepath.Base(argv[0])
@@ -100,6 +107,11 @@ args:
 		return fail("send fd over %s: %v", envCommFD, err)
 	}
 	unix.Close(fd)
+	if mnt != "" {
+		if err := unix.Mount(mnt, mnt, "", unix.MS_BIND, ""); err != nil {
+			return fail("bind %s onto itself: %v", mnt, err)
+		}
+	}
 	return 0
 }
 
@@ -209,13 +221,10 @@ func splitOptions(v string) []string {
 }
 
 // runNSExec is the namespace launcher. Start runs it with CLONE_NEWNS
-// (and CLONE_NEWUSER when not root), so the mounts below exist only in the
-// server's private namespace and vanish with it; the real fusermount is
-// never touched. mnt, when set, is bind-mounted onto itself: libfuse 2
-// unmounts its mountpoint itself when it runs as root, and without a mount
-// there it would print "fuse: failed to unmount ...: Invalid argument" at
-// every clean exit.
-func runNSExec(targets, mnt string, argv []string) int {
+// (and CLONE_NEWUSER when not root), so the mounts below, and the one the
+// fake fusermount makes (see runShim), exist only in the server's private
+// namespace and vanish with it; the real fusermount is never touched.
+func runNSExec(targets string, argv []string) int {
 	fail := func(format string, args ...any) int {
 		fmt.Fprintf(os.Stderr, "fusectl namespace launcher: "+format+"\n", args...)
 		return 127
@@ -240,14 +249,10 @@ func runNSExec(targets, mnt string, argv []string) int {
 			return fail("bind %s over %s: %v", self, t, err)
 		}
 	}
-	if mnt != "" {
-		if err := unix.Mount(mnt, mnt, "", unix.MS_BIND, ""); err != nil {
-			return fail("bind %s onto itself: %v", mnt, err)
-		}
-	}
+	// envNSMount stays, for the fake fusermount the server will run.
 	env := make([]string, 0, len(os.Environ()))
 	for _, e := range os.Environ() {
-		if !strings.HasPrefix(e, envNSExec+"=") && !strings.HasPrefix(e, envNSMount+"=") {
+		if !strings.HasPrefix(e, envNSExec+"=") {
 			env = append(env, e)
 		}
 	}
