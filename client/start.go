@@ -16,6 +16,8 @@ import (
 type StartError struct {
 	Err    error
 	Output []byte
+	// Method is how the server was given its socket.
+	Method launch.Method
 }
 
 // Error returns the handshake error's text.
@@ -65,7 +67,7 @@ func Start(ctx context.Context, lopts launch.Options, opts Options) (*Conn, *lau
 			// Most often the server refused its arguments and exited.
 			err = fmt.Errorf("%w (server exited: %v)", err, werr)
 		}
-		return nil, nil, &StartError{Err: err, Output: srv.Output()}
+		return nil, nil, &StartError{Err: err, Output: srv.Output(), Method: srv.Method()}
 	}
 	return c, srv, nil
 }

@@ -299,6 +299,9 @@ func (m *Mount) Mountpoint() string { return m.mnt }
 // has exited, the one it daemonized into, if any.
 func (m *Mount) Pid() int { return m.server.Pid() }
 
+// Method returns how the server was given its socket.
+func (m *Mount) Method() launch.Method { return m.server.Method() }
+
 // ServerDone is closed when the process fusectl started for the server has
 // exited. A server that daemonized goes on serving from its child.
 func (m *Mount) ServerDone() <-chan struct{} { return m.server.Done() }

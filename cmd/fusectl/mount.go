@@ -44,6 +44,8 @@ type mounter interface {
 	Ready() <-chan struct{}
 	Done() <-chan struct{}
 	ServerDone() <-chan struct{}
+	Method() launch.Method
+	ServerOutput() []byte
 	Err() error
 	Close() error
 	Status() mount.Status
@@ -213,7 +215,7 @@ func runMount(ctx context.Context, opts *MountOptions) error {
 			return nil
 		}
 		if !ready {
-			return fmt.Errorf("%s: %w before answering INIT", m.Mountpoint(), err)
+			return fmt.Errorf("%s: %w before answering INIT%s", m.Mountpoint(), err, methodHint(m.Method(), m.ServerOutput()))
 		}
 		return fmt.Errorf("%s: %w", m.Mountpoint(), err)
 	}

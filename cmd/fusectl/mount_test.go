@@ -73,6 +73,7 @@ type fakeMount struct {
 	closed     bool
 	st         mount.Status
 	ctlErr     error
+	output     []byte
 }
 
 func (m *fakeMount) Mountpoint() string          { return "/mnt/x" }
@@ -83,6 +84,8 @@ func (m *fakeMount) ControlErr() error           { return m.ctlErr }
 func (m *fakeMount) Ready() <-chan struct{}      { return m.ready }
 func (m *fakeMount) Done() <-chan struct{}       { return m.done }
 func (m *fakeMount) ServerDone() <-chan struct{} { return nil }
+func (m *fakeMount) Method() launch.Method       { return launch.DevFD }
+func (m *fakeMount) ServerOutput() []byte        { return m.output }
 func (m *fakeMount) Err() error                  { <-m.done; return m.err }
 func (m *fakeMount) Status() mount.Status        { return m.st }
 func (m *fakeMount) Close() error {
@@ -108,6 +111,7 @@ func TestMountRun(t *testing.T) {
 		cancel    bool  // Ctrl-C
 		ended     error // the mount ends by itself with this error
 		ctlErr    error // the mount has no control socket
+		output    string
 		wantErr   string
 		wantOut   string
 		wantErrIn string
@@ -117,6 +121,10 @@ func TestMountRun(t *testing.T) {
 		{name: "external unmount", ended: mount.ErrUnmounted, wantOut: mounted},
 		{name: "exit before INIT", notReady: true, ended: mount.ErrServerExited, wantErr: "/mnt/x: server exited before answering INIT"},
 		{name: "ctrl-c before INIT", notReady: true, cancel: true},
+		// A bazil server (rclone mount) given /dev/fd/3 runs the real
+		// fusermount with it.
+		{name: "fusermount under devfd", notReady: true, ended: mount.ErrServerExited, output: "mount helper error: fusermount: mount failed: No such file or directory\n",
+			wantErr: "/mnt/x: server exited before answering INIT\nhint: the server ran fusermount with /dev/fd/N as its mountpoint; a server that mounts through fusermount needs --method shim-path"},
 		{name: "no control socket", cancel: true, ctlErr: errors.New("control socket path too long"), wantOut: mounted, wantErrIn: "fusectl: fusectl capture and ps cannot reach this mount: control socket path too long\n"},
 		{name: "slow INIT", slowInit: true, cancel: true, wantOut: mounted, wantErrIn: "fusectl: mounted /mnt/x, waiting for the server (pid 42) to answer INIT; Ctrl-C to give up\n"},
 		{name: "slow teardown", slowClose: true, cancel: true, wantOut: mounted, wantErrIn: "fusectl: unmounting /mnt/x: waiting for the server (pid 42) to finish\nunmounted /mnt/x"},
@@ -126,7 +134,7 @@ func TestMountRun(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
-			fm := &fakeMount{ready: make(chan struct{}), done: make(chan struct{}), ctlErr: tt.ctlErr, st: mount.Status{Mountpoint: "/mnt/x", Requests: 10, Replies: 9, Notifies: 1, CaptureDropped: 3}}
+			fm := &fakeMount{ready: make(chan struct{}), done: make(chan struct{}), ctlErr: tt.ctlErr, output: []byte(tt.output), st: mount.Status{Mountpoint: "/mnt/x", Requests: 10, Replies: 9, Notifies: 1, CaptureDropped: 3}}
 			if tt.slowClose {
 				fm.closeDelay = 200 * time.Millisecond
 			}

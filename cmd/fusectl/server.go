@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -173,10 +174,22 @@ func serverStartError(argv []string, err error) error {
 	var se *client.StartError
 	if errors.As(err, &se) {
 		if out := outputTail(se.Output, 20); out != "" {
-			return fmt.Errorf("%s: %w\nserver output:\n%s", msg, err, out)
+			return fmt.Errorf("%s: %w\nserver output:\n%s%s", msg, err, out, methodHint(se.Method, se.Output))
 		}
 	}
 	return fmt.Errorf("%s: %w", msg, err)
+}
+
+// methodHint suggests the fake fusermount to a server that was given
+// /dev/fd/N as its mountpoint and ran the real fusermount with it, as
+// servers built on bazil.org/fuse do (rclone mount: rclone also holds
+// go-fuse, for mount2, so its binary says nothing of which it will use).
+// It returns "" or a line to append to an error.
+func methodHint(m launch.Method, output []byte) string {
+	if m != launch.DevFD || !bytes.Contains(output, []byte("fusermount")) {
+		return ""
+	}
+	return "\nhint: the server ran fusermount with /dev/fd/N as its mountpoint; a server that mounts through fusermount needs --method shim-path"
 }
 
 // outputTail returns the last n lines of a server's output.

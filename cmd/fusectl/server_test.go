@@ -197,3 +197,25 @@ func TestServerStartError(t *testing.T) {
 		t.Error("server output missing")
 	}
 }
+
+// TestServerStartHint: a server given /dev/fd/N that ran the real
+// fusermount with it is told about the fake one; under another method, or
+// without fusermount in its output, nothing is added.
+func TestServerStartHint(t *testing.T) {
+	const hint = "\nhint: the server ran fusermount with /dev/fd/N as its mountpoint; a server that mounts through fusermount needs --method shim-path"
+	out := []byte("mount helper error: fusermount: mount failed: No such file or directory\n")
+	for _, tt := range []struct {
+		method launch.Method
+		output []byte
+		want   string
+	}{
+		{launch.DevFD, out, "server rclone failed to start: init: server gone\nserver output:\n  mount helper error: fusermount: mount failed: No such file or directory" + hint},
+		{launch.ShimPath, out, "server rclone failed to start: init: server gone\nserver output:\n  mount helper error: fusermount: mount failed: No such file or directory"},
+		{launch.DevFD, []byte("usage: rclone\n"), "server rclone failed to start: init: server gone\nserver output:\n  usage: rclone"},
+	} {
+		err := serverStartError([]string{"rclone"}, &client.StartError{Err: errors.New("init: server gone"), Output: tt.output, Method: tt.method})
+		if err.Error() != tt.want {
+			t.Errorf("%v, %q:\n%s\nwant:\n%s", tt.method, tt.output, err, tt.want)
+		}
+	}
+}
