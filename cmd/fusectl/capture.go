@@ -9,11 +9,13 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
+	"github.com/dustin/go-humanize"
 	"github.com/fusectl/fusectl/abi"
 	"github.com/fusectl/fusectl/capture"
 	"github.com/fusectl/fusectl/decode"
@@ -56,7 +58,12 @@ func NewCmdCapture(f *Factory, runF func(*CaptureOptions) error) *cobra.Command 
 			that match and their replies; a --path may be given relative to
 			the mount's root, as decode shows paths, or as the full path under
 			the mountpoint. Ctrl-C ends the capture and closes the file
-			properly.
+			properly. On a terminal, a status line counts what was recorded
+			(and dropped) so far.
+
+			Records the capture could not keep up with are dropped, never
+			waited for: the mount does not slow down. The file marks where
+			they are missing, and the count is reported at the end.
 		`),
 		Example: heredoc.Doc(`
 			$ fusectl capture -o s.fcap --duration 10s
@@ -147,6 +154,13 @@ func runCapture(ctx context.Context, opts *CaptureOptions) error {
 		return fmt.Errorf("create capture: %w", err)
 	}
 	flt := newCaptureFilter(opts.filter, r.Status.Mountpoint)
+	var progress captureProgress
+	if opts.IO.IsStderrTTY() && opts.Output != "-" {
+		// As dumpcap does on a terminal: a running count, rewritten in
+		// place, gone before the summary.
+		stopProgress := progress.show(opts.IO.ErrOut, fmt.Sprintf("capturing from %s to %s: ", r.Status.Mountpoint, opts.Output), time.Second)
+		defer stopProgress()
+	}
 	live := 0
 	var lost uint64
 	var rec capture.Record
@@ -171,6 +185,7 @@ func runCapture(ctx context.Context, opts *CaptureOptions) error {
 		if ev.Flags&capture.FlagSynthesized == 0 {
 			startDuration()
 		}
+		progress.dropped.Store(feed.Dropped())
 		// What was lost before a record the filter leaves out is told at
 		// the next record kept.
 		lost += ev.Lost
@@ -184,7 +199,9 @@ func runCapture(ctx context.Context, opts *CaptureOptions) error {
 			}
 			if ev.Flags&capture.FlagSynthesized == 0 {
 				live++
+				progress.records.Add(1)
 			}
+			progress.bytes.Add(int64(len(ev.Msg)))
 			unflushed = true
 		}
 		if unflushed && (feed.Buffered() == 0 || time.Since(flushed) >= liveFlushEvery) {
@@ -196,6 +213,7 @@ func runCapture(ctx context.Context, opts *CaptureOptions) error {
 		}
 	}
 	cerr := w.Close()
+	progress.stop()
 	if d := feed.Dropped(); d > 0 {
 		fmt.Fprintf(opts.IO.ErrOut, "fusectl: warning: %s dropped: the capture could not keep up with the mount\n", counted(d, "record", "records"))
 	}
@@ -213,6 +231,57 @@ func runCapture(ctx context.Context, opts *CaptureOptions) error {
 		return fmt.Errorf("close capture: %w", cerr)
 	}
 	return nil
+}
+
+// captureProgress is the running count a capture to a file shows on a
+// terminal.
+type captureProgress struct {
+	records, bytes atomic.Int64
+	dropped        atomic.Uint64
+	done           chan struct{}
+	stopped        chan struct{}
+}
+
+// show rewrites the status line on w every period until stop is called,
+// which clears it.
+func (p *captureProgress) show(w io.Writer, prefix string, period time.Duration) (stop func()) {
+	p.done, p.stopped = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(p.stopped)
+		t := time.NewTicker(period)
+		defer t.Stop()
+		shown := false
+		for {
+			select {
+			case <-t.C:
+				line := fmt.Sprintf("\r%s%s, %s", prefix, counted(uint64(p.records.Load()), "record", "records"), humanize.IBytes(uint64(p.bytes.Load())))
+				if d := p.dropped.Load(); d > 0 {
+					line += fmt.Sprintf(", %d dropped", d)
+				}
+				io.WriteString(w, line+"\x1b[K")
+				shown = true
+			case <-p.done:
+				if shown {
+					io.WriteString(w, "\r\x1b[K")
+				}
+				return
+			}
+		}
+	}()
+	return p.stop
+}
+
+// stop ends the status line, once; it does nothing if none is shown.
+func (p *captureProgress) stop() {
+	if p.done == nil {
+		return
+	}
+	select {
+	case <-p.done:
+	default:
+		close(p.done)
+	}
+	<-p.stopped
 }
 
 // refuseTerminal refuses a capture to standard output when that is a

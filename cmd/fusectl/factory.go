@@ -17,10 +17,16 @@ type IOStreams struct {
 	// outTTY reports whether Out is a terminal: aligned tables and colour
 	// there, tab-separated values when piped.
 	outTTY bool
+	// errTTY reports whether ErrOut is a terminal, where a status line
+	// can be rewritten in place.
+	errTTY bool
 }
 
 // IsStdoutTTY reports whether the command's standard output is a terminal.
 func (s *IOStreams) IsStdoutTTY() bool { return s.outTTY }
+
+// IsStderrTTY reports whether the command's standard error is a terminal.
+func (s *IOStreams) IsStderrTTY() bool { return s.errTTY }
 
 // SystemIO returns the process's own streams.
 func SystemIO() *IOStreams {
@@ -29,6 +35,7 @@ func SystemIO() *IOStreams {
 		Out:    os.Stdout,
 		ErrOut: os.Stderr,
 		outTTY: isatty.IsTerminal(os.Stdout.Fd()),
+		errTTY: isatty.IsTerminal(os.Stderr.Fd()),
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -335,6 +336,28 @@ func TestCaptureCommand(t *testing.T) {
 		}
 		if cut != 2 {
 			t.Errorf("%d READ replies, want 2", cut)
+		}
+	})
+
+	// On a terminal, a running count rewritten in place each second and
+	// cleared before the summary.
+	t.Run("status on a terminal", func(t *testing.T) {
+		file := filepath.Join(dir, "status.fcap")
+		var errOut testenv.Buffer
+		ios := TestIO(nil, io.Discard, &errOut, false)
+		ios.errTTY = true
+		root := NewCmdRoot(&Factory{IO: ios, Getenv: os.Getenv})
+		root.SetArgs([]string{"capture", "-o", file, "--duration", "2500ms"})
+		if err := root.ExecuteContext(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		got := errOut.String()
+		status := regexp.MustCompile(`\rcapturing from ` + regexp.QuoteMeta(mnt) + ` to ` + regexp.QuoteMeta(file) + `: [0-9]+ records, [0-9.]+ [KMG]?i?B\x1b\[K`)
+		if n := len(status.FindAllString(got, -1)); n < 2 {
+			t.Errorf("%d status lines in 2.5 s, want 2; stderr %q", n, got)
+		}
+		if !regexp.MustCompile(`\r\x1b\[K[0-9]+ records captured from `).MatchString(got) {
+			t.Errorf("status not cleared before the summary: %q", got)
 		}
 	})
 
