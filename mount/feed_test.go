@@ -186,3 +186,39 @@ func BenchmarkPublish(b *testing.B) {
 		})
 	}
 }
+
+// TestWriteEventsLost: the capture of fusectl mount --capture marks where
+// its subscriber lost events. A message over the queue's byte bound is
+// lost while the small ones around it are queued.
+func TestWriteEventsLost(t *testing.T) {
+	var f feed
+	s := f.add(SubscribeOptions{QueueBytes: 100}, nil)
+	for _, n := range []int{10, 200, 200, 10} {
+		f.publish(time.Now(), capture.DirRequest, 0, make([]byte, n), 0)
+	}
+	f.close()
+	var buf bytes.Buffer
+	w, err := capture.NewWriter(&buf, capture.WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeEvents(w, s, 0, func(err error) { t.Error(err) }); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	r, err := capture.NewReader(&buf, capture.ReaderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []uint64
+	for {
+		rec, err := r.Next()
+		if err != nil {
+			break
+		}
+		got = append(got, rec.Lost)
+	}
+	if fmt.Sprint(got) != "[0 2]" {
+		t.Errorf("lost before each record %v, want [0 2]", got)
+	}
+}
