@@ -631,6 +631,8 @@ func (f *FeedReader) Next() (*Event, error) {
 	}
 }
 
+// takeGap returns the events lost before the event being returned, told
+// by the gap frames since the last one.
 func (f *FeedReader) takeGap() uint64 {
 	g := f.gap
 	f.gap = 0

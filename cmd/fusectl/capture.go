@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/MakeNowJust/heredoc"
+	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
-	"github.com/dustin/go-humanize"
 	"github.com/fusectl/fusectl/abi"
 	"github.com/fusectl/fusectl/capture"
 	"github.com/fusectl/fusectl/decode"
@@ -271,7 +271,8 @@ func (p *captureProgress) show(w io.Writer, prefix string, period time.Duration)
 	return p.stop
 }
 
-// stop ends the status line, once; it does nothing if none is shown.
+// stop clears the status line and ends its updates; it may be called
+// again, and does nothing if show was not called.
 func (p *captureProgress) stop() {
 	if p.done == nil {
 		return
