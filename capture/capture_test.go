@@ -340,3 +340,46 @@ func TestLost(t *testing.T) {
 		})
 	}
 }
+
+// TestLostTotal: SetLost's totals come back from Reader.Lost once the
+// statistics blocks Close writes are read, in both byte orders; an
+// interface without one reports 0.
+func TestLostTotal(t *testing.T) {
+	for _, ord := range orders {
+		t.Run(ord.name, func(t *testing.T) {
+			recs := sampleRecords(ord.o)
+			recs[len(recs)-1].Lost = 3
+			var buf bytes.Buffer
+			wr, err := NewWriter(&buf, WriterOptions{Interfaces: sampleIfaces, ByteOrder: ord.o})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range recs {
+				if err := wr.Write(&recs[i]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			wr.SetLost(2, 1<<40)
+			wr.SetLost(0, 5) // 3 marked, 2 after the last record
+			if err := wr.Close(); err != nil {
+				t.Fatal(err)
+			}
+			r, err := NewReader(bytes.NewReader(buf.Bytes()), ReaderOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := readAll(t, r, false)
+			if err != io.EOF || len(got) != len(recs) {
+				t.Fatalf("read %d records of %d: %v", len(got), len(recs), err)
+			}
+			for iface, want := range []uint64{5, 0, 1 << 40} {
+				if n := r.Lost(iface); n != want {
+					t.Errorf("Lost(%d) = %d, want %d", iface, n, want)
+				}
+			}
+			if got[len(got)-1].Lost != 3 {
+				t.Errorf("last record lost %d, want 3", got[len(got)-1].Lost)
+			}
+		})
+	}
+}

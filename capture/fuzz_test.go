@@ -35,6 +35,16 @@ func FuzzCaptureReader(f *testing.F) {
 		var buf bytes.Buffer
 		writeRecords(f, &buf, ord.o, 0, recs, true)
 		f.Add(buf.Bytes())
+		// And a file that ends with the total (a statistics block).
+		buf.Reset()
+		w, err := NewWriter(&buf, WriterOptions{ByteOrder: ord.o})
+		if err != nil {
+			f.Fatal(err)
+		}
+		w.Write(&Record{Dir: DirRequest, Msg: recs[0].Msg, Lost: 1})
+		w.SetLost(0, 3)
+		w.Close()
+		f.Add(buf.Bytes())
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := NewReader(bytes.NewReader(data), ReaderOptions{})

@@ -7,6 +7,7 @@ const (
 	blockSHB = 0x0A0D0D0A // section header; same in both byte orders
 	blockIDB = 1          // interface description
 	blockEPB = 6          // enhanced packet
+	blockISB = 5          // interface statistics
 
 	byteOrderMagic = 0x1A2B3C4D
 
@@ -17,6 +18,7 @@ const (
 	optIfTsoffset   = 14
 	optShbUserappl  = 4
 	optEpbDropcount = 4
+	optIsbIfdrop    = 5
 
 	// linkTypeUser0 is LINKTYPE_USER0, the link type of every fcap interface.
 	linkTypeUser0 = 147
@@ -24,10 +26,15 @@ const (
 	shbMinSize = 28 // type, length, magic, major, minor, section length, trailer
 	idbMinSize = 20
 	epbMinSize = 32
+	isbMinSize = 24 // type, length, interface, timestamp, trailer
 	// epbLostSize is what an epb_dropcount option adds to a packet block:
 	// the option (4 + 8 bytes) and the end of options (4).
 	epbLostSize = 16
 )
+
+// isbLostSize is the length of the statistics block a Writer writes: the
+// fixed part, an isb_ifdrop option (4 + 8) and the end of options (4).
+const isbLostSize = isbMinSize + 16
 
 // pad4 rounds n up to a multiple of 4.
 func pad4(n int) int { return (n + 3) &^ 3 }

@@ -92,6 +92,7 @@ type Reader struct {
 	order  binary.ByteOrder
 	be     bool // order is big-endian; see u32
 	ifaces []Interface
+	lost   []uint64    // per interface, from statistics blocks
 	sect   []ifaceInfo // interfaces of the current section
 }
 
@@ -226,6 +227,18 @@ func NewReader(r io.Reader, opts ReaderOptions) (*Reader, error) {
 // The slice is the reader's; do not modify it.
 func (r *Reader) Interfaces() []Interface { return r.ifaces }
 
+// Lost returns how many messages of interface iface the recorder lost in
+// all, as the statistics block it wrote when it closed says (pcapng's
+// isb_ifdrop), or 0 when there is none (yet: the block comes last). It
+// counts the losses that Record.Lost marks and any after the interface's
+// last record.
+func (r *Reader) Lost(iface int) uint64 {
+	if iface < 0 || iface >= len(r.lost) {
+		return 0
+	}
+	return r.lost[iface]
+}
+
 // Truncated reports whether the stream ended inside a block: the capture
 // was cut (killed writer, full disk). Meaningful once Next returned io.EOF.
 func (r *Reader) Truncated() bool { return r.truncated }
@@ -296,6 +309,8 @@ func (r *Reader) step(rec *Record, alloc, first bool) error {
 		return r.interfaceBlock(off, b)
 	case blockEPB:
 		return r.packet(off, b, rec, alloc)
+	case blockISB:
+		return r.statistics(off, b)
 	}
 	return nil
 }
@@ -335,6 +350,8 @@ func (r *Reader) block(first bool) (off int64, typ uint32, b []byte, err error) 
 		minLen = idbMinSize
 	case blockEPB:
 		minLen = epbMinSize
+	case blockISB:
+		minLen = isbMinSize
 	}
 	if l < minLen || l%4 != 0 || uint64(l) > uint64(r.max) {
 		return off, 0, nil, &FormatError{off, fmt.Errorf("block type %#x: bad length %d", typ, l)}
@@ -451,28 +468,21 @@ func (r *Reader) interfaceBlock(off int64, b []byte) error {
 	var intf Interface
 	res := byte(6) // pcapng default: microseconds
 	var tsoff int64
-	opts := b[16 : len(b)-4]
-	for len(opts) >= 4 {
-		code, n := r.u16(opts), int(r.u16(opts[2:]))
-		if code == optEnd {
-			break
-		}
-		if 4+pad4(n) > len(opts) {
-			r.err = &FormatError{off, fmt.Errorf("interface option %d: length %d past block end", code, n)}
-			return r.err
-		}
-		val := opts[4 : 4+n]
+	err := r.options(off, "interface", b[16:len(b)-4], func(code uint16, val []byte) {
 		switch {
 		case code == optIfName:
 			intf.Name = string(val)
 		case code == optIfDesc:
 			intf.Description = string(val)
-		case code == optIfTsresol && n >= 1:
+		case code == optIfTsresol && len(val) >= 1:
 			res = val[0]
-		case code == optIfTsoffset && n >= 8:
+		case code == optIfTsoffset && len(val) >= 8:
 			tsoff = int64(r.u64(val))
 		}
-		opts = opts[4+pad4(n):]
+	})
+	if err != nil {
+		r.err = err
+		return r.err
 	}
 	ts, err := newTsScale(res)
 	if err != nil {
@@ -482,6 +492,38 @@ func (r *Reader) interfaceBlock(off int64, b []byte) error {
 	ts.offset = tsoff
 	r.sect = append(r.sect, ifaceInfo{global: len(r.ifaces), ts: ts})
 	r.ifaces = append(r.ifaces, intf)
+	r.lost = append(r.lost, 0)
+	return nil
+}
+
+// statistics reads an interface statistics block: its isb_ifdrop is what
+// the recorder lost in all. A later block of the interface replaces it.
+func (r *Reader) statistics(off int64, b []byte) error {
+	id := r.u32(b[8:])
+	if uint64(id) >= uint64(len(r.sect)) {
+		return &FormatError{off, fmt.Errorf("statistics: interface %d of %d", id, len(r.sect))}
+	}
+	return r.options(off, "statistics", b[20:len(b)-4], func(code uint16, val []byte) {
+		if code == optIsbIfdrop && len(val) == 8 {
+			r.lost[r.sect[id].global] = r.u64(val)
+		}
+	})
+}
+
+// options calls fn with each option of a block up to the end of options;
+// an option running past the block is an error naming the block's offset.
+func (r *Reader) options(off int64, what string, opts []byte, fn func(code uint16, val []byte)) error {
+	for len(opts) >= 4 {
+		code, n := r.u16(opts), int(r.u16(opts[2:]))
+		if code == optEnd {
+			break
+		}
+		if 4+pad4(n) > len(opts) {
+			return &FormatError{off, fmt.Errorf("%s option %d: length %d past block end", what, code, n)}
+		}
+		fn(code, opts[4:4+n])
+		opts = opts[4+pad4(n):]
+	}
 	return nil
 }
 
@@ -521,18 +563,9 @@ func (r *Reader) packet(off int64, b []byte, rec *Record, alloc bool) error {
 	if at := 28 + pad4(int(capLen)); at < len(b)-4 {
 		opts = b[at : len(b)-4]
 	}
-	for len(opts) >= 4 {
-		code, n := r.u16(opts), int(r.u16(opts[2:]))
-		if code == optEnd {
-			break
+	return r.options(off, "packet", opts, func(code uint16, val []byte) {
+		if code == optEpbDropcount && len(val) == 8 {
+			rec.Lost = r.u64(val)
 		}
-		if 4+pad4(n) > len(opts) {
-			return &FormatError{off, fmt.Errorf("packet option %d: length %d past block end", code, n)}
-		}
-		if code == optEpbDropcount && n == 8 {
-			rec.Lost = r.u64(opts[4:])
-		}
-		opts = opts[4+pad4(n):]
-	}
-	return nil
+	})
 }

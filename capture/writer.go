@@ -78,7 +78,8 @@ type Writer struct {
 	enc     encoder
 	out     []byte // whole blocks not yet written to w
 	nIfaces int
-	err     error // sticky write error
+	lost    map[int]uint64 // SetLost's totals, written by Close
+	err     error          // sticky write error
 	closed  bool
 }
 
@@ -327,6 +328,19 @@ func (w *Writer) flushLocked() error {
 	return nil
 }
 
+// SetLost records that the recorder lost n messages of interface iface in
+// all, those that records' Lost fields mark and any after the last record.
+// Close writes the total in an interface statistics block (pcapng's
+// isb_ifdrop), which Reader.Lost returns.
+func (w *Writer) SetLost(iface int, n uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.lost == nil {
+		w.lost = map[int]uint64{}
+	}
+	w.lost[iface] = n
+}
+
 // Close flushes and, for a Writer from Create, closes the file. It must be
 // called: records still buffered are lost otherwise. Calling it again does
 // nothing; other calls after it fail with an error wrapping os.ErrClosed.
@@ -338,6 +352,7 @@ func (w *Writer) Close() error {
 	}
 	err := w.err
 	if err == nil {
+		w.appendStatsLocked(time.Now())
 		err = w.flushLocked()
 	}
 	w.closed = true
@@ -347,6 +362,29 @@ func (w *Writer) Close() error {
 		}
 	}
 	return err
+}
+
+// appendStatsLocked appends a statistics block for each interface that
+// SetLost gave a total, in interface order.
+func (w *Writer) appendStatsLocked(t time.Time) {
+	o := w.order.(appendOrder)
+	ts := uint64(t.UnixNano())
+	for iface := range w.nIfaces {
+		n, ok := w.lost[iface]
+		if !ok {
+			continue
+		}
+		w.out = o.AppendUint32(w.out, blockISB)
+		w.out = o.AppendUint32(w.out, isbLostSize)
+		w.out = o.AppendUint32(w.out, uint32(iface))
+		w.out = o.AppendUint32(w.out, uint32(ts>>32))
+		w.out = o.AppendUint32(w.out, uint32(ts))
+		w.out = o.AppendUint16(w.out, optIsbIfdrop)
+		w.out = o.AppendUint16(w.out, 8)
+		w.out = o.AppendUint64(w.out, n)
+		w.out = o.AppendUint32(w.out, optEnd) // and a zero length
+		w.out = o.AppendUint32(w.out, isbLostSize)
+	}
 }
 
 // hostOrder returns binary.LittleEndian or binary.BigEndian, whichever this

@@ -100,6 +100,10 @@ func (s *Stats) Add(r *Record) {
 	}
 }
 
+// AddLost counts n messages the recorder lost that no record marks (lost
+// after the last one).
+func (s *Stats) AddLost(n uint64) { s.lost += n }
+
 // OpRow is one line of the statistics.
 type OpRow struct {
 	// Name is the opcode name, or NOTIFY_<code name> for notifications.

@@ -643,6 +643,26 @@ func (f *FeedReader) takeGap() uint64 {
 // because it fell behind.
 func (f *FeedReader) Dropped() uint64 { return f.dropped }
 
+// stopPatience is how long Next waits, after Stop, for the mount to end
+// the feed.
+const stopPatience = 2 * time.Second
+
+// Stop asks the mount to end the feed, as a reader about to stop does to
+// learn how many events were dropped for it in all: Next goes on returning
+// the events already on their way, then io.EOF once the mount has sent its
+// final count. A mount that does not answer within two seconds makes Next
+// fail. Stop may be called from another goroutine than Next.
+func (f *FeedReader) Stop() {
+	if uc, ok := f.c.(*net.UnixConn); ok && uc.CloseWrite() == nil {
+		// The mount notices the end of our requests, closes our
+		// subscriber and ends the feed (any fusectl mount does: it
+		// watches for a client that hangs up).
+		uc.SetReadDeadline(time.Now().Add(stopPatience))
+		return
+	}
+	f.c.Close()
+}
+
 // Close detaches from the feed.
 func (f *FeedReader) Close() error { return f.c.Close() }
 

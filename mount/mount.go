@@ -705,6 +705,9 @@ func writeEvents(w *capture.Writer, sub *Subscriber, iface int, failed func(erro
 			}
 		}
 	}
+	if d := sub.Dropped(); d > 0 {
+		w.SetLost(iface, d) // written when the caller closes w
+	}
 	if werr == nil {
 		werr = w.Flush()
 	}

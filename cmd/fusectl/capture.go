@@ -131,9 +131,10 @@ func runCapture(ctx context.Context, opts *CaptureOptions) error {
 	if err != nil {
 		return err
 	}
-	// Closing the connection is how a cancelled context ends a blocked
-	// read.
-	stop := context.AfterFunc(ctx, func() { feed.Close() })
+	// A cancelled context (Ctrl-C, --duration) asks the mount to end the
+	// feed: what is already on its way is still recorded, and the final
+	// count of dropped records comes with the end.
+	stop := context.AfterFunc(ctx, feed.Stop)
 	defer stop()
 	defer feed.Close()
 
@@ -211,6 +212,10 @@ func runCapture(ctx context.Context, opts *CaptureOptions) error {
 			}
 			unflushed, flushed = false, time.Now()
 		}
+	}
+	// The total, with any lost after the last record, in the file too.
+	if d := feed.Dropped(); d > 0 {
+		w.SetLost(0, d)
 	}
 	cerr := w.Close()
 	progress.stop()

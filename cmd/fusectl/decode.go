@@ -221,7 +221,8 @@ func decodeError(name string, err error) error {
 }
 
 // decodeStream decodes every record of rd and writes the output; it
-// returns the number of records read and of messages the recorder lost.
+// returns the number of records read and of messages the recorder lost
+// (those the records mark, or the total the capture ends with if larger).
 func decodeStream(ctx context.Context, opts *DecodeOptions, rd *capture.Reader) (n int, totalLost uint64, err error) {
 	out := opts.IO.Out
 	d := decode.NewDecoder(decode.Options{})
@@ -290,6 +291,18 @@ func decodeStream(ctx context.Context, opts *DecodeOptions, rd *capture.Reader) 
 				return n, totalLost, err
 			}
 		}
+	}
+	// A recorder that knew its total wrote it last; what exceeds the
+	// losses the records mark was lost after them.
+	var recorded uint64
+	for i := range rd.Interfaces() {
+		recorded += rd.Lost(i)
+	}
+	if recorded > totalLost {
+		if stats != nil {
+			stats.AddLost(recorded - totalLost)
+		}
+		totalLost = recorded
 	}
 	if stats != nil {
 		if opts.JSON {

@@ -414,89 +414,128 @@ func TestCaptureCommand(t *testing.T) {
 
 // TestCaptureLost stalls a capture's output while the mount is busy: the
 // mount drops what the capture cannot take, the capture reports how many,
-// and the file marks where they went missing, which decode shows.
+// and the file says so: the record after a gap marks it, and the total
+// (with what was lost after the last record) ends the file. decode shows
+// both. In the second case the capture is stopped while still behind:
+// it learns the final count from the mount, which ps reports too.
 func TestCaptureLost(t *testing.T) {
 	testenv.RequireFUSE(t)
-	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	runDir := t.TempDir()
+	t.Setenv("XDG_RUNTIME_DIR", runDir)
 	mnt := fusectlMount(t, buildDemofs(t))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var capErr testenv.Buffer
-	pr, capDone := captureToPipe(t, ctx, &capErr)
-	// The file's first bytes: the capture is attached. Then nobody reads
-	// the pipe, the capture blocks on it, and the mount's queue for it
-	// (8192 events) overflows.
-	head := make([]byte, 16)
-	if _, err := io.ReadFull(pr, head); err != nil {
-		t.Fatal(err)
-	}
-	shell(t, mnt, "for i in $(seq 2000); do echo x > f$i; done")
-	var file bytes.Buffer
-	file.Write(head)
-	copied := make(chan error, 1)
-	go func() { _, err := io.Copy(&file, pr); copied <- err }()
-	shell(t, mnt, "echo after > g") // records after the gap
-	time.Sleep(200 * time.Millisecond)
-	cancel()
-	select {
-	case err := <-capDone:
-		if err != nil {
-			t.Fatalf("capture: %v", err)
-		}
-	case <-time.After(stuck):
-		t.Fatal("capture did not end after Ctrl-C")
-	}
-	if err := <-copied; err != nil {
-		t.Fatal(err)
-	}
-	var dropped uint64
-	if _, err := fmt.Sscanf(capErr.String(), "fusectl: warning: %d records dropped", &dropped); err != nil || dropped == 0 {
-		t.Fatalf("capture's stderr %q: want the records it dropped", capErr.String())
-	}
-	r, err := capture.NewReader(bytes.NewReader(file.Bytes()), capture.ReaderOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var lost uint64
-	gaps := 0
-	for {
-		rec, err := r.Next()
-		if err != nil {
-			if err != io.EOF {
+	var mountDropped uint64 // of the mount's subscribers past and present
+	for _, stopBehind := range []bool{false, true} {
+		t.Run(fmt.Sprintf("stopped behind=%v", stopBehind), func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var capErr testenv.Buffer
+			pr, capDone := captureToPipe(t, ctx, &capErr)
+			// The file's first bytes: the capture is attached. Then
+			// nobody reads the pipe, the capture blocks on it, and the
+			// mount's queue for it (8192 events) overflows.
+			head := make([]byte, 16)
+			if _, err := io.ReadFull(pr, head); err != nil {
 				t.Fatal(err)
 			}
-			break
-		}
-		if rec.Lost > 0 {
-			lost += rec.Lost
-			gaps++
-		}
-	}
-	// The gap is marked at the next record: every drop here came before
-	// the last records (the echo after it).
-	if lost != dropped {
-		t.Errorf("the file marks %d lost records in %d gaps; the capture dropped %d", lost, gaps, dropped)
-	}
-	path := filepath.Join(t.TempDir(), "lost.fcap")
-	if err := os.WriteFile(path, file.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var out, errOut testenv.Buffer
-	if err := runCommand(context.Background(), nil, &out, &errOut, "decode", path); err != nil {
-		t.Fatal(err)
-	}
-	if n := strings.Count(out.String(), " records here (the recorder fell behind)\n"); n != gaps {
-		t.Errorf("decode shows %d gaps, want %d", n, gaps)
-	}
-	if want := fmt.Sprintf("fusectl: warning: %s: %d records were lost while capturing", path, dropped); !strings.HasPrefix(errOut.String(), want) {
-		t.Errorf("decode's stderr %q, want it to start %q", errOut.String(), want)
-	}
-	var stats testenv.Buffer
-	if err := runCommand(context.Background(), nil, &stats, io.Discard, "decode", "--stats", path); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(stats.String(), fmt.Sprintf(" lost=%d ", dropped)) {
-		t.Errorf("decode --stats does not count %d lost:\n%s", dropped, stats.String())
+			shell(t, mnt, "for i in $(seq 2000); do echo x > f$i; done")
+			if stopBehind {
+				cancel()
+			}
+			var file bytes.Buffer
+			file.Write(head)
+			copied := make(chan error, 1)
+			go func() { _, err := io.Copy(&file, pr); copied <- err }()
+			if !stopBehind {
+				shell(t, mnt, "echo after > g") // records after the gap
+				time.Sleep(200 * time.Millisecond)
+				cancel()
+			}
+			select {
+			case err := <-capDone:
+				if err != nil {
+					t.Fatalf("capture: %v", err)
+				}
+			case <-time.After(stuck):
+				t.Fatal("capture did not end after Ctrl-C")
+			}
+			if err := <-copied; err != nil {
+				t.Fatal(err)
+			}
+			var dropped uint64
+			if _, err := fmt.Sscanf(capErr.String(), "fusectl: warning: %d records dropped", &dropped); err != nil || dropped == 0 {
+				t.Fatalf("capture's stderr %q: want the records it dropped", capErr.String())
+			}
+			mountDropped += dropped
+			var ps testenv.Buffer
+			if err := runCommand(context.Background(), nil, &ps, io.Discard, "ps", "--json"); err != nil {
+				t.Fatal(err)
+			}
+			var mounts []struct {
+				Mountpoint string `json:"mountpoint"`
+				Dropped    uint64 `json:"dropped"`
+			}
+			if err := json.Unmarshal([]byte(ps.String()), &mounts); err != nil {
+				t.Fatalf("ps --json: %v\n%s", err, ps.String())
+			}
+			found := false
+			for _, m := range mounts {
+				if m.Mountpoint == mnt {
+					found = true
+					if m.Dropped != mountDropped {
+						t.Errorf("ps: %d dropped for the mount's captures, they reported %d", m.Dropped, mountDropped)
+					}
+				}
+			}
+			if !found {
+				t.Errorf("ps does not list %s:\n%s", mnt, ps.String())
+			}
+			r, err := capture.NewReader(bytes.NewReader(file.Bytes()), capture.ReaderOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var marked uint64
+			gaps := 0
+			for {
+				rec, err := r.Next()
+				if err != nil {
+					if err != io.EOF {
+						t.Fatal(err)
+					}
+					break
+				}
+				if rec.Lost > 0 {
+					marked += rec.Lost
+					gaps++
+				}
+			}
+			if total := r.Lost(0); total != dropped || marked > total {
+				t.Errorf("the file says %d lost in all, %d of them in %d gaps; the capture dropped %d", total, marked, gaps, dropped)
+			}
+			if !stopBehind && marked != dropped {
+				t.Errorf("the records mark %d lost in %d gaps; the capture dropped %d before its last records", marked, gaps, dropped)
+			}
+			path := filepath.Join(t.TempDir(), "lost.fcap")
+			if err := os.WriteFile(path, file.Bytes(), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var out, errOut testenv.Buffer
+			if err := runCommand(context.Background(), nil, &out, &errOut, "decode", path); err != nil {
+				t.Fatal(err)
+			}
+			if n := strings.Count(out.String(), " records here (the recorder fell behind)\n"); n != gaps {
+				t.Errorf("decode shows %d gaps, want %d", n, gaps)
+			}
+			if want := fmt.Sprintf("fusectl: warning: %s: %d records were lost while capturing", path, dropped); !strings.HasPrefix(errOut.String(), want) {
+				t.Errorf("decode's stderr %q, want it to start %q", errOut.String(), want)
+			}
+			var stats testenv.Buffer
+			if err := runCommand(context.Background(), nil, &stats, io.Discard, "decode", "--stats", path); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(stats.String(), fmt.Sprintf(" lost=%d ", dropped)) {
+				t.Errorf("decode --stats does not count %d lost:\n%s", dropped, stats.String())
+			}
+		})
 	}
 }
 
