@@ -188,7 +188,7 @@ func BenchmarkPublish(b *testing.B) {
 }
 
 // TestWriteEventsLost: the capture of fusectl mount --capture marks where
-// its subscriber lost events. A message over the queue's byte bound is
+// its subscriber lost events, and ends with the total. A message over the queue's byte bound is
 // lost while the small ones around it are queued.
 func TestWriteEventsLost(t *testing.T) {
 	var f feed
@@ -220,5 +220,8 @@ func TestWriteEventsLost(t *testing.T) {
 	}
 	if fmt.Sprint(got) != "[0 2]" {
 		t.Errorf("lost before each record %v, want [0 2]", got)
+	}
+	if n := r.Lost(0); n != 2 {
+		t.Errorf("the file's total lost %d, want 2", n)
 	}
 }
