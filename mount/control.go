@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fusectl/fusectl/capture"
@@ -560,6 +561,7 @@ type FeedReader struct {
 	r       *bufio.Reader
 	dropped uint64
 	gap     uint64 // for the next event's Lost
+	stopped atomic.Bool
 	buf     []byte
 	ended   bool
 	onLive  func()
@@ -582,6 +584,11 @@ func (f *FeedReader) Next() (*Event, error) {
 	for {
 		if f.ended {
 			return nil, io.EOF
+		}
+		if f.stopped.Load() && f.r.Buffered() == 0 {
+			// Patience counts from the last data, not from Stop:
+			// a slow output may take a while to drain the backlog.
+			f.c.SetReadDeadline(time.Now().Add(stopPatience))
 		}
 		if _, err := io.ReadFull(f.r, hdr[:]); err != nil {
 			if errors.Is(err, io.EOF) {
@@ -650,9 +657,10 @@ const stopPatience = 2 * time.Second
 // Stop asks the mount to end the feed, as a reader about to stop does to
 // learn how many events were dropped for it in all: Next goes on returning
 // the events already on their way, then io.EOF once the mount has sent its
-// final count. A mount that does not answer within two seconds makes Next
+// final count. A mount that sends nothing for two seconds makes Next
 // fail. Stop may be called from another goroutine than Next.
 func (f *FeedReader) Stop() {
+	f.stopped.Store(true)
 	if uc, ok := f.c.(*net.UnixConn); ok && uc.CloseWrite() == nil {
 		// The mount notices the end of our requests, closes our
 		// subscriber and ends the feed (any fusectl mount does: it
