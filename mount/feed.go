@@ -106,6 +106,14 @@ const (
 // its queue drained. The caller must Release the event when done.
 func (s *Subscriber) Next() (ev *Event, ok bool) {
 	if len(s.prelude) > 0 {
+		select {
+		case <-s.done:
+			// A reader that stops inside a long prelude (Ctrl-C of
+			// a capture) is not kept waiting for the rest of it.
+			s.prelude = nil
+			return nil, false
+		default:
+		}
 		ev, s.prelude = s.prelude[0], s.prelude[1:]
 		return ev, true
 	}

@@ -225,3 +225,18 @@ func TestWriteEventsLost(t *testing.T) {
 		t.Errorf("the file's total lost %d, want 2", n)
 	}
 }
+
+// TestPreludeStopsOnClose: a subscriber closed inside its prelude gets
+// no more of it.
+func TestPreludeStopsOnClose(t *testing.T) {
+	var f feed
+	prelude := []*Event{{Msg: []byte("a")}, {Msg: []byte("b")}, {Msg: []byte("c")}}
+	s := f.add(SubscribeOptions{}, prelude)
+	if ev, ok := s.Next(); !ok || string(ev.Msg) != "a" {
+		t.Fatalf("first event %v, %v", ev, ok)
+	}
+	s.Close()
+	if ev, ok := s.Next(); ok {
+		t.Errorf("event %q of the prelude after Close", ev.Msg)
+	}
+}
