@@ -181,7 +181,7 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 		if mnt, env, err = s.prepareShim(shim, env); err != nil {
 			return nil, err
 		}
-		if method == ShimNamespace || isMergerfs(path) {
+		if wantsAutoUnmount(path, method) {
 			argv = addAutoUnmount(argv)
 		}
 		if method == ShimNamespace {
@@ -460,6 +460,18 @@ func absPath(p string) string {
 		return a
 	}
 	return p
+}
+
+// wantsAutoUnmount reports whether the server at path gets -o auto_unmount
+// under a shim method: servers on libfuse (mergerfs's fork under either
+// method), so that they run fusermount even as root. Go servers run
+// fusermount anyway and have options of their own: rclone read the -o as
+// its --option and complained.
+func wantsAutoUnmount(path string, method Method) bool {
+	if _, isGo := goModulesOf(path); isGo {
+		return false
+	}
+	return method == ShimNamespace || isMergerfs(path)
 }
 
 // addAutoUnmount inserts -o auto_unmount right after the program name,

@@ -346,3 +346,25 @@ func TestNeverSplices(t *testing.T) {
 		}
 	}
 }
+
+// TestWantsAutoUnmount: libfuse servers under the namespace method, and
+// mergerfs under either shim method, get -o auto_unmount; Go servers never
+// do.
+func TestWantsAutoUnmount(t *testing.T) {
+	exe, err := os.Executable() // a Go binary
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []Method{ShimPath, ShimNamespace} {
+		if wantsAutoUnmount(exe, m) {
+			t.Errorf("a Go server gets -o auto_unmount under %v", m)
+		}
+	}
+	bindfs := testenv.RequireCommand(t, "bindfs")
+	if !wantsAutoUnmount(bindfs, ShimNamespace) {
+		t.Error("bindfs does not get -o auto_unmount under the namespace method")
+	}
+	if wantsAutoUnmount(bindfs, ShimPath) {
+		t.Error("bindfs gets -o auto_unmount under the path method")
+	}
+}
