@@ -27,14 +27,14 @@ const (
 	idbMinSize = 20
 	epbMinSize = 32
 	isbMinSize = 24 // type, length, interface, timestamp, trailer
-	// epbLostSize is what an epb_dropcount option adds to a packet block:
-	// the option (4 + 8 bytes) and the end of options (4).
-	epbLostSize = 16
+	// countOptionSize is what appendCountOption appends: an option of 8
+	// bytes (4 + 8) and the end of options (4).
+	countOptionSize = 16
+	// epbLostSize is what an epb_dropcount option adds to a packet block.
+	epbLostSize = countOptionSize
+	// isbLostSize is the length of the statistics block a Writer writes.
+	isbLostSize = isbMinSize + countOptionSize
 )
-
-// isbLostSize is the length of the statistics block a Writer writes: the
-// fixed part, an isb_ifdrop option (4 + 8) and the end of options (4).
-const isbLostSize = isbMinSize + 16
 
 // pad4 rounds n up to a multiple of 4.
 func pad4(n int) int { return (n + 3) &^ 3 }

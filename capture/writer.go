@@ -379,12 +379,19 @@ func (w *Writer) appendStatsLocked(t time.Time) {
 		w.out = o.AppendUint32(w.out, uint32(iface))
 		w.out = o.AppendUint32(w.out, uint32(ts>>32))
 		w.out = o.AppendUint32(w.out, uint32(ts))
-		w.out = o.AppendUint16(w.out, optIsbIfdrop)
-		w.out = o.AppendUint16(w.out, 8)
-		w.out = o.AppendUint64(w.out, n)
-		w.out = o.AppendUint32(w.out, optEnd) // and a zero length
+		w.out = appendCountOption(w.out, o, optIsbIfdrop, n)
 		w.out = o.AppendUint32(w.out, isbLostSize)
 	}
+}
+
+// appendCountOption appends an option holding a 64-bit count and the end
+// of options: the only options of the packet and statistics blocks a
+// Writer writes.
+func appendCountOption(out []byte, o appendOrder, code uint16, n uint64) []byte {
+	out = o.AppendUint16(out, code)
+	out = o.AppendUint16(out, 8)
+	out = o.AppendUint64(out, n)
+	return o.AppendUint32(out, optEnd) // and a zero length
 }
 
 // hostOrder returns binary.LittleEndian or binary.BigEndian, whichever this
@@ -570,10 +577,7 @@ func appendEPBTail(out []byte, o appendOrder, e epb) []byte {
 	capLen := PseudoHeaderSize + e.msgLen
 	out = append(out, make([]byte, pad4(capLen)-capLen)...)
 	if e.lost > 0 {
-		out = o.AppendUint16(out, optEpbDropcount)
-		out = o.AppendUint16(out, 8)
-		out = o.AppendUint64(out, e.lost)
-		out = o.AppendUint32(out, optEnd) // and a zero length
+		out = appendCountOption(out, o, optEpbDropcount, e.lost)
 	}
 	return o.AppendUint32(out, uint32(e.size()))
 }
