@@ -159,8 +159,8 @@ func runCapture(ctx context.Context, opts *CaptureOptions) error {
 	if opts.IO.IsStderrTTY() && opts.Output != "-" {
 		// As dumpcap does on a terminal: a running count, rewritten in
 		// place, gone before the summary.
-		stopProgress := progress.show(opts.IO.ErrOut, fmt.Sprintf("capturing from %s to %s: ", r.Status.Mountpoint, opts.Output), time.Second)
-		defer stopProgress()
+		progress.show(opts.IO.ErrOut, fmt.Sprintf("capturing from %s to %s: ", r.Status.Mountpoint, opts.Output), time.Second)
+		defer progress.stop()
 	}
 	live := 0
 	var lost uint64
@@ -249,7 +249,7 @@ type captureProgress struct {
 
 // show rewrites the status line on w every period until stop is called,
 // which clears it.
-func (p *captureProgress) show(w io.Writer, prefix string, period time.Duration) (stop func()) {
+func (p *captureProgress) show(w io.Writer, prefix string, period time.Duration) {
 	p.done, p.stopped = make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(p.stopped)
@@ -273,7 +273,6 @@ func (p *captureProgress) show(w io.Writer, prefix string, period time.Duration)
 			}
 		}
 	}()
-	return p.stop
 }
 
 // stop clears the status line and ends its updates; it may be called
