@@ -241,6 +241,17 @@ func TestTransparency(t *testing.T) {
 				return []string{"bindfs", "-f", src, mnt}
 			},
 		},
+		{
+			// Opens /dev/fuse and mounts in its own code: the
+			// intercept method.
+			name:  "ntfs-3g",
+			needs: []string{"ntfs-3g", "mkntfs"},
+			args: func(t *testing.T, dir, mnt, tree string) []string {
+				img := filepath.Join(dir, "img.ntfs")
+				run(t, dir, fmt.Sprintf("truncate -s %dM img.ntfs && mkntfs -q -F -f img.ntfs", 2**bigMiB+64))
+				return []string{"ntfs-3g", "-o", "no_detach", img, mnt}
+			},
+		},
 	}
 	base := t.TempDir()
 	tarball := makeTree(t, base)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -37,4 +38,50 @@ func fakeMount(mnt string) (int, error) {
 		return -1, fmt.Errorf("no fd received (%v)", err)
 	}
 	return got[0], nil
+}
+
+// fakeSelfMount does what ntfs-3g's fuse-lite and libfuse as root do, with
+// raw system calls as a static binary would: open /dev/fuse, then mount(2)
+// it. Under the intercept method the descriptor must be the socket, an
+// open of anything else must open it for real, and the mount must succeed
+// without a mount appearing; fakeSelfMount fails otherwise.
+func fakeSelfMount(mnt string) (int, error) {
+	fd, err := unix.Open("/dev/fuse", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("open /dev/fuse: %w", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+		return -1, fmt.Errorf("/dev/fuse opened as mode %#o (%v), want the socket", st.Mode, err)
+	}
+	if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil || flags&unix.FD_CLOEXEC == 0 {
+		return -1, fmt.Errorf("descriptor flags %#x (%v): O_CLOEXEC was not kept", flags, err)
+	}
+	exe, err := unix.Open("/proc/self/exe", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("open an ordinary file: %w", err)
+	}
+	unix.Close(exe)
+	data := fmt.Sprintf("fd=%d,rootmode=40000,user_id=0,group_id=0,default_permissions,allow_other,max_read=65536", fd)
+	if err := unix.Mount("fakefs", mnt, "fuse.fake", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_RDONLY, data); err != nil {
+		return -1, fmt.Errorf("mount: %w", err)
+	}
+	if mounted, err := isMountpoint(mnt); err != nil || mounted {
+		return -1, fmt.Errorf("%s is a mountpoint (%v): the mount was real", mnt, err)
+	}
+	return fd, nil
+}
+
+// isMountpoint reports whether dir is a mountpoint in this process's view.
+func isMountpoint(dir string) (bool, error) {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return false, err
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && f[4] == dir {
+			return true, nil
+		}
+	}
+	return false, nil
 }

@@ -31,3 +31,31 @@ func FuzzShimMessage(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFuseMountOptions feeds arbitrary mount(2) arguments, as a server
+// under the intercept method passes them, through fuseMountOptions: no
+// panic, no empty option, none of the connection's own options, and no
+// fsname or subtype twice.
+func FuzzFuseMountOptions(f *testing.F) {
+	f.Add("/img.ntfs", "fuse", uint64(0), "allow_other,fd=4,rootmode=40000,user_id=0,group_id=0")
+	f.Add("/dev/loop0", "fuseblk", uint64(6), "fd=4,blksize=4096,,fsname=x")
+	f.Add("", "fuse.sub", uint64(1), "subtype=y,subtype=z")
+	f.Fuzz(func(t *testing.T, source, fstype string, flags uint64, data string) {
+		seen := map[string]int{}
+		for _, o := range fuseMountOptions(source, fstype, uintptr(flags), data) {
+			name, _, _ := strings.Cut(o, "=")
+			switch name {
+			case "":
+				t.Fatalf("empty option name in %q", o)
+			case "fd", "rootmode", "user_id", "group_id", "blksize":
+				t.Fatalf("connection option %q passed on", o)
+			}
+			seen[name]++
+		}
+		for _, name := range []string{"fsname", "subtype"} {
+			if seen[name] > 1 && !strings.Contains(data, name+"=") {
+				t.Fatalf("%s added beside the data's own: %q", name, data)
+			}
+		}
+	})
+}

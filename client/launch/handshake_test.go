@@ -83,12 +83,11 @@ func handshake(t *testing.T, c *transport.SeqPacket) uint32 {
 }
 
 // fakeServer is what the test binary does as a server that mounts through
-// fusermount on PATH, the way bazil.org/fuse does: it runs fusermount3
-// with _FUSE_COMMFD=3 on a stream socketpair, receives the FUSE
-// descriptor, and answers INIT and GETATTR of a root directory until end of
-// stream.
-func fakeServer(mnt string) int {
-	fd, err := fakeMount(mnt)
+// mount, fakeMount (fusermount on PATH, the way bazil.org/fuse does) or
+// fakeSelfMount (open /dev/fuse and mount(2), as ntfs-3g does), and
+// answers INIT and GETATTR of a root directory until end of stream.
+func fakeServer(mount func(string) (int, error), mnt string) int {
+	fd, err := mount(mnt)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fake server:", err)
 		return 1

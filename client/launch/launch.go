@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -88,6 +89,7 @@ type Server struct {
 	out          *ring
 	tmp          string // private temporary directory of shim methods, or ""
 	ln           *net.UnixListener
+	ic           *interceptor // under Intercept, once the launcher handed it over
 
 	done    chan struct{} // closed when the process has been reaped
 	waitErr error         // set before done is closed
@@ -133,8 +135,11 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 			return nil, err
 		}
 	}
-	if method != DevFD && method != ShimPath && method != ShimNamespace {
+	if method != DevFD && method != ShimPath && method != ShimNamespace && method != Intercept {
 		return nil, fmt.Errorf("%w: %v", ErrBadMethod, method)
+	}
+	if method == Intercept && !interceptSupported {
+		return nil, fmt.Errorf("%w: %s needs the intercept method, which has no seccomp filter for %s", ErrUnsupported, path, runtime.GOARCH)
 	}
 	logf("launch: %s via %s (%s)", path, method, reason)
 	neverSplices, why := NeverSplices(path)
@@ -166,11 +171,24 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 
 	argv := slices.Clone(opts.Args)
 	env := append(os.Environ(), opts.Env...)
+	var handoff [2]int // Intercept: the launcher sends its listener here
 	cmd := &exec.Cmd{Path: path, SysProcAttr: &syscall.SysProcAttr{Setsid: true}}
 	mnt := fmt.Sprintf("/dev/fd/%d", DevFDNumber)
 	switch method {
 	case DevFD:
 		cmd.ExtraFiles = []*os.File{remote}
+	case Intercept:
+		if mnt, err = s.makeStandIn(); err != nil {
+			return nil, err
+		}
+		if handoff, err = unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0); err != nil {
+			return nil, fmt.Errorf("create socketpair: %w", err)
+		}
+		defer unix.Close(handoff[0])
+		child := os.NewFile(uintptr(handoff[1]), "intercept-handoff")
+		defer child.Close() // if Start fails before the launcher runs
+		cmd.ExtraFiles = []*os.File{child}
+		env = append(env, fmt.Sprintf("%s=%d", envIntercept, DevFDNumber))
 	case ShimPath, ShimNamespace:
 		shim := opts.ShimPath
 		if shim == "" {
@@ -198,9 +216,13 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	}
 	argv = PlaceMountpoint(argv, opts.Mountpoint, mnt)
 	cmd.Args = argv
-	if method == ShimNamespace {
+	switch method {
+	case ShimNamespace:
 		cmd.Path = shimExe(opts.ShimPath)
 		cmd.Args = append([]string{"fusectl-nsexec", path}, argv[1:]...)
+	case Intercept:
+		cmd.Path = shimExe(opts.ShimPath)
+		cmd.Args = append([]string{"fusectl-intercept", path}, argv[1:]...)
 	}
 	cmd.Env = env
 	if err := s.pipeOutput(cmd, opts.Stdout, opts.Stderr); err != nil {
@@ -222,11 +244,21 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	for _, f := range []*os.File{cmd.Stdout.(*os.File), cmd.Stderr.(*os.File)} {
 		f.Close()
 	}
+	if method == Intercept {
+		// Only the launcher may hold its end: a launcher that dies
+		// before sending must read as end of stream at once.
+		cmd.ExtraFiles[0].Close()
+	}
 	if method == DevFD {
 		// The child has its copy; ours would hide the server's exit
 		// from our reads.
 		s.closeRemote()
 		return s, nil
+	}
+	if method == Intercept {
+		if err := s.startInterceptor(handoff[0], mnt); err != nil {
+			return nil, err
+		}
 	}
 	wait := cmp(opts.MountTimeout, DefaultMountTimeout)
 	timer := time.NewTimer(wait)
@@ -243,7 +275,11 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	case <-ctx.Done():
 		return nil, fmt.Errorf("wait for the server to mount: %w", ctx.Err())
 	case <-timer.C:
-		return nil, fmt.Errorf("wait for the server to mount: no fusermount call within %v", wait)
+		what := "fusermount call"
+		if method == Intercept {
+			what = "mount(2) of a fuse file system"
+		}
+		return nil, fmt.Errorf("wait for the server to mount: no %s within %v", what, wait)
 	}
 	return s, nil
 }
@@ -263,28 +299,41 @@ func shimExe(p string) string {
 	return exe
 }
 
+// makeStandIn creates the private temporary directory of the methods that
+// give the server a mountpoint of fusectl's own, with that mountpoint in
+// it: an empty mnt/, which the server never really mounts.
+func (s *Server) makeStandIn() (string, error) {
+	tmp, err := os.MkdirTemp("", "fusectl-launch-")
+	if err != nil {
+		return "", fmt.Errorf("create temp dir: %w", err)
+	}
+	s.tmp = tmp
+	mnt := filepath.Join(tmp, "mnt")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		return "", fmt.Errorf("create temp dir: %w", err)
+	}
+	return mnt, nil
+}
+
 // prepareShim creates the private temporary directory of the shim methods:
 // bin/ with the shim under every fusermount name (put first on PATH), an
 // empty mnt/ as the mountpoint, and the rendezvous socket. It returns the
 // mountpoint and the environment to add.
 func (s *Server) prepareShim(shim string, env []string) (string, []string, error) {
-	tmp, err := os.MkdirTemp("", "fusectl-launch-")
+	mnt, err := s.makeStandIn()
 	if err != nil {
-		return "", nil, fmt.Errorf("create temp dir: %w", err)
+		return "", nil, err
 	}
-	s.tmp = tmp
-	bin, mnt := filepath.Join(tmp, "bin"), filepath.Join(tmp, "mnt")
-	for _, d := range []string{bin, mnt} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			return "", nil, fmt.Errorf("create temp dir: %w", err)
-		}
+	bin := filepath.Join(s.tmp, "bin")
+	if err := os.Mkdir(bin, 0o755); err != nil {
+		return "", nil, fmt.Errorf("create temp dir: %w", err)
 	}
 	for name := range shimNames {
 		if err := os.Symlink(shim, filepath.Join(bin, name)); err != nil {
 			return "", nil, fmt.Errorf("link shim: %w", err)
 		}
 	}
-	sock := filepath.Join(tmp, "shim.sock")
+	sock := filepath.Join(s.tmp, "shim.sock")
 	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: sock, Net: "unixpacket"})
 	if err != nil {
 		return "", nil, fmt.Errorf("listen for shim: %w", err)
@@ -594,6 +643,10 @@ func (s *Server) stop(ctx context.Context) error {
 				err = derr
 			}
 		}
+	}
+	if s.ic != nil {
+		// After the server: its last umount2 is answered too.
+		s.ic.stop()
 	}
 	s.waitOutput()
 	if s.tmp != "" {

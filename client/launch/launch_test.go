@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/fusectl/fusectl/internal/testenv"
 )
 
@@ -366,5 +368,95 @@ func TestWantsAutoUnmount(t *testing.T) {
 	}
 	if wantsAutoUnmount(bindfs, ShimPath) {
 		t.Error("bindfs gets -o auto_unmount under the path method")
+	}
+}
+
+// TestIntercept runs the test binary as a server that opens /dev/fuse and
+// calls mount(2) with raw system calls, as a static binary does
+// (fakeSelfMount checks what it gets): it must be served over the socket,
+// and its mount(2) arguments must come back as mount options.
+func TestIntercept(t *testing.T) {
+	if !interceptSupported {
+		t.Skip("no intercept filter for this architecture")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, Options{
+		Args:   []string{exe, "-test.run=^$", "{}"},
+		Env:    []string{envFakeServer + "=self"},
+		Method: Intercept,
+	})
+	if minor := handshake(t, s.Conn()); minor != 31 {
+		t.Errorf("minor %d, want 31", minor)
+	}
+	want := []string{"ro", "nosuid", "nodev", "default_permissions", "allow_other", "max_read=65536", "fsname=fakefs", "subtype=fake"}
+	if got := s.MountOptions(); !slices.Equal(got, want) {
+		t.Errorf("MountOptions() = %q, want %q", got, want)
+	}
+	ic := s.ic
+	if err := s.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ic.done:
+	default:
+		t.Error("the interceptor still runs after Stop")
+	}
+}
+
+// TestInterceptLauncherFails: a server the launcher cannot exec is
+// reported with the launcher's reason, and nothing but the server file is
+// left.
+func TestInterceptLauncherFails(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	bin := filepath.Join(tmp, "not-a-program")
+	if err := os.WriteFile(bin, []byte("\x7fELF, but no"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Start(context.Background(), Options{Args: []string{bin, "{}"}, Method: Intercept, Logf: t.Logf})
+	if !errors.Is(err, ErrExited) || !strings.Contains(err.Error(), "exec format error") {
+		t.Fatalf("Start: %v, want ErrExited with the launcher's reason", err)
+	}
+	if ents, _ := os.ReadDir(tmp); len(ents) != 1 {
+		t.Errorf("temp dir left behind: %v", ents)
+	}
+}
+
+// TestInterceptLauncherDies: a launcher that exits before handing over its
+// listener (here one that is not a launcher at all) is reported at once,
+// not after the hand-over's timeout.
+func TestInterceptLauncherDies(t *testing.T) {
+	notLauncher := testenv.RequireCommand(t, "false")
+	start := time.Now()
+	_, err := Start(context.Background(), Options{Args: []string{"true", "{}"}, Method: Intercept, ShimPath: notLauncher, Logf: t.Logf})
+	if !errors.Is(err, ErrExited) {
+		t.Fatalf("Start: %v, want ErrExited", err)
+	}
+	if d := time.Since(start); d >= handoffTimeout {
+		t.Errorf("Start took %v: it waited for the hand-over's timeout", d)
+	}
+}
+
+func TestFuseMountOptions(t *testing.T) {
+	for _, tt := range []struct {
+		source, fstype string
+		flags          uintptr
+		data           string
+		want           []string
+	}{
+		{"/img.ntfs", "fuse", 0, "allow_other,fd=4,rootmode=40000,user_id=0,group_id=0",
+			[]string{"allow_other", "fsname=/img.ntfs"}},
+		{"/dev/loop0", "fuseblk", unix.MS_NOSUID | unix.MS_NODEV, "fd=4,rootmode=40000,user_id=0,group_id=0,blksize=4096",
+			[]string{"nosuid", "nodev", "fsname=/dev/loop0"}},
+		{"sq", "fuse.squashfuse", unix.MS_RDONLY, "fd=5,rootmode=40000,user_id=0,group_id=0,fsname=x,subtype=y",
+			[]string{"ro", "fsname=x", "subtype=y"}},
+		{"", "fuse.s", 0, "", []string{"subtype=s"}},
+	} {
+		if got := fuseMountOptions(tt.source, tt.fstype, tt.flags, tt.data); !slices.Equal(got, tt.want) {
+			t.Errorf("fuseMountOptions(%q, %q, %#x, %q) = %q, want %q", tt.source, tt.fstype, tt.flags, tt.data, got, tt.want)
+		}
 	}
 }

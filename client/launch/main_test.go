@@ -5,7 +5,8 @@ import (
 	"testing"
 )
 
-// envFakeServer makes the test binary run fakeServer on its last argument.
+// envFakeServer makes the test binary run fakeServer on its last argument:
+// set to 1, mounting through fusermount, to "self" by itself.
 const envFakeServer = "FUSECTL_TEST_FAKESERVER"
 
 func TestMain(m *testing.M) {
@@ -14,8 +15,11 @@ func TestMain(m *testing.M) {
 	if code, ok := RunShimIfInvoked(); ok {
 		os.Exit(code)
 	}
-	if os.Getenv(envFakeServer) == "1" {
-		os.Exit(fakeServer(os.Args[len(os.Args)-1]))
+	switch os.Getenv(envFakeServer) {
+	case "1":
+		os.Exit(fakeServer(fakeMount, os.Args[len(os.Args)-1]))
+	case "self":
+		os.Exit(fakeServer(fakeSelfMount, os.Args[len(os.Args)-1]))
 	}
 	os.Exit(m.Run())
 }

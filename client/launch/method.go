@@ -25,6 +25,10 @@ const (
 	// shim bind-mounted over the real fusermount and -o auto_unmount added
 	// (libfuse2).
 	ShimNamespace
+	// Intercept answers the server's own open of /dev/fuse and mount(2)
+	// through a seccomp filter (ntfs-3g, and any server that mounts by
+	// itself); see intercept.go.
+	Intercept
 )
 
 var methodNames = [...]string{
@@ -32,6 +36,7 @@ var methodNames = [...]string{
 	DevFD:         "devfd",
 	ShimPath:      "shim-path",
 	ShimNamespace: "shim-namespace",
+	Intercept:     "intercept",
 }
 
 // String returns the name ParseMethod accepts.
@@ -42,9 +47,10 @@ func (m Method) String() string {
 	return fmt.Sprintf("method(%d)", int(m))
 }
 
-// ParseMethod parses a --method flag: auto, devfd, shim-path or
-// shim-namespace (also accepted: dev-fd, path, namespace, ns, and the
-// letters A, B, C of the reference).
+// ParseMethod parses a --method flag: auto, devfd, shim-path,
+// shim-namespace or intercept (also accepted: dev-fd, path, namespace, ns,
+// seccomp, and the letters A, B, C, D of the reference; D, an LD_PRELOAD
+// library there, is done by intercept).
 func ParseMethod(s string) (Method, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "", "auto":
@@ -55,8 +61,10 @@ func ParseMethod(s string) (Method, error) {
 		return ShimPath, nil
 	case "shim-namespace", "shimnamespace", "shim-ns", "namespace", "ns", "c":
 		return ShimNamespace, nil
+	case "intercept", "seccomp", "d":
+		return Intercept, nil
 	}
-	return Auto, fmt.Errorf("%w: %q (want auto, devfd, shim-path or shim-namespace)", ErrBadMethod, s)
+	return Auto, fmt.Errorf("%w: %q (want auto, devfd, shim-path, shim-namespace or intercept)", ErrBadMethod, s)
 }
 
 // Go modules whose presence in a binary's build information decides the
@@ -73,7 +81,8 @@ var goModules = []struct {
 // DetectMethod inspects the executable at path (looked up on PATH when it
 // has no slash) and returns the method to use with a reason for logs. A
 // binary it does not recognise gets DevFD, the method needing nothing.
-// ntfs-3g-style servers with a built-in mount routine get ErrUnsupported.
+// ntfs-3g, whose built-in mount routine opens /dev/fuse and calls mount(2)
+// itself, gets Intercept.
 func DetectMethod(path string) (Method, string, error) {
 	resolved, err := lookPath(path)
 	if err != nil {
@@ -104,7 +113,7 @@ func DetectMethod(path string) (Method, string, error) {
 		case strings.HasPrefix(l, "libfuse.so"):
 			return ShimNamespace, "links " + l + " (libfuse2 execs /bin/fusermount)", nil
 		case strings.HasPrefix(l, "libntfs-3g.so"):
-			return Auto, "", fmt.Errorf("%w: %s links %s, whose built-in mount needs LD_PRELOAD", ErrUnsupported, path, l)
+			return Intercept, "links " + l + " (its built-in fuse-lite opens /dev/fuse and mounts by itself)", nil
 		}
 	}
 	if elfContains(f, "mergerfs-fusermount") {

@@ -40,6 +40,23 @@ func squashImage(t *testing.T) string {
 	return img
 }
 
+// ntfsImage makes an empty NTFS image.
+func ntfsImage(t *testing.T) string {
+	t.Helper()
+	testenv.RequireCommand(t, "mkntfs")
+	img := filepath.Join(t.TempDir(), "img.ntfs")
+	if err := os.WriteFile(img, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, 16<<20); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mkntfs", "-q", "-F", "-f", img).CombinedOutput(); err != nil {
+		t.Fatalf("mkntfs: %v\n%s", err, out)
+	}
+	return img
+}
+
 // TestRealServers starts real FUSE servers over the socketpair with the
 // method Auto picks (or a forced one), runs INIT and GETATTR(1), and stops
 // them, checking that nothing is left behind.
@@ -88,6 +105,22 @@ exec `+bin+` "$@"
 		{name: "jacobsa-memfs", build: "github.com/jacobsa/fuse/samples/mount_memfs", want: DevFD, args: func(t *testing.T, bin string) []string {
 			return []string{bin, "--mount_point", "{}"}
 		}},
+		// ntfs-3g opens /dev/fuse and calls mount(2) in its own code.
+		{name: "ntfs-3g", cmd: "ntfs-3g", want: Intercept, args: func(t *testing.T, bin string) []string {
+			return []string{bin, "-o", "no_detach", ntfsImage(t), "{}"}
+		}},
+		// As root, libfuse 3 and 2 and jacobsa/fuse mount by themselves
+		// when given a directory (without auto_unmount): a static Go
+		// binary among them, which LD_PRELOAD could not reach.
+		{name: "squashfuse-intercept", cmd: "squashfuse", method: Intercept, want: Intercept, args: func(t *testing.T, bin string) []string {
+			return []string{bin, "-f", squashImage(t), "{}"}
+		}},
+		{name: "bindfs-intercept", cmd: "bindfs", method: Intercept, want: Intercept, args: func(t *testing.T, bin string) []string {
+			return []string{bin, "-f", dataDir(t), "{}"}
+		}},
+		{name: "jacobsa-memfs-intercept", build: "github.com/jacobsa/fuse/samples/mount_memfs", method: Intercept, want: Intercept, args: func(t *testing.T, bin string) []string {
+			return []string{bin, "--mount_point", "{}"}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -100,7 +133,9 @@ exec `+bin+` "$@"
 			} else {
 				bin = testenv.RequireCommand(t, tt.cmd)
 			}
-			if tt.want == ShimNamespace {
+			if tt.want == ShimNamespace || tt.want == Intercept {
+				// Intercept: the servers above mount by themselves
+				// only as root, and Debian's ntfs-3g is setuid.
 				testenv.RequireRoot(t)
 			}
 			if tt.method == Auto {

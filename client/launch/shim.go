@@ -50,11 +50,14 @@ const (
 // fusermount, fusermount3 or mergerfs-fusermount (argv[0] basename), or
 // with FUSECTL_SHIM=1, it acts as the fake fusermount and returns its exit
 // code with ok=true; the caller must then exit with that code. When invoked
-// by Start as the namespace launcher it execs the server and does not
-// return unless that fails. Otherwise it returns ok=false at once.
+// by Start as the namespace or intercept launcher it execs the server and
+// does not return unless that fails. Otherwise it returns ok=false at once.
 func RunShimIfInvoked() (exitCode int, ok bool) {
 	if targets, set := os.LookupEnv(envNSExec); set {
 		return runNSExec(targets, os.Args[1:]), true
+	}
+	if handoff, set := os.LookupEnv(envIntercept); set {
+		return runIntercept(handoff, os.Args[1:]), true
 	}
 	if !shimNames[filepath.Base(os.Args[0])] && os.Getenv(EnvShim) != "1" {
 		return 0, false
@@ -225,10 +228,7 @@ func splitOptions(v string) []string {
 // fake fusermount makes (see runShim), exist only in the server's private
 // namespace and vanish with it; the real fusermount is never touched.
 func runNSExec(targets string, argv []string) int {
-	fail := func(format string, args ...any) int {
-		fmt.Fprintf(os.Stderr, "fusectl namespace launcher: "+format+"\n", args...)
-		return 127
-	}
+	fail := launcherFail("namespace")
 	if len(argv) == 0 {
 		return fail("no server command")
 	}
@@ -250,14 +250,30 @@ func runNSExec(targets string, argv []string) int {
 		}
 	}
 	// envNSMount stays, for the fake fusermount the server will run.
+	err = syscall.Exec(argv[0], argv, environWithout(envNSExec))
+	return fail("exec %s: %v", argv[0], err)
+}
+
+// launcherFail returns the error reporter of a launcher: its message on
+// stderr, which Start shows as the server's output, and exit status 127,
+// as a shell gives for a command it cannot run.
+func launcherFail(name string) func(format string, args ...any) int {
+	return func(format string, args ...any) int {
+		fmt.Fprintf(os.Stderr, "fusectl "+name+" launcher: "+format+"\n", args...)
+		return 127
+	}
+}
+
+// environWithout is the environment less the variable name, which was
+// meant for a launcher and not for the server it execs.
+func environWithout(name string) []string {
 	env := make([]string, 0, len(os.Environ()))
 	for _, e := range os.Environ() {
-		if !strings.HasPrefix(e, envNSExec+"=") {
+		if !strings.HasPrefix(e, name+"=") {
 			env = append(env, e)
 		}
 	}
-	err = syscall.Exec(argv[0], argv, env)
-	return fail("exec %s: %v", argv[0], err)
+	return env
 }
 
 // fusermountTargets returns the real fusermount executables a FUSE library

@@ -23,16 +23,34 @@ func TestNamespaceUnprivileged(t *testing.T) {
 	if b, err := os.ReadFile("/proc/sys/user/max_user_namespaces"); err != nil || strings.TrimSpace(string(b)) == "0" {
 		testenv.Skip(t, "user namespaces disabled")
 	}
+	runAsNobody(t, "TestNamespaceUnprivilegedChild")
+}
+
+// TestInterceptUnprivileged runs TestIntercept as nobody: without
+// CAP_SYS_ADMIN the launcher must set no_new_privs to install its filter,
+// and fusectl must still read the server's memory.
+func TestInterceptUnprivileged(t *testing.T) {
+	testenv.RequireRoot(t)
+	if !interceptSupported {
+		t.Skip("no intercept filter for this architecture")
+	}
+	runAsNobody(t, "TestIntercept")
+}
+
+// runAsNobody runs one test of a copy of the test binary as nobody and
+// fails unless it passes.
+func runAsNobody(t *testing.T, test string) {
+	t.Helper()
 	// A directory nobody can use: the binary, its temp dirs.
 	dir, bin := testenv.NobodyDir(t, "fusectl-nobody-")
 	tmp := filepath.Join(dir, "tmp")
 	testenv.MkdirNobody(t, tmp)
-	cmd := exec.Command(bin, "-test.run=^TestNamespaceUnprivilegedChild$", "-test.v")
+	cmd := exec.Command(bin, "-test.run=^"+test+"$", "-test.v")
 	cmd.Env = append(os.Environ(), envAsNobody+"=1", "TMPDIR="+tmp, "HOME="+tmp)
 	testenv.AsNobody(cmd)
 	out, err := cmd.CombinedOutput()
 	t.Logf("as nobody:\n%s", out)
-	if err != nil || !strings.Contains(string(out), "--- PASS: TestNamespaceUnprivilegedChild") {
+	if err != nil || !strings.Contains(string(out), "--- PASS: "+test) {
 		t.Fatalf("unprivileged run failed: %v", err)
 	}
 }

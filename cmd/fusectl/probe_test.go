@@ -25,7 +25,7 @@ func TestNewCmdProbe(t *testing.T) {
 		{name: "no dash", cli: "squashfuse img {}", wantErr: "missing -- before the server command"},
 		{name: "no server", cli: "--json --", wantErr: "missing server command after --"},
 		{name: "operand", cli: "/a -- x", wantErr: "probe takes no arguments before --, got 1"},
-		{name: "bad method", cli: "--method magic -- x", wantErr: `--method: unknown launch method: "magic" (want auto, devfd, shim-path or shim-namespace)`},
+		{name: "bad method", cli: "--method magic -- x", wantErr: `--method: unknown launch method: "magic" (want auto, devfd, shim-path, shim-namespace or intercept)`},
 		{name: "unknown flag", cli: "--frob -- x", wantErr: "unknown flag: --frob"},
 	}
 	for _, tt := range tests {

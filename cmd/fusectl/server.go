@@ -35,9 +35,12 @@ type ServerFlags struct {
 	method string
 }
 
+// methodUsage is the help of every --method flag.
+const methodUsage = "how the server gets its socket: auto, devfd, shim-path, shim-namespace, intercept"
+
 // bind adds the shared flags to cmd.
 func (s *ServerFlags) bind(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&s.method, "method", "auto", "how the server gets its socket: auto, devfd, shim-path, shim-namespace")
+	cmd.Flags().StringVar(&s.method, "method", "auto", methodUsage)
 	cmd.Flags().StringVar(&s.RecordPath, "record", "", "record the session to this .fcap `file`")
 	cmd.Flags().BoolVar(&s.ServerOutput, "server-output", false, "pass the server's output through to standard error")
 	cmd.Flags().BoolVarP(&s.Verbose, "verbose", "v", false, "log what the launcher and the client do")
