@@ -57,11 +57,22 @@ func fakeSelfMount(mnt string) (int, error) {
 	if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil || flags&unix.FD_CLOEXEC == 0 {
 		return -1, fmt.Errorf("descriptor flags %#x (%v): O_CLOEXEC was not kept", flags, err)
 	}
-	exe, err := unix.Open("/proc/self/exe", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return -1, fmt.Errorf("open an ordinary file: %w", err)
+	// Ordinary opens: the filter lets those that only read pass
+	// unseen (TestIntercept counts), and fusectl lets a read-write one
+	// run.
+	for range 100 {
+		exe, err := unix.Open("/proc/self/exe", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return -1, fmt.Errorf("open an ordinary file: %w", err)
+		}
+		unix.Close(exe)
 	}
-	unix.Close(exe)
+	rw, err := os.CreateTemp("", "fusectl-intercept-")
+	if err != nil {
+		return -1, fmt.Errorf("open an ordinary file read-write: %w", err)
+	}
+	rw.Close()
+	os.Remove(rw.Name())
 	data := fmt.Sprintf("fd=%d,rootmode=40000,user_id=0,group_id=0,default_permissions,allow_other,max_read=65536", fd)
 	if err := unix.Mount("fakefs", mnt, "fuse.fake", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_RDONLY, data); err != nil {
 		return -1, fmt.Errorf("mount: %w", err)

@@ -78,27 +78,71 @@ type seccompAddFD struct {
 // interceptFilter returns the seccomp program: notify on the calls the
 // method answers, allow everything else, and allow every call of another
 // architecture's ABI (a 32-bit server under a 64-bit kernel) untouched.
+// An open or openat notifies only when it asks for O_RDWR, as every FUSE
+// library opens /dev/fuse: a server that opens a file per request (bindfs
+// opening what it mirrors, and every opendir) mostly reads or writes only,
+// and those calls then cost nothing.
 func interceptFilter() []unix.SockFilter {
-	nrs := append([]uint32{unix.SYS_OPENAT, unix.SYS_OPENAT2, unix.SYS_MOUNT, unix.SYS_UMOUNT2, unix.SYS_FSOPEN}, archSyscalls...)
 	const (
-		ld  = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
-		jeq = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
-		ret = unix.BPF_RET | unix.BPF_K
+		ld   = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
+		jeq  = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
+		ja   = unix.BPF_JMP | unix.BPF_JA
+		and  = unix.BPF_ALU | unix.BPF_AND | unix.BPF_K
+		ret  = unix.BPF_RET | unix.BPF_K
+		arch = 4  // offsetof(struct seccomp_data, arch)
+		nr   = 0  // offsetof(struct seccomp_data, nr)
+		args = 16 // offsetof(struct seccomp_data, args); the low half of each on little-endian machines
 	)
-	n := len(nrs)
-	prog := []unix.SockFilter{
-		{Code: ld, K: 4}, // seccomp_data.arch
-		{Code: jeq, Jt: 0, Jf: uint8(n + 1), K: auditArch},
-		{Code: ld, K: 0}, // seccomp_data.nr
+	// Jumps go forward only; targets are labels, resolved below.
+	type insn struct {
+		unix.SockFilter
+		jt, jf, to string // labels; "" is the next instruction
+		label      string // of this instruction
 	}
-	for i, nr := range nrs {
-		// Past the remaining comparisons and the allow.
-		prog = append(prog, unix.SockFilter{Code: jeq, Jt: uint8(n - i), Jf: 0, K: nr})
+	p := []insn{
+		{SockFilter: unix.SockFilter{Code: ld, K: arch}},
+		{SockFilter: unix.SockFilter{Code: jeq, K: auditArch}, jf: "allow"},
+		{SockFilter: unix.SockFilter{Code: ld, K: nr}},
+		{SockFilter: unix.SockFilter{Code: jeq, K: unix.SYS_OPENAT}, jt: "openat"},
 	}
-	return append(prog,
-		unix.SockFilter{Code: ret, K: unix.SECCOMP_RET_ALLOW},
-		unix.SockFilter{Code: ret, K: unix.SECCOMP_RET_USER_NOTIF},
+	if open := sysOpen; open >= 0 { // a variable: -1 is no uint32
+		p = append(p, insn{SockFilter: unix.SockFilter{Code: jeq, K: uint32(open)}, jt: "open"})
+	}
+	for _, n := range []uint32{unix.SYS_OPENAT2, unix.SYS_MOUNT, unix.SYS_UMOUNT2, unix.SYS_FSOPEN} {
+		p = append(p, insn{SockFilter: unix.SockFilter{Code: jeq, K: n}, jt: "notify"})
+	}
+	p = append(p,
+		insn{SockFilter: unix.SockFilter{Code: ja}, to: "allow"},
+		insn{SockFilter: unix.SockFilter{Code: ld, K: args + 8*2}, label: "openat"},
+		insn{SockFilter: unix.SockFilter{Code: ja}, to: "flags"},
+		insn{SockFilter: unix.SockFilter{Code: ld, K: args + 8*1}, label: "open"},
+		insn{SockFilter: unix.SockFilter{Code: and, K: unix.O_ACCMODE}, label: "flags"},
+		insn{SockFilter: unix.SockFilter{Code: jeq, K: unix.O_RDWR}, jt: "notify", jf: "allow"},
+		insn{SockFilter: unix.SockFilter{Code: ret, K: unix.SECCOMP_RET_ALLOW}, label: "allow"},
+		insn{SockFilter: unix.SockFilter{Code: ret, K: unix.SECCOMP_RET_USER_NOTIF}, label: "notify"},
 	)
+	at := map[string]int{}
+	for i, in := range p {
+		if in.label != "" {
+			at[in.label] = i
+		}
+	}
+	// off is the jump from instruction i to label l: 0 for the next one.
+	off := func(i int, l string) uint32 {
+		if l == "" {
+			return 0
+		}
+		return uint32(at[l] - i - 1)
+	}
+	prog := make([]unix.SockFilter, len(p))
+	for i, in := range p {
+		prog[i] = in.SockFilter
+		prog[i].Jt, prog[i].Jf = uint8(off(i, in.jt)), uint8(off(i, in.jf))
+		if in.to != "" {
+			prog[i].K = off(i, in.to)
+		}
+	}
+	return prog
 }
 
 // runIntercept is the intercept launcher. It runs on one locked thread:
@@ -152,6 +196,9 @@ type interceptor struct {
 	mnt     string
 	done    chan struct{}
 	mounted bool // a fuse mount(2) was answered; serve's own
+	// answered counts the notifications, each a round trip that the
+	// server's call paid; serve's own until done closes.
+	answered int
 }
 
 // newInterceptor makes the pipe that stops serve; serve owns listener from
@@ -169,6 +216,7 @@ func newInterceptor(s *Server, listener int, mnt string) (*interceptor, error) {
 // listener hangs up) or stop is called.
 func (ic *interceptor) serve() {
 	defer close(ic.done)
+	defer func() { ic.s.logf("launch: intercept: answered %d of the server's calls", ic.answered) }()
 	defer unix.Close(ic.listener)
 	defer unix.Close(ic.stopR)
 	fds := []unix.PollFd{{Fd: int32(ic.listener), Events: unix.POLLIN}, {Fd: int32(ic.stopR), Events: unix.POLLIN}}
@@ -193,6 +241,7 @@ func (ic *interceptor) serve() {
 				}
 				continue
 			}
+			ic.answered++
 			ic.answer(&n)
 			continue
 		}
@@ -215,7 +264,7 @@ func (ic *interceptor) answer(n *seccompNotif) {
 	resp := seccompResp{id: n.id, flags: unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE}
 	arg := func(i int) uintptr { return uintptr(n.args[i]) }
 	switch {
-	case isOpen(n.nr):
+	case n.nr == sysOpen || n.nr == unix.SYS_OPENAT || n.nr == unix.SYS_OPENAT2:
 		pathArg, flags := 1, int(n.args[2])
 		if n.nr != unix.SYS_OPENAT && n.nr != unix.SYS_OPENAT2 {
 			pathArg, flags = 0, int(n.args[1]) // open(2)
@@ -458,7 +507,7 @@ func (s *Server) startInterceptor(handoff int, mnt string) error {
 		// The launcher failed and exited; its message is in the output.
 		<-s.done
 		s.waitOutput()
-		return fmt.Errorf("%w: %v: %s", ErrExited, s.waitErr, outputTail(s.out.Bytes()))
+		return s.exitedError()
 	}
 	if real, err := filepath.EvalSymlinks(mnt); err == nil {
 		mnt = real

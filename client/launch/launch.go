@@ -60,7 +60,9 @@ type Options struct {
 	Method Method
 	// Stdout and Stderr receive the server's output as it comes, in
 	// addition to the ring buffer behind Server.Output. They are written
-	// from one goroutine at a time.
+	// from one goroutine at a time. When either is set, the caller has
+	// seen the output, and an error from a server that exited does not
+	// repeat it.
 	Stdout, Stderr io.Writer
 	// Env is added to the inherited environment of the server.
 	Env []string
@@ -87,6 +89,7 @@ type Server struct {
 	logf         func(string, ...any)
 	grace        time.Duration
 	out          *ring
+	outShown     bool   // the caller gets the output as it comes
 	tmp          string // private temporary directory of shim methods, or ""
 	ln           *net.UnixListener
 	ic           *interceptor // under Intercept, once the launcher handed it over
@@ -225,6 +228,7 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 		cmd.Args = append([]string{"fusectl-intercept", path}, argv[1:]...)
 	}
 	cmd.Env = env
+	s.outShown = opts.Stdout != nil || opts.Stderr != nil
 	if err := s.pipeOutput(cmd, opts.Stdout, opts.Stderr); err != nil {
 		return nil, err
 	}
@@ -270,7 +274,7 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 		case <-s.handed:
 		default:
 			s.waitOutput()
-			return nil, fmt.Errorf("%w: %v: %s", ErrExited, s.waitErr, outputTail(s.out.Bytes()))
+			return nil, s.exitedError()
 		}
 	case <-ctx.Done():
 		return nil, fmt.Errorf("wait for the server to mount: %w", ctx.Err())
@@ -531,6 +535,15 @@ func addAutoUnmount(args []string) []string {
 		return args
 	}
 	return slices.Concat(args[:1], []string{"-o", "auto_unmount"}, args[1:])
+}
+
+// exitedError says that the server exited before it could be used, with
+// the end of its output unless the caller has seen it already.
+func (s *Server) exitedError() error {
+	if s.outShown {
+		return fmt.Errorf("%w: %v (its output is above)", ErrExited, s.waitErr)
+	}
+	return fmt.Errorf("%w: %v: %s", ErrExited, s.waitErr, outputTail(s.out.Bytes()))
 }
 
 // outputTail returns the last lines of server output for an error message.
