@@ -16,6 +16,7 @@ import (
 
 	"github.com/fusectl/fusectl/abi"
 	"github.com/fusectl/fusectl/capture"
+	"github.com/fusectl/fusectl/client/launch"
 	"github.com/fusectl/fusectl/decode"
 	"github.com/fusectl/fusectl/internal/testenv"
 )
@@ -399,5 +400,43 @@ func TestCutListing(t *testing.T) {
 	})
 	if cut == 0 {
 		t.Error("no READDIR reply ends in a record cut short: the test shows nothing")
+	}
+}
+
+// TestLaterMounts: a server that mirrors a directory (bindfs) sees what is
+// mounted there after it started, as it does without fusectl, whatever
+// the launch method. The namespace method's private mount namespace hid
+// such mounts while it was private rather than a slave of the host's.
+func TestLaterMounts(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.RequireCommand(t, "bindfs")
+	for _, method := range []launch.Method{launch.Auto, launch.ShimNamespace} {
+		t.Run(method.String(), func(t *testing.T) {
+			src := t.TempDir()
+			sub := filepath.Join(src, "sub")
+			if err := os.Mkdir(sub, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			// Shared, as / is under systemd: mounts below propagate to
+			// the namespace copies that are its slaves.
+			if err := unix.Mount(src, src, "", unix.MS_BIND, ""); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { unix.Unmount(src, unix.MNT_DETACH) })
+			if err := unix.Mount("", src, "", unix.MS_SHARED, ""); err != nil {
+				t.Fatal(err)
+			}
+			_, mnt := startMount(t, []string{"bindfs", "-f", src, "{}"}, Options{Method: method})
+			if err := unix.Mount("tmpfs", sub, "tmpfs", 0, ""); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { unix.Unmount(sub, unix.MNT_DETACH) })
+			if err := os.WriteFile(filepath.Join(sub, "later.txt"), []byte("mounted later\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if got := run(t, "/", "cat "+filepath.Join(mnt, "sub", "later.txt")); got != "mounted later" {
+				t.Errorf("through bindfs: %q, want the file of the later mount", got)
+			}
+		})
 	}
 }

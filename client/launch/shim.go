@@ -233,9 +233,12 @@ func runNSExec(targets string, argv []string) int {
 		return fail("no server command")
 	}
 	// Keep the bind mounts from propagating to the host namespace, in
-	// case / is a shared mount.
-	if err := unix.Mount("none", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		return fail("make mounts private: %v", err)
+	// case / is a shared mount (as under systemd), while the host's later
+	// mounts still reach the server: a server that mirrors a directory
+	// (bindfs, mergerfs) must see what is mounted there after it started,
+	// as it would without fusectl.
+	if err := unix.Mount("none", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
+		return fail("make mounts slaves: %v", err)
 	}
 	self, err := os.Executable()
 	if err != nil {
