@@ -248,15 +248,15 @@ func TestBindfs(t *testing.T) {
 	testenv.RequireCommand(t, "bindfs")
 	dir, big := dataDir(t)
 	c, srv := startReal(t, []string{"bindfs", "-f", dir, "{}"}, Options{}, launch.Options{})
-	if srv.Method() != launch.ShimNamespace {
-		t.Errorf("method %v, want the namespace shim", srv.Method())
+	if srv.Method() != launch.Intercept {
+		t.Errorf("method %v, want intercept", srv.Method())
 	}
 	if in := c.Init(); in.Minor != 19 || in.ReplySize != 24 {
 		t.Errorf("libfuse2 INIT: %d.%d, %d-byte reply", in.Major, in.Minor, in.ReplySize)
 	}
 	t.Logf("bindfs mount options: %v", srv.MountOptions())
 	if len(srv.MountOptions()) == 0 {
-		t.Error("no mount options seen through the shim")
+		t.Error("no mount options seen in its mount(2)")
 	}
 	fsys := NewFS(c, FSOptions{})
 	checkReadOnlyTree(t, fsys, big)

@@ -202,7 +202,7 @@ type transparencyCase struct {
 	// args returns the server command line for an instance whose private
 	// files live in dir, mounting at mnt (direct) or "{}" (fusectl).
 	args func(t *testing.T, dir, mnt, tree string) []string
-	// method forces the launch method (libfuse2 needs the namespace).
+	// opts are the interposer's options (a forced launch method, say).
 	opts Options
 }
 

@@ -8,13 +8,20 @@
 //   - [DevFD]: the mountpoint argument is /dev/fd/3, which libfuse3 ≥ 3.3,
 //     go-fuse ≥ 2.2 and jacobsa/fuse take as "the FUSE connection is this
 //     descriptor". No privilege, no mount.
-//   - [ShimPath]: a fake fusermount first on PATH (bazil.org/fuse, mergerfs).
+//   - [ShimPath]: a fake fusermount first on PATH (bazil.org/fuse).
 //     The fake is this very executable: [RunShimIfInvoked] makes a program
 //     behave as fusermount when it is invoked under that name.
 //   - [ShimNamespace]: for libfuse2, which execs the absolute path
 //     /bin/fusermount, the server runs in a private mount namespace in which
 //     the shim is bind-mounted over the real fusermount, with
 //     -o auto_unmount added so that libfuse uses fusermount even as root.
+//   - [Intercept]: for servers that open /dev/fuse and call mount(2)
+//     themselves (ntfs-3g; libfuse2 and mergerfs, which then need no
+//     fusermount at all), a seccomp filter turns those calls into
+//     notifications that Start answers: the open gets the socket, the
+//     mount succeeds without mounting. The launcher that installs the
+//     filter is this executable too. Auto prefers it to both shims where
+//     it has a filter for the architecture.
 //
 // The shim works in rendezvous mode: Start listens on a SOCK_SEQPACKET
 // socket in a private temporary directory and puts its path in the
@@ -27,6 +34,6 @@
 // servers that close stray descriptors, and daemonizing.
 //
 // [DetectMethod] picks a method from the executable: ELF DT_NEEDED entries
-// (libfuse.so.2, libfuse3.so.3) and Go build information (go-fuse, jacobsa,
-// bazil).
+// (libfuse.so.2, libfuse3.so.3, libntfs-3g) and Go build information
+// (go-fuse, jacobsa, bazil).
 package launch

@@ -524,7 +524,7 @@ func wantsAutoUnmount(path string, method Method) bool {
 	if _, isGo := goModulesOf(path); isGo {
 		return false
 	}
-	return method == ShimNamespace || isMergerfs(path)
+	return method == ShimNamespace || method == ShimPath && isMergerfs(path)
 }
 
 // addAutoUnmount inserts -o auto_unmount right after the program name,

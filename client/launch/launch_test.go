@@ -148,7 +148,7 @@ func TestDetectMethod(t *testing.T) {
 	for _, c := range []struct {
 		cmd  string
 		want Method
-	}{{"squashfuse", DevFD}, {"fuse-overlayfs", DevFD}, {"bindfs", ShimNamespace}} {
+	}{{"squashfuse", DevFD}, {"fuse-overlayfs", DevFD}, {"bindfs", Intercept}, {"ntfs-3g", Intercept}} {
 		if p, err := exec.LookPath(c.cmd); err == nil {
 			cases = append(cases, struct {
 				path string

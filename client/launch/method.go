@@ -19,15 +19,16 @@ const (
 	// DevFD passes the socket as inherited descriptor 3 and /dev/fd/3 as
 	// the mountpoint (libfuse3, go-fuse, jacobsa/fuse).
 	DevFD
-	// ShimPath puts a fake fusermount first on PATH (bazil, mergerfs).
+	// ShimPath puts a fake fusermount first on PATH (bazil; mergerfs
+	// where Intercept has no filter).
 	ShimPath
 	// ShimNamespace runs the server in a private mount namespace with the
 	// shim bind-mounted over the real fusermount and -o auto_unmount added
-	// (libfuse2).
+	// (libfuse2 where Intercept has no filter).
 	ShimNamespace
 	// Intercept answers the server's own open of /dev/fuse and mount(2)
-	// through a seccomp filter (ntfs-3g, and any server that mounts by
-	// itself); see intercept.go.
+	// through a seccomp filter (ntfs-3g, libfuse2, mergerfs, and any
+	// server that mounts by itself); see intercept.go.
 	Intercept
 )
 
@@ -81,8 +82,11 @@ var goModules = []struct {
 // DetectMethod inspects the executable at path (looked up on PATH when it
 // has no slash) and returns the method to use with a reason for logs. A
 // binary it does not recognise gets DevFD, the method needing nothing.
-// ntfs-3g, whose built-in mount routine opens /dev/fuse and calls mount(2)
-// itself, gets Intercept.
+// Servers that open /dev/fuse and call mount(2) themselves get Intercept:
+// ntfs-3g always does, and libfuse2 and mergerfs's fork do as root and
+// without auto_unmount (elsewhere the mount(2) Intercept fakes is the one
+// that fails with EPERM, and they never reach fusermount). Where Intercept
+// has no filter they get the namespace or PATH shim instead.
 func DetectMethod(path string) (Method, string, error) {
 	resolved, err := lookPath(path)
 	if err != nil {
@@ -111,12 +115,18 @@ func DetectMethod(path string) (Method, string, error) {
 		case strings.HasPrefix(l, "libfuse3.so"):
 			return DevFD, "links " + l + " (libfuse3 takes /dev/fd/N)", nil
 		case strings.HasPrefix(l, "libfuse.so"):
+			if interceptSupported {
+				return Intercept, "links " + l + " (libfuse2 mounts by itself as root, else execs /bin/fusermount)", nil
+			}
 			return ShimNamespace, "links " + l + " (libfuse2 execs /bin/fusermount)", nil
 		case strings.HasPrefix(l, "libntfs-3g.so"):
 			return Intercept, "links " + l + " (its built-in fuse-lite opens /dev/fuse and mounts by itself)", nil
 		}
 	}
 	if elfContains(f, "mergerfs-fusermount") {
+		if interceptSupported {
+			return Intercept, "bundles a libfuse2 fork that mounts by itself as root", nil
+		}
 		return ShimPath, "bundles a libfuse2 fork that runs mergerfs-fusermount from PATH", nil
 	}
 	return DevFD, "no FUSE library recognised: trying devfd", nil

@@ -79,7 +79,7 @@ func TestRealServers(t *testing.T) {
 			os.Mkdir(w, 0o755)
 			return []string{bin, "-f", "-o", "lowerdir=" + l + ",upperdir=" + u + ",workdir=" + w, "{}"}
 		}},
-		{name: "bindfs", cmd: "bindfs", want: ShimNamespace, args: func(t *testing.T, bin string) []string {
+		{name: "bindfs", cmd: "bindfs", want: Intercept, args: func(t *testing.T, bin string) []string {
 			return []string{bin, "-f", dataDir(t), "{}"}
 		}},
 		{name: "squashfuse-namespace", cmd: "squashfuse", method: ShimNamespace, want: ShimNamespace, args: func(t *testing.T, bin string) []string {
@@ -115,7 +115,7 @@ exec `+bin+` "$@"
 		{name: "squashfuse-intercept", cmd: "squashfuse", method: Intercept, want: Intercept, args: func(t *testing.T, bin string) []string {
 			return []string{bin, "-f", squashImage(t), "{}"}
 		}},
-		{name: "bindfs-intercept", cmd: "bindfs", method: Intercept, want: Intercept, args: func(t *testing.T, bin string) []string {
+		{name: "bindfs-namespace", cmd: "bindfs", method: ShimNamespace, want: ShimNamespace, args: func(t *testing.T, bin string) []string {
 			return []string{bin, "-f", dataDir(t), "{}"}
 		}},
 		{name: "jacobsa-memfs-intercept", build: "github.com/jacobsa/fuse/samples/mount_memfs", method: Intercept, want: Intercept, args: func(t *testing.T, bin string) []string {

@@ -14,9 +14,11 @@ import (
 // on behalf of TestNamespaceUnprivileged.
 const envAsNobody = "FUSECTL_TEST_AS_NOBODY"
 
-// TestNamespaceUnprivileged runs the namespace method without privilege:
-// a copy of the test binary runs as nobody and starts bindfs, which then
-// goes through a user namespace (unshare -Urm style).
+// TestNamespaceUnprivileged runs bindfs without privilege: a copy of the
+// test binary runs as nobody and starts it by the namespace method, which
+// then goes through a user namespace (unshare -Urm style), and by the
+// method auto picks, intercept, where libfuse2's mount(2) is answered
+// although nobody may not mount.
 func TestNamespaceUnprivileged(t *testing.T) {
 	testenv.RequireRoot(t)
 	testenv.RequireCommand(t, "bindfs")
@@ -63,9 +65,17 @@ func TestNamespaceUnprivilegedChild(t *testing.T) {
 	if os.Geteuid() == 0 {
 		t.Fatal("running as root")
 	}
-	s := startServer(t, Options{Args: []string{"bindfs", "-f", dataDir(t), "{}"}})
-	if s.Method() != ShimNamespace {
-		t.Fatalf("method %v", s.Method())
+	for _, m := range []Method{ShimNamespace, Auto} {
+		t.Run(m.String(), func(t *testing.T) {
+			s := startServer(t, Options{Args: []string{"bindfs", "-f", dataDir(t), "{}"}, Method: m})
+			want := m
+			if m == Auto {
+				want = Intercept
+			}
+			if s.Method() != want {
+				t.Fatalf("method %v, want %v", s.Method(), want)
+			}
+			handshake(t, s.Conn())
+		})
 	}
-	handshake(t, s.Conn())
 }

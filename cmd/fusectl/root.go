@@ -81,8 +81,9 @@ func NewCmdRoot(f *Factory) *cobra.Command {
 
 // Main runs fusectl and returns its exit status.
 func Main() int {
-	// fusectl is its own fake fusermount and namespace launcher for servers
-	// that cannot take /dev/fd/N; those invocations never reach cobra.
+	// fusectl is its own fake fusermount and namespace and intercept
+	// launcher for servers that cannot take /dev/fd/N; those invocations
+	// never reach cobra.
 	if code, ok := launch.RunShimIfInvoked(); ok {
 		return code
 	}
