@@ -60,7 +60,7 @@ type Status struct {
 	ServerPid  int       `json:"server_pid"`
 	Pid        int       `json:"pid"` // the fusectl process
 	Method     string    `json:"method"`
-	Minor      uint32    `json:"minor"`
+	Conn       uint32    `json:"conn"` // see FUSEMount.Conn
 	Started    time.Time `json:"started"`
 	Requests   uint64    `json:"requests"`
 	Replies    uint64    `json:"replies"`
@@ -133,7 +133,7 @@ func (m *Mount) Status() Status {
 		ServerPid:  m.server.Pid(),
 		Pid:        os.Getpid(),
 		Method:     m.server.Method().String(),
-		Minor:      m.km.minor,
+		Conn:       m.km.conn,
 		Started:    m.started,
 		Requests:   m.stat.requests.Load(),
 		Replies:    m.stat.replies.Load(),

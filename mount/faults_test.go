@@ -156,7 +156,7 @@ func TestFaultServerStoppedThenSIGTERM(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(stuckAfter)
-	for n, _ := Waiting(fm.Minor); n < 2; n, _ = Waiting(fm.Minor) {
+	for n, _ := Waiting(fm.Conn()); n < 2; n, _ = Waiting(fm.Conn()) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d requests waiting on the stopped server, want 2", n)
 		}

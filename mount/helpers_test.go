@@ -122,7 +122,7 @@ func requireNotMounted(t testing.TB, mnt string) {
 		if fm.Mountpoint == mnt {
 			t.Errorf("%s still mounted (%s)", mnt, fm.FSType)
 			// Do not leave it for the next test.
-			AbortConnection(fm.Minor)
+			AbortConnection(fm.Conn())
 			Abort(mnt)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +23,11 @@ type kernelOptions struct {
 	fsname  string   // mount source, shown in mountinfo
 	subtype string   // type is "fuse.<subtype>"
 	maxRead int      // max_read, 0 if not given
+	// blkdev mounts type fuseblk, on the block device named by fsname:
+	// the kernel then sends DESTROY at unmount and waits for the server
+	// to answer it, so the device is clean when umount returns (ntfs-3g,
+	// exfat-fuse). Root only.
+	blkdev bool
 	// fusermount holds every option in fusermount3's own -o syntax.
 	fusermount []string
 }
@@ -81,6 +87,17 @@ func parseMountOptions(opts []string) (ko kernelOptions, ignored []string, err e
 					ko.maxRead = n
 				}
 				ko.data = append(ko.data, o)
+			case "blkdev":
+				if hasVal {
+					return ko, nil, fmt.Errorf("mount option %q takes no value", o)
+				}
+				if os.Geteuid() != 0 {
+					// fusermount3 mounts fuseblk for root only.
+					ignored = append(ignored, o)
+					continue
+				}
+				ko.blkdev = true
+				continue
 			case "fsname":
 				ko.fsname = val
 			case "subtype":
@@ -94,15 +111,30 @@ func parseMountOptions(opts []string) (ko kernelOptions, ignored []string, err e
 			ko.fusermount = append(ko.fusermount, o)
 		}
 	}
+	if !ko.blkdev {
+		// Type fuse refuses blksize.
+		ko.data = slices.DeleteFunc(ko.data, func(o string) bool {
+			if strings.HasPrefix(o, "blksize=") {
+				ignored = append(ignored, o)
+				return true
+			}
+			return false
+		})
+		ko.fusermount = slices.DeleteFunc(ko.fusermount, func(o string) bool { return strings.HasPrefix(o, "blksize=") })
+	}
 	return ko, ignored, nil
 }
 
 // fstype returns the file system type for mount(2).
 func (ko *kernelOptions) fstype() string {
-	if ko.subtype != "" {
-		return "fuse." + ko.subtype
+	t := "fuse"
+	if ko.blkdev {
+		t = "fuseblk"
 	}
-	return "fuse"
+	if ko.subtype != "" {
+		return t + "." + ko.subtype
+	}
+	return t
 }
 
 // source returns the mount source.
@@ -117,7 +149,7 @@ func (ko *kernelOptions) source() string {
 type kernelMount struct {
 	dev        *os.File
 	mountpoint string
-	minor      uint32 // device minor: the directory name in the fusectl control fs
+	conn       uint32 // connection number: its directory in the control fs (FUSEMount.Conn)
 	viaHelper  bool   // mounted with fusermount3, so unmount with it too
 }
 
@@ -150,7 +182,7 @@ func mountKernel(mnt string, ko *kernelOptions, logf func(string, ...any)) (*ker
 			// Kernels without "fuse.<subtype>" registered still take
 			// subtype as a data option.
 			data = append(data, "subtype="+ko.subtype)
-			err = unix.Mount(ko.source(), mnt, "fuse", ko.flags, strings.Join(data, ","))
+			err = unix.Mount(ko.source(), mnt, strings.TrimSuffix(ko.fstype(), "."+ko.subtype), ko.flags, strings.Join(data, ","))
 		}
 		if err != nil {
 			dev.Close()
@@ -167,7 +199,7 @@ func mountKernel(mnt string, ko *kernelOptions, logf func(string, ...any)) (*ker
 	}
 	// Not stat(2): that would wait for INIT, which nobody forwards yet.
 	if fm, err := FindFUSEMount(mnt); err == nil {
-		km.minor = fm.Minor
+		km.conn = fm.Conn()
 	} else {
 		logf("find the new mount in mountinfo: %v", err)
 	}
@@ -359,11 +391,11 @@ func mountControlFS() (bool, error) {
 	return true, nil
 }
 
-// AbortConnection aborts the FUSE connection with the given device minor
-// through the control file system: every pending and future request fails,
-// so processes stuck on the mount return.
-func AbortConnection(minor uint32) error {
-	p := filepath.Join(ControlDir, strconv.FormatUint(uint64(minor), 10), "abort")
+// AbortConnection aborts the FUSE connection numbered conn (see
+// FUSEMount.Conn) through the control file system: every pending and
+// future request fails, so processes stuck on the mount return.
+func AbortConnection(conn uint32) error {
+	p := filepath.Join(ControlDir, strconv.FormatUint(uint64(conn), 10), "abort")
 	var err error
 	for range 2 {
 		release, uerr := UseControlFS()
@@ -379,15 +411,15 @@ func AbortConnection(minor uint32) error {
 		// between our check and the write: once more.
 	}
 	if err != nil {
-		return fmt.Errorf("abort connection %d: %w", minor, err)
+		return fmt.Errorf("abort connection %d: %w", conn, err)
 	}
 	return nil
 }
 
-// Waiting returns the number of requests waiting on the FUSE connection with
-// the given device minor, from the control file system.
-func Waiting(minor uint32) (int, error) {
-	b, err := os.ReadFile(filepath.Join(ControlDir, strconv.FormatUint(uint64(minor), 10), "waiting"))
+// Waiting returns the number of requests waiting on the FUSE connection
+// numbered conn (see FUSEMount.Conn), from the control file system.
+func Waiting(conn uint32) (int, error) {
+	b, err := os.ReadFile(filepath.Join(ControlDir, strconv.FormatUint(uint64(conn), 10), "waiting"))
 	if err != nil {
 		return 0, err
 	}

@@ -263,7 +263,7 @@ func Start(ctx context.Context, opts Options) (*Mount, error) {
 		return nil, err
 	}
 	m.notes = newNotifier(notesDev, m.logf)
-	m.logf("mounted %s (connection %d), server pid %d (%s)", mnt, km.minor, srv.Pid(), srv.Method())
+	m.logf("mounted %s (connection %d), server pid %d (%s)", mnt, km.conn, srv.Pid(), srv.Method())
 
 	if !opts.NoControl {
 		ctl, err := m.listenControl()
@@ -306,9 +306,9 @@ func (m *Mount) Method() launch.Method { return m.server.Method() }
 // exited. A server that daemonized goes on serving from its child.
 func (m *Mount) ServerDone() <-chan struct{} { return m.server.Done() }
 
-// Minor returns the device minor of the FUSE connection (its directory in
-// the kernel's control file system).
-func (m *Mount) Minor() uint32 { return m.km.minor }
+// Conn returns the number of the FUSE connection (its directory in the
+// kernel's control file system; see FUSEMount.Conn).
+func (m *Mount) Conn() uint32 { return m.km.conn }
 
 // ServerOutput returns the last output of the server.
 func (m *Mount) ServerOutput() []byte { return m.server.Output() }
@@ -585,7 +585,7 @@ func (m *Mount) teardown(cause error) error {
 			// so that nothing stays stuck on it.
 			m.logf("mount busy, detached lazily; aborting the connection")
 			m.startFailing()
-			if err := AbortConnection(m.km.minor); err != nil {
+			if err := AbortConnection(m.km.conn); err != nil {
 				m.logf("%v; closing the device instead", err)
 				m.closeDevice()
 			}

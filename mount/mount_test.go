@@ -318,7 +318,7 @@ func TestNotificationWaitingForALock(t *testing.T) {
 		}
 	case <-time.After(stuckAfter):
 		// Free the deadlocked mount, or its teardown would hang too.
-		AbortConnection(m.Minor())
+		AbortConnection(m.Conn())
 		t.Fatalf("setfattr on a directory with a notification pending is stuck")
 	}
 	if err := m.Close(); err != nil {

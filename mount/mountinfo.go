@@ -22,13 +22,18 @@ type FUSEMount struct {
 	FSType string `json:"fstype"`
 	// Source is the mount source (fsname).
 	Source string `json:"source"`
-	// Major and Minor are the device numbers; Minor names the
-	// connection's directory in the control file system.
+	// Major and Minor are the device numbers: an anonymous device's
+	// (major 0) for type fuse, the block device's for fuseblk.
 	Major uint32 `json:"major"`
 	Minor uint32 `json:"minor"`
 	// Options are the per-mount and superblock options.
 	Options string `json:"options"`
 }
+
+// Conn returns the connection's number, which names its directory in the
+// kernel's control file system: the device number in the kernel's own
+// encoding (major << 20 | minor), which for type fuse is the minor.
+func (m FUSEMount) Conn() uint32 { return m.Major<<20 | m.Minor }
 
 // Owner returns the user the mount belongs to (its user_id option): the
 // one besides root that the kernel lets unmount and abort it.
@@ -130,15 +135,14 @@ func FUSEMounts() ([]FUSEMount, error) {
 }
 
 // OnConnection reports whether fi, from stat(2), is of a file on the FUSE
-// connection with device minor minor (see FUSEMount.Minor): FUSE super
-// blocks take anonymous devices, whose major is 0.
-func OnConnection(fi os.FileInfo, minor uint32) bool {
+// connection numbered conn (see FUSEMount.Conn).
+func OnConnection(fi os.FileInfo, conn uint32) bool {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
 		return false
 	}
 	dev := uint64(st.Dev) // uint32 on some architectures
-	return unix.Major(dev) == 0 && unix.Minor(dev) == minor
+	return unix.Major(dev)<<20|unix.Minor(dev) == conn
 }
 
 // FindFUSEMount returns the FUSE mount at path (made absolute, not
@@ -179,7 +183,7 @@ func Abort(path string) error {
 	if err := mayAbort(fm, os.Geteuid()); err != nil {
 		return err
 	}
-	aerr := AbortConnection(fm.Minor)
+	aerr := AbortConnection(fm.Conn())
 	if aerr != nil && errors.Is(aerr, os.ErrNotExist) {
 		// Already gone from the control file system (a dead server's
 		// connection): the unmount is what is left to do.

@@ -9,7 +9,7 @@ func TestParseMountinfo(t *testing.T) {
 	const text = `22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
 40 22 0:39 / /mnt/with\040space rw,nosuid,nodev,relatime shared:20 - fuse.bindfs /srv/data rw,user_id=0,group_id=0,default_permissions,allow_other
 41 22 0:40 / /mnt/plain rw,nosuid,nodev - fuse fusectl rw,user_id=0,group_id=0
-42 22 0:41 / /mnt/blk rw - fuseblk /dev/sdb1 rw,user_id=0
+42 22 8:17 / /mnt/blk rw - fuseblk /dev/sdb1 rw,user_id=0
 bad line without separator
 43 22 x:y / /mnt/bad rw - fuse a rw
 `
@@ -20,14 +20,20 @@ bad line without separator
 	want := []FUSEMount{
 		{Mountpoint: "/mnt/with space", FSType: "fuse.bindfs", Source: "/srv/data", Minor: 39, Options: "rw,nosuid,nodev,relatime,rw,user_id=0,group_id=0,default_permissions,allow_other"},
 		{Mountpoint: "/mnt/plain", FSType: "fuse", Source: "fusectl", Minor: 40, Options: "rw,nosuid,nodev,rw,user_id=0,group_id=0"},
-		{Mountpoint: "/mnt/blk", FSType: "fuseblk", Source: "/dev/sdb1", Minor: 41, Options: "rw,rw,user_id=0"},
+		{Mountpoint: "/mnt/blk", FSType: "fuseblk", Source: "/dev/sdb1", Major: 8, Minor: 17, Options: "rw,rw,user_id=0"},
 	}
+	// The control file system names a fuseblk connection by its block
+	// device: 8:17 as the kernel encodes it.
+	wantConn := []uint32{39, 40, 8<<20 | 17}
 	if len(got) != len(want) {
 		t.Fatalf("got %d mounts %+v, want %d", len(got), got, len(want))
 	}
 	for i := range want {
 		if got[i] != want[i] {
 			t.Errorf("mount %d:\n got %+v\nwant %+v", i, got[i], want[i])
+		}
+		if c := got[i].Conn(); c != wantConn[i] {
+			t.Errorf("mount %d: Conn() = %d, want %d", i, c, wantConn[i])
 		}
 	}
 }

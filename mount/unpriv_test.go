@@ -65,7 +65,7 @@ func TestUnprivilegedMount(t *testing.T) {
 	t.Cleanup(func() {
 		// Whatever happened, leave no mount and no stuck process.
 		if fm, err := FindFUSEMount(mnt); err == nil {
-			AbortConnection(fm.Minor)
+			AbortConnection(fm.Conn())
 			exec.Command("fusermount3", "-u", "-z", mnt).Run()
 		}
 	})

@@ -34,8 +34,8 @@ func FuzzShimMessage(f *testing.F) {
 
 // FuzzFuseMountOptions feeds arbitrary mount(2) arguments, as a server
 // under the intercept method passes them, through fuseMountOptions: no
-// panic, no empty option, none of the connection's own options, and no
-// fsname or subtype twice.
+// panic, no empty option, none of the connection's own options, blkdev
+// once for fuseblk and never otherwise, and no fsname or subtype twice.
 func FuzzFuseMountOptions(f *testing.F) {
 	f.Add("/img.ntfs", "fuse", uint64(0), "allow_other,fd=4,rootmode=40000,user_id=0,group_id=0")
 	f.Add("/dev/loop0", "fuseblk", uint64(6), "fd=4,blksize=4096,,fsname=x")
@@ -47,10 +47,13 @@ func FuzzFuseMountOptions(f *testing.F) {
 			switch name {
 			case "":
 				t.Fatalf("empty option name in %q", o)
-			case "fd", "rootmode", "user_id", "group_id", "blksize":
+			case "fd", "rootmode", "user_id", "group_id":
 				t.Fatalf("connection option %q passed on", o)
 			}
 			seen[name]++
+		}
+		if base, _, _ := strings.Cut(fstype, "."); (seen["blkdev"] == 1) != (base == "fuseblk") {
+			t.Fatalf("type %q gave blkdev %d times", fstype, seen["blkdev"])
 		}
 		for _, name := range []string{"fsname", "subtype"} {
 			if seen[name] > 1 && !strings.Contains(data, name+"=") {

@@ -300,9 +300,6 @@ func (ic *interceptor) answer(n *seccompNotif) {
 		}
 		opts := fuseMountOptions(source, fstype, uintptr(n.args[3]), data)
 		ic.s.logf("launch: intercept: pid %d mount(%q, %q, %q, %#x, %q): faked; options %q", n.pid, source, target, fstype, n.args[3], data, opts)
-		if fstype == "fuseblk" {
-			ic.s.logf("launch: intercept: the server asked for fuseblk on %s; the mount will be type fuse, which gets no DESTROY at unmount", source)
-		}
 		resp.flags = 0
 		ic.mount(opts)
 	case n.nr == unix.SYS_UMOUNT2:
@@ -385,17 +382,18 @@ func (ic *interceptor) isStandIn(p string) bool {
 	return filepath.Clean(p) == ic.mnt
 }
 
-// isFuseType reports whether a file system type is FUSE's: fuse, fuseblk
-// or fuse.SUBTYPE.
+// isFuseType reports whether a file system type is FUSE's: fuse, fuseblk,
+// fuse.SUBTYPE or fuseblk.SUBTYPE.
 func isFuseType(t string) bool {
-	return t == "fuse" || t == "fuseblk" || strings.HasPrefix(t, "fuse.")
+	base, _, _ := strings.Cut(t, ".")
+	return base == "fuse" || base == "fuseblk"
 }
 
 // fuseMountOptions turns a fuse mount(2) call into the options a fake
 // fusermount would have been given: the flags as ro, nosuid and so on,
 // the data string less what belongs to the connection (fd, rootmode,
-// user_id, group_id), the source as fsname and a type's suffix as subtype.
-// fuseblk's blksize is dropped: fusectl mounts type fuse, which refuses it.
+// user_id, group_id), the source as fsname, a type's suffix as subtype,
+// and type fuseblk as libfuse's blkdev.
 func fuseMountOptions(source, fstype string, flags uintptr, data string) []string {
 	var opts []string
 	for _, f := range []struct {
@@ -414,16 +412,20 @@ func fuseMountOptions(source, fstype string, flags uintptr, data string) []strin
 	for _, o := range strings.Split(data, ",") {
 		name, _, _ := strings.Cut(o, "=")
 		switch name {
-		case "", "fd", "rootmode", "user_id", "group_id", "blksize":
+		case "", "fd", "rootmode", "user_id", "group_id", "blkdev":
 			continue
 		}
 		given[name] = true
 		opts = append(opts, o)
 	}
+	base, _, _ := strings.Cut(fstype, ".")
+	if base == "fuseblk" {
+		opts = append(opts, "blkdev")
+	}
 	if source != "" && !given["fsname"] {
 		opts = append(opts, "fsname="+source)
 	}
-	if sub, ok := strings.CutPrefix(fstype, "fuse."); ok && sub != "" && !given["subtype"] {
+	if _, sub, ok := strings.Cut(fstype, "."); ok && sub != "" && !given["subtype"] {
 		opts = append(opts, "subtype="+sub)
 	}
 	return opts

@@ -322,7 +322,7 @@ func checkOutput(opts *CaptureOptions, st *mount.Status) error {
 	if err != nil {
 		return nil // creating the file reports it
 	}
-	if mount.OnConnection(fi, st.Minor) {
+	if mount.OnConnection(fi, st.Conn) {
 		return fmt.Errorf("%s is on %s, the mount being captured: every write of the capture would be recorded in it again, without end; write it to another file system", name, st.Mountpoint)
 	}
 	return nil

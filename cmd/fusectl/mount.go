@@ -38,7 +38,7 @@ type MountOptions struct {
 type mounter interface {
 	Mountpoint() string
 	Pid() int
-	Minor() uint32
+	Conn() uint32
 	ControlSocket() string
 	ControlErr() error
 	Ready() <-chan struct{}
@@ -167,7 +167,7 @@ func runMount(ctx context.Context, opts *MountOptions) error {
 	requested, ready := waitReady(ctx, opts, m)
 	if ready {
 		started := m.Pid()
-		fmt.Fprintf(say, "mounted %s (server pid %d, connection %d); Ctrl-C to unmount\n", m.Mountpoint(), started, m.Minor())
+		fmt.Fprintf(say, "mounted %s (server pid %d, connection %d); Ctrl-C to unmount\n", m.Mountpoint(), started, m.Conn())
 		if cerr := m.ControlErr(); cerr != nil {
 			fmt.Fprintf(opts.IO.ErrOut, "fusectl: fusectl capture and ps cannot reach this mount: %v\n", cerr)
 		}

@@ -78,7 +78,7 @@ type fakeMount struct {
 
 func (m *fakeMount) Mountpoint() string          { return "/mnt/x" }
 func (m *fakeMount) Pid() int                    { return 42 }
-func (m *fakeMount) Minor() uint32               { return 7 }
+func (m *fakeMount) Conn() uint32                { return 7 }
 func (m *fakeMount) ControlSocket() string       { return "" }
 func (m *fakeMount) ControlErr() error           { return m.ctlErr }
 func (m *fakeMount) Ready() <-chan struct{}      { return m.ready }

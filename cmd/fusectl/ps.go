@@ -28,7 +28,7 @@ type PsOptions struct {
 	// them.
 	Mounts    func() ([]mount.FUSEMount, error)
 	Running   func(ctx context.Context) ([]mount.Running, error)
-	Waiting   func(minor uint32) (int, error)
+	Waiting   func(conn uint32) (int, error)
 	HasSocket func(mountpoint string) bool
 }
 
@@ -108,10 +108,10 @@ func runPs(ctx context.Context, opts *PsOptions) error {
 	rows := make([]psRow, 0, len(mounts))
 	for _, m := range mounts {
 		row := psRow{Mountpoint: m.Mountpoint, FSType: m.FSType, Source: m.Source, Minor: m.Minor}
-		if n, err := opts.Waiting(m.Minor); err == nil {
+		if n, err := opts.Waiting(m.Conn()); err == nil {
 			row.Waiting = &n
 		}
-		if st := byMnt[m.Mountpoint]; st != nil && st.Minor == m.Minor {
+		if st := byMnt[m.Mountpoint]; st != nil && st.Conn == m.Conn() {
 			row.Fusectl = true
 			row.Server = st.Server
 			row.ServerPid = st.ServerPid

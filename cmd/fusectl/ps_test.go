@@ -39,17 +39,27 @@ func psFakes(opts *PsOptions) {
 			{Mountpoint: "/mnt/a", FSType: "fuse.demofs", Source: "fusectl", Minor: 41},
 			{Mountpoint: "/mnt/b", FSType: "fuse.bindfs", Source: "/src", Minor: 42},
 			{Mountpoint: "/mnt/c", FSType: "fuse.demofs", Source: "fusectl", Minor: 43},
+			// fuseblk: the connection is named by the block device's
+			// number, 7:0, in the kernel's encoding.
+			{Mountpoint: "/mnt/d", FSType: "fuseblk.ntfs-3g", Source: "/dev/loop0", Major: 7, Minor: 0},
 		}, nil
 	}
 	// /mnt/c's fusectl left its socket and does not answer.
-	opts.HasSocket = func(mnt string) bool { return mnt == "/mnt/a" || mnt == "/mnt/c" }
+	opts.HasSocket = func(mnt string) bool { return mnt == "/mnt/a" || mnt == "/mnt/c" || mnt == "/mnt/d" }
 	opts.Running = func(context.Context) ([]mount.Running, error) {
-		return []mount.Running{{Socket: "/run/fusectl/a.sock", Status: &mount.Status{
-			Mountpoint: "/mnt/a", Minor: 41, Server: []string{"demofs", "{}"}, ServerPid: 100, Pid: 99, Rate: 12.4, Dropped: 7}}}, nil
+		return []mount.Running{
+			{Socket: "/run/fusectl/a.sock", Status: &mount.Status{
+				Mountpoint: "/mnt/a", Conn: 41, Server: []string{"demofs", "{}"}, ServerPid: 100, Pid: 99, Rate: 12.4, Dropped: 7}},
+			{Socket: "/run/fusectl/d.sock", Status: &mount.Status{
+				Mountpoint: "/mnt/d", Conn: 7 << 20, Server: []string{"ntfs-3g", "img"}, ServerPid: 200, Pid: 199, Rate: 1}},
+		}, nil
 	}
-	opts.Waiting = func(minor uint32) (int, error) {
-		if minor == 41 {
+	opts.Waiting = func(conn uint32) (int, error) {
+		switch conn {
+		case 41:
 			return 3, nil
+		case 7 << 20:
+			return 1, nil
 		}
 		return 0, errors.New("no control fs")
 	}
@@ -63,9 +73,13 @@ func TestPsRun(t *testing.T) {
 		want string
 	}{
 		{name: "tsv", want: "/mnt/a\tfuse.demofs\t41\t3\t100\t12/s\t7\tdemofs {}\n/mnt/b\tfuse.bindfs\t42\t-\t-\t-\t-\t-\n" +
-			"/mnt/c\tfuse.demofs\t43\t-\t-\t-\t-\t(its fusectl does not answer: stopped, hung or killed)\n"},
-		{name: "tty", tty: true, want: "MOUNTPOINT  TYPE         MINOR  WAITING  PID  RATE  DROPPED  SERVER\n/mnt/a      fuse.demofs  41     3        100  12/s  7        demofs {}\n/mnt/b      fuse.bindfs  42     -        -    -     -        -\n" +
-			"/mnt/c      fuse.demofs  43     -        -    -     -        (its fusectl does not answer: stopped, hung or killed)\n"},
+			"/mnt/c\tfuse.demofs\t43\t-\t-\t-\t-\t(its fusectl does not answer: stopped, hung or killed)\n" +
+			"/mnt/d\tfuseblk.ntfs-3g\t0\t1\t200\t1/s\t0\tntfs-3g img\n"},
+		{name: "tty", tty: true, want: "MOUNTPOINT  TYPE             MINOR  WAITING  PID  RATE  DROPPED  SERVER\n" +
+			"/mnt/a      fuse.demofs      41     3        100  12/s  7        demofs {}\n" +
+			"/mnt/b      fuse.bindfs      42     -        -    -     -        -\n" +
+			"/mnt/c      fuse.demofs      43     -        -    -     -        (its fusectl does not answer: stopped, hung or killed)\n" +
+			"/mnt/d      fuseblk.ntfs-3g  0      1        200  1/s   0        ntfs-3g img\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -90,7 +104,7 @@ func TestPsRun(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &rows); err != nil {
 		t.Fatalf("json: %v\n%s", err, out.String())
 	}
-	if len(rows) != 3 || !rows[0].Fusectl || rows[0].NotAnswering || rows[0].ServerPid != 100 || *rows[0].Waiting != 3 || rows[1].Fusectl || rows[1].Waiting != nil ||
+	if len(rows) != 4 || !rows[3].Fusectl || rows[3].ServerPid != 200 || *rows[3].Waiting != 1 || !rows[0].Fusectl || rows[0].NotAnswering || rows[0].ServerPid != 100 || *rows[0].Waiting != 3 || rows[1].Fusectl || rows[1].Waiting != nil ||
 		!rows[2].Fusectl || !rows[2].NotAnswering || rows[2].ServerPid != 0 {
 		t.Errorf("rows %+v", rows)
 	}
