@@ -506,10 +506,16 @@ func (s *Server) startInterceptor(handoff int, mnt string) error {
 		for _, fd := range got {
 			unix.Close(fd)
 		}
-		// The launcher failed and exited; its message is in the output.
-		<-s.done
-		s.waitOutput()
-		return s.exitedError()
+		// The launcher failed and exits; its message is in the output.
+		// One that sent something else and lives on is no launcher of
+		// ours: Start's cleanup stops it.
+		select {
+		case <-s.done:
+			s.waitOutput()
+			return s.exitedError()
+		case <-time.After(handoffTimeout):
+			return fmt.Errorf("%w: the intercept launcher sent no seccomp listener", ErrShimProtocol)
+		}
 	}
 	if real, err := filepath.EvalSymlinks(mnt); err == nil {
 		mnt = real
