@@ -6,10 +6,12 @@ import (
 	"io"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/fusectl/fusectl/abi"
 	"github.com/fusectl/fusectl/capture"
 	"github.com/fusectl/fusectl/decode"
+	"github.com/fusectl/fusectl/internal/testenv"
 )
 
 func demofsArgs(t testing.TB, extra ...string) []string {
@@ -157,7 +159,27 @@ func TestFeedReaderFallsBehind(t *testing.T) {
 		t.Fatalf("no event dropped for a reader that did not read 256 MiB of writes")
 	}
 	// The reader learns of the loss with the events after it: the total,
-	// and each event the number lost just before it.
+	// and each event the number lost just before it. The last drops are
+	// told only with an event queued after them, so traffic goes on until
+	// the reader has heard of them all: a single write could itself be
+	// dropped while the reader still drains a full queue, and the reader
+	// would then wait for ever.
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			testenv.ShellCommand(mnt, "echo more > f").Run()
+		}
+	}()
+	defer func() { close(stop); <-stopped }()
+	// A reader that is never told fails rather than hangs.
+	giveUp := time.AfterFunc(time.Minute, func() { feed.Close() })
+	defer giveUp.Stop()
 	n := 0
 	var gaps uint64
 	for feed.Dropped() < lost || gaps < lost {
@@ -170,8 +192,5 @@ func TestFeedReaderFallsBehind(t *testing.T) {
 			t.Fatalf("event %d: direction %v", n, ev.Dir)
 		}
 		n++
-		if n == 1 {
-			run(t, mnt, "echo more > f") // traffic after the loss
-		}
 	}
 }
