@@ -1,10 +1,15 @@
 package mount
 
 import (
+	"context"
+	"errors"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/fusectl/fusectl/abi"
 	"github.com/fusectl/fusectl/capture"
@@ -79,5 +84,23 @@ func TestFuseblk(t *testing.T) {
 	checkCapture(t, capPath)
 	if got := run(t, dir, "ntfscat "+loop+" x.txt"); got != "written through fusectl" {
 		t.Errorf("ntfscat x.txt after unmount: %q", got)
+	}
+}
+
+// TestFuseblkNotABlockDevice: fuseblk on a regular file fails as a direct
+// mount does, and the error says what to do.
+func TestFuseblkNotABlockDevice(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.RequireFUSE(t)
+	img := filepath.Join(t.TempDir(), "img")
+	run(t, "/", "truncate -s 1M "+img)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := Start(ctx, Options{
+		Mountpoint: t.TempDir(), Args: demofsArgs(t), NoControl: true, Logf: t.Logf,
+		MountOptions: []string{"blkdev,fsname=" + img},
+	})
+	if err == nil || !errors.Is(err, unix.ENOTBLK) || !strings.Contains(err.Error(), "losetup") {
+		t.Fatalf("Start: %v, want ENOTBLK with a hint", err)
 	}
 }

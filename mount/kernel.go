@@ -186,6 +186,10 @@ func mountKernel(mnt string, ko *kernelOptions, logf func(string, ...any)) (*ker
 		}
 		if err != nil {
 			dev.Close()
+			if ko.blkdev && errors.Is(err, unix.ENOTBLK) {
+				// As a direct mount fails: the server asked for it.
+				return nil, fmt.Errorf("mount %s: type fuseblk (blkdev), which the server asked for, needs a block device, and %s is not one (attach an image with losetup -f --show IMAGE): %w", mnt, ko.source(), err)
+			}
 			return nil, fmt.Errorf("mount %s: %w", mnt, err)
 		}
 		km.dev = dev
