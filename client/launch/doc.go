@@ -20,8 +20,9 @@
 //     fusermount at all), a seccomp filter turns those calls into
 //     notifications that Start answers: the open gets the socket, the
 //     mount succeeds without mounting. The launcher that installs the
-//     filter is this executable too. Auto prefers it to both shims where
-//     it has a filter for the architecture.
+//     filter is this executable too, and the PATH shim is in place as
+//     well, so that Go servers of any library work under it. Auto prefers
+//     it to both shims where it has a filter for the architecture.
 //
 // The shim works in rendezvous mode: Start listens on a SOCK_SEQPACKET
 // socket in a private temporary directory and puts its path in the

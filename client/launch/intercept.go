@@ -367,14 +367,10 @@ func (ic *interceptor) mount(opts []string) {
 	}
 	ic.mounted = true
 	s := ic.s
+	s.readyStandIn()
 	s.mu.Lock()
-	s.mountOpts = opts
-	if s.remote != nil {
-		s.remote.Close()
-		s.remote = nil
-	}
-	s.mu.Unlock()
-	close(s.handed)
+	defer s.mu.Unlock()
+	s.handOverLocked(opts)
 }
 
 // isStandIn reports whether p names the stand-in mountpoint.

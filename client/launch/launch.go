@@ -90,6 +90,7 @@ type Server struct {
 	grace        time.Duration
 	out          *ring
 	outShown     bool   // the caller gets the output as it comes
+	goServer     bool   // a Go binary: see readyStandIn
 	tmp          string // private temporary directory of shim methods, or ""
 	ln           *net.UnixListener
 	ic           *interceptor // under Intercept, once the launcher handed it over
@@ -158,6 +159,7 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 		conn:         conn,
 		method:       method,
 		neverSplices: neverSplices,
+		goServer:     isGoBinary(path),
 		logf:         logf,
 		grace:        cmp(opts.StopGrace, DefaultStopGrace),
 		out:          newRing(OutputSize),
@@ -181,7 +183,10 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	case DevFD:
 		cmd.ExtraFiles = []*os.File{remote}
 	case Intercept:
-		if mnt, err = s.makeStandIn(); err != nil {
+		// With the PATH shim too: a Go server whose library the binary
+		// does not name (bazil.org/fuse, rclone mount) runs fusermount
+		// from PATH where others call mount(2).
+		if mnt, env, err = s.prepareShim(opts.ShimPath, env); err != nil {
 			return nil, err
 		}
 		if handoff, err = unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0); err != nil {
@@ -193,13 +198,7 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 		cmd.ExtraFiles = []*os.File{child}
 		env = append(env, fmt.Sprintf("%s=%d", envIntercept, DevFDNumber))
 	case ShimPath, ShimNamespace:
-		shim := opts.ShimPath
-		if shim == "" {
-			if shim, err = os.Executable(); err != nil {
-				return nil, fmt.Errorf("find shim executable: %w", err)
-			}
-		}
-		if mnt, env, err = s.prepareShim(shim, env); err != nil {
+		if mnt, env, err = s.prepareShim(opts.ShimPath, env); err != nil {
 			return nil, err
 		}
 		if wantsAutoUnmount(path, method) {
@@ -207,7 +206,7 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 		}
 		if method == ShimNamespace {
 			targets := fusermountTargets()
-			logf("launch: private mount namespace, shim %s over %v", shim, targets)
+			logf("launch: private mount namespace, shim %s over %v", shimExe(opts.ShimPath), targets)
 			env = append(env, envNSExec+"="+strings.Join(targets, ":"), envNSMount+"="+mnt)
 			cmd.SysProcAttr.Cloneflags = unix.CLONE_NEWNS
 			if os.Geteuid() != 0 {
@@ -320,10 +319,14 @@ func (s *Server) makeStandIn() (string, error) {
 }
 
 // prepareShim creates the private temporary directory of the shim methods:
-// bin/ with the shim under every fusermount name (put first on PATH), an
-// empty mnt/ as the mountpoint, and the rendezvous socket. It returns the
-// mountpoint and the environment to add.
-func (s *Server) prepareShim(shim string, env []string) (string, []string, error) {
+// bin/ with the shim (shimPath, or this executable) under every fusermount
+// name (put first on PATH), an empty mnt/ as the mountpoint, and the
+// rendezvous socket. It returns the mountpoint and the environment to add.
+func (s *Server) prepareShim(shimPath string, env []string) (string, []string, error) {
+	shim := shimExe(shimPath)
+	if shim == "" {
+		return "", nil, errors.New("find shim executable: unknown")
+	}
 	mnt, err := s.makeStandIn()
 	if err != nil {
 		return "", nil, err
@@ -394,6 +397,7 @@ func (s *Server) serveShim(c *net.UnixConn) error {
 	if err != nil {
 		return err
 	}
+	s.readyStandIn()
 	var werr error
 	rc.Control(func(fd uintptr) {
 		_, _, werr = c.WriteMsgUnix([]byte(replyOK), unix.UnixRights(int(fd)), nil)
@@ -401,12 +405,47 @@ func (s *Server) serveShim(c *net.UnixConn) error {
 	if werr != nil {
 		return fmt.Errorf("send fd to shim: %w", werr)
 	}
-	s.mountOpts = mountOptions(argv)
 	// The descriptor in flight holds its own reference.
-	s.remote.Close()
-	s.remote = nil
-	close(s.handed)
+	s.handOverLocked(mountOptions(argv))
 	return nil
+}
+
+// pollHackName is the file go-fuse opens in its mountpoint once mounted,
+// which its own file system serves, to learn early that POLL is not
+// supported (go-fuse's WaitMount; it skips it for /dev/fd/N).
+const pollHackName = ".go-fuse-epoll-hack"
+
+// readyStandIn puts go-fuse's poll-hack file in the stand-in mountpoint of
+// a Go server, just before the server learns that it is mounted: go-fuse
+// then opens it there, in a directory that is not its file system, and
+// fails the mount with ENOENT if it is missing (rclone mount2, gocryptfs
+// under the shim and intercept methods). Not sooner: servers refuse a
+// mountpoint that is not empty (gocryptfs, libfuse's nonempty check).
+func (s *Server) readyStandIn() {
+	if !s.goServer || s.tmp == "" {
+		return
+	}
+	if err := os.WriteFile(filepath.Join(s.tmp, "mnt", pollHackName), nil, 0o444); err != nil {
+		s.logf("launch: %v", err)
+	}
+}
+
+// handOverLocked records that the server has its end, with the mount
+// options it asked for: our copy closes and Start goes on. Only the first
+// hand-over counts (under Intercept, a server may both open /dev/fuse and
+// run the shim). s.mu must be held.
+func (s *Server) handOverLocked(opts []string) {
+	select {
+	case <-s.handed:
+		return
+	default:
+	}
+	s.mountOpts = opts
+	if s.remote != nil {
+		s.remote.Close()
+		s.remote = nil
+	}
+	close(s.handed)
 }
 
 func (s *Server) closeRemote() {

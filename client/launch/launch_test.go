@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -143,7 +144,13 @@ func TestDetectMethod(t *testing.T) {
 		want Method
 	}{
 		{sh, DevFD},
-		{os.Args[0], DevFD}, // a Go binary without a FUSE library
+		// A Go binary whose build information lists no modules (a test
+		// binary, or a GOPATH build such as Debian's rclone): its FUSE
+		// library is unknown.
+		{os.Args[0], Intercept},
+	}
+	if !interceptSupported {
+		cases[1].want = DevFD
 	}
 	for _, c := range []struct {
 		cmd  string
@@ -229,16 +236,23 @@ func startServer(t *testing.T, opts Options) *Server {
 	return s
 }
 
-func TestShimPath(t *testing.T) {
+// startFakeServer starts the test binary as fakeServer (kind is
+// envFakeServer's value) by method.
+func startFakeServer(t *testing.T, kind string, method Method) *Server {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := startServer(t, Options{
+	return startServer(t, Options{
 		Args:   []string{exe, "-test.run=^$", "{}"},
-		Env:    []string{envFakeServer + "=1"},
-		Method: ShimPath,
+		Env:    []string{envFakeServer + "=" + kind},
+		Method: method,
 	})
+}
+
+func TestShimPath(t *testing.T) {
+	s := startFakeServer(t, "1", ShimPath)
 	if s.Method() != ShimPath {
 		t.Fatalf("method %v", s.Method())
 	}
@@ -379,15 +393,7 @@ func TestIntercept(t *testing.T) {
 	if !interceptSupported {
 		t.Skip("no intercept filter for this architecture")
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := startServer(t, Options{
-		Args:   []string{exe, "-test.run=^$", "{}"},
-		Env:    []string{envFakeServer + "=self"},
-		Method: Intercept,
-	})
+	s := startFakeServer(t, "self", Intercept)
 	if minor := handshake(t, s.Conn()); minor != 31 {
 		t.Errorf("minor %d, want 31", minor)
 	}
@@ -409,6 +415,51 @@ func TestIntercept(t *testing.T) {
 	// the hundred read-only opens.
 	if ic.answered < 3 || ic.answered > 10 {
 		t.Errorf("the interceptor answered %d calls, want 3 to 10", ic.answered)
+	}
+}
+
+// TestInterceptPathShim: under the intercept method a server that runs
+// fusermount from PATH, as bazil.org/fuse does, gets the socket from the
+// shim there, and its fusermount options are the mount options.
+func TestInterceptPathShim(t *testing.T) {
+	if !interceptSupported {
+		t.Skip("no intercept filter for this architecture")
+	}
+	s := startFakeServer(t, "1", Intercept)
+	handshake(t, s.Conn())
+	want := []string{"fsname=fake,server", "allow_other", "default_permissions"}
+	if got := s.MountOptions(); !slices.Equal(got, want) {
+		t.Errorf("MountOptions() = %q, want %q", got, want)
+	}
+}
+
+// TestShimSockBeside: the shim finds the rendezvous socket from its own
+// path when the server's library gave it an environment of its own.
+func TestShimSockBeside(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin")
+	if err := os.Mkdir(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "shim.sock")
+	if got := shimSockBeside(filepath.Join(bin, "fusermount3")); got != "" {
+		t.Errorf("no socket yet: %q", got)
+	}
+	ln, err := net.Listen("unixpacket", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	for _, tt := range []struct{ argv0, want string }{
+		{filepath.Join(bin, "fusermount3"), sock},
+		{"fusermount3", ""},                                // not a path: the shim was found on PATH by name
+		{filepath.Join(dir, "fusermount3"), ""},            // not in bin/
+		{"bin/fusermount3", ""},                            // relative
+		{filepath.Join(dir, "x", "bin", "fusermount"), ""}, // no socket there
+	} {
+		if got := shimSockBeside(tt.argv0); got != tt.want {
+			t.Errorf("shimSockBeside(%q) = %q, want %q", tt.argv0, got, tt.want)
+		}
 	}
 }
 

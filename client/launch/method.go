@@ -68,16 +68,13 @@ func ParseMethod(s string) (Method, error) {
 	return Auto, fmt.Errorf("%w: %q (want auto, devfd, shim-path, shim-namespace or intercept)", ErrBadMethod, s)
 }
 
-// Go modules whose presence in a binary's build information decides the
-// method.
-var goModules = []struct {
-	path   string
-	method Method
-}{
-	{"github.com/hanwen/go-fuse", DevFD},
-	{"github.com/jacobsa/fuse", DevFD},
-	{"bazil.org/fuse", ShimPath},
-}
+// Go FUSE libraries, found in a binary's build information. go-fuse and
+// jacobsa/fuse take /dev/fd/N; bazil.org/fuse always runs fusermount from
+// PATH.
+var (
+	devFDModules = []string{"github.com/hanwen/go-fuse", "github.com/jacobsa/fuse"}
+	bazilModule  = "bazil.org/fuse"
+)
 
 // DetectMethod inspects the executable at path (looked up on PATH when it
 // has no slash) and returns the method to use with a reason for logs. A
@@ -85,22 +82,42 @@ var goModules = []struct {
 // Servers that open /dev/fuse and call mount(2) themselves get Intercept:
 // ntfs-3g always does, and libfuse2 and mergerfs's fork do as root and
 // without auto_unmount (elsewhere the mount(2) Intercept fakes is the one
-// that fails with EPERM, and they never reach fusermount). Where Intercept
-// has no filter they get the namespace or PATH shim instead.
+// that fails with EPERM, and they never reach fusermount). So do Go
+// binaries built with bazil.org/fuse, or whose build information names no
+// modules (Debian's rclone): Intercept also puts the shim on PATH, and
+// then serves every Go library, where /dev/fd/N fails bazil's. Where
+// Intercept has no filter they get the namespace or PATH shim instead.
 func DetectMethod(path string) (Method, string, error) {
 	resolved, err := lookPath(path)
 	if err != nil {
 		return Auto, "", err
 	}
 	if mods, ok := goModulesOf(resolved); ok {
-		// go-fuse and jacobsa first: rclone has both go-fuse (mount2) and
-		// bazil (mount), and /dev/fd/N is the method that needs nothing.
-		for _, gm := range goModules {
+		find := func(libs ...string) string {
 			for _, m := range mods {
-				if hasModule(m, gm.path) {
-					return gm.method, fmt.Sprintf("Go binary built with %s", m), nil
+				for _, lib := range libs {
+					if hasModule(m, lib) {
+						return m
+					}
 				}
 			}
+			return ""
+		}
+		// rclone has go-fuse (for mount2) and bazil (for mount), and
+		// its command line does not say which one will run.
+		if m := find(bazilModule); m != "" {
+			if interceptSupported {
+				return Intercept, "Go binary built with " + m + " (it runs fusermount from PATH; intercept's PATH shim serves it and any other library it holds)", nil
+			}
+			if find(devFDModules...) == "" {
+				return ShimPath, "Go binary built with " + m + " (runs fusermount from PATH)", nil
+			}
+		}
+		if m := find(devFDModules...); m != "" {
+			return DevFD, "Go binary built with " + m, nil
+		}
+		if len(mods) == 1 && interceptSupported {
+			return Intercept, "Go binary whose build information names no modules (its FUSE library is unknown; intercept with its PATH shim serves them all)", nil
 		}
 		return DevFD, "Go binary without a known FUSE library", nil
 	}
@@ -181,6 +198,12 @@ func goModulesOf(path string) (mods []string, ok bool) {
 		mods = append(mods, d.Path)
 	}
 	return mods, true
+}
+
+// isGoBinary reports whether the executable at path was built by Go.
+func isGoBinary(path string) bool {
+	_, ok := goModulesOf(path)
+	return ok
 }
 
 // hasModule reports whether module path p is m or one of its sub-modules.

@@ -118,6 +118,15 @@ exec `+bin+` "$@"
 		{name: "bindfs-namespace", cmd: "bindfs", method: ShimNamespace, want: ShimNamespace, args: func(t *testing.T, bin string) []string {
 			return []string{bin, "-f", dataDir(t), "{}"}
 		}},
+		// go-fuse given a directory runs fusermount from PATH with an
+		// environment of its own (_FUSE_COMMFD alone), then opens its
+		// poll-hack file in the mountpoint: demofs exits if either fails.
+		{name: "demofs-intercept", build: "github.com/fusectl/fusectl/cmd/demofs", method: Intercept, want: Intercept, args: func(t *testing.T, bin string) []string {
+			return []string{bin, "-ttl", "0", "-seed", dataDir(t), "{}"}
+		}},
+		{name: "demofs-shim-path", build: "github.com/fusectl/fusectl/cmd/demofs", method: ShimPath, want: ShimPath, args: func(t *testing.T, bin string) []string {
+			return []string{bin, "-ttl", "0", "-seed", dataDir(t), "{}"}
+		}},
 		{name: "jacobsa-memfs-intercept", build: "github.com/jacobsa/fuse/samples/mount_memfs", method: Intercept, want: Intercept, args: func(t *testing.T, bin string) []string {
 			return []string{bin, "--mount_point", "{}"}
 		}},

@@ -62,7 +62,28 @@ func RunShimIfInvoked() (exitCode int, ok bool) {
 	if !shimNames[filepath.Base(os.Args[0])] && os.Getenv(EnvShim) != "1" {
 		return 0, false
 	}
-	return runShim(os.Args, os.Getenv(EnvShimSock), os.Getenv(envCommFD), os.Getenv(envNSMount)), true
+	sock := os.Getenv(EnvShimSock)
+	if sock == "" {
+		sock = shimSockBeside(os.Args[0])
+	}
+	return runShim(os.Args, sock, os.Getenv(envCommFD), os.Getenv(envNSMount)), true
+}
+
+// shimSockBeside finds the rendezvous socket from the path the shim was
+// run by, for a library that runs fusermount with an environment of its
+// own: go-fuse gives it _FUSE_COMMFD alone. Start's layout puts the shim
+// in DIR/bin and the socket at DIR/shim.sock; "" if that is not where
+// argv0 points.
+func shimSockBeside(argv0 string) string {
+	bin := filepath.Dir(argv0)
+	if !filepath.IsAbs(argv0) || filepath.Base(bin) != "bin" {
+		return ""
+	}
+	sock := filepath.Join(filepath.Dir(bin), "shim.sock")
+	if fi, err := os.Stat(sock); err != nil || fi.Mode().Type() != os.ModeSocket {
+		return ""
+	}
+	return sock
 }
 
 // runShim is the fake fusermount of the reference's §5. mnt, set under

@@ -124,7 +124,7 @@ func TestMountRun(t *testing.T) {
 		// A bazil server (rclone mount) given /dev/fd/3 runs the real
 		// fusermount with it.
 		{name: "fusermount under devfd", notReady: true, ended: mount.ErrServerExited, output: "mount helper error: fusermount: mount failed: No such file or directory\n",
-			wantErr: "/mnt/x: server exited before answering INIT\nhint: the server ran fusermount with /dev/fd/N as its mountpoint; a server that mounts through fusermount needs --method shim-path"},
+			wantErr: "/mnt/x: server exited before answering INIT\nhint: the server ran fusermount with /dev/fd/N as its mountpoint; a server that mounts through fusermount needs --method intercept (or shim-path)"},
 		{name: "no control socket", cancel: true, ctlErr: errors.New("control socket path too long"), wantOut: mounted, wantErrIn: "fusectl: fusectl capture and ps cannot reach this mount: control socket path too long\n"},
 		{name: "slow INIT", slowInit: true, cancel: true, wantOut: mounted, wantErrIn: "fusectl: mounted /mnt/x, waiting for the server (pid 42) to answer INIT; Ctrl-C to give up\n"},
 		{name: "slow teardown", slowClose: true, cancel: true, wantOut: mounted, wantErrIn: "fusectl: unmounting /mnt/x: waiting for the server (pid 42) to finish\nunmounted /mnt/x"},

@@ -185,14 +185,15 @@ func serverStartError(argv []string, err error) error {
 
 // methodHint suggests the fake fusermount to a server that was given
 // /dev/fd/N as its mountpoint and ran the real fusermount with it, as
-// servers built on bazil.org/fuse do (rclone mount: rclone also holds
-// go-fuse, for mount2, so its binary says nothing of which it will use).
-// It returns "" or a line to append to an error.
+// servers built on bazil.org/fuse do, when devfd was forced or auto could
+// not tell (a Go binary whose build information names a library that
+// takes /dev/fd/N but that runs another). It returns "" or a line to
+// append to an error.
 func methodHint(m launch.Method, output []byte) string {
 	if m != launch.DevFD || !bytes.Contains(output, []byte("fusermount")) {
 		return ""
 	}
-	return "\nhint: the server ran fusermount with /dev/fd/N as its mountpoint; a server that mounts through fusermount needs --method shim-path"
+	return "\nhint: the server ran fusermount with /dev/fd/N as its mountpoint; a server that mounts through fusermount needs --method intercept (or shim-path)"
 }
 
 // outputTail returns the last n lines of a server's output.

@@ -202,7 +202,7 @@ func TestServerStartError(t *testing.T) {
 // fusermount with it is told about the fake one; under another method, or
 // without fusermount in its output, nothing is added.
 func TestServerStartHint(t *testing.T) {
-	const hint = "\nhint: the server ran fusermount with /dev/fd/N as its mountpoint; a server that mounts through fusermount needs --method shim-path"
+	const hint = "\nhint: the server ran fusermount with /dev/fd/N as its mountpoint; a server that mounts through fusermount needs --method intercept (or shim-path)"
 	out := []byte("mount helper error: fusermount: mount failed: No such file or directory\n")
 	for _, tt := range []struct {
 		method launch.Method
