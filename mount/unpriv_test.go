@@ -20,15 +20,16 @@ import (
 // TestUnprivilegedMount that runs as an ordinary user.
 const unprivEnv = "FUSECTL_MOUNT_UNPRIV"
 
-// TestUnprivilegedMount mounts demofs through the interposer as an ordinary
-// user, which must go through the system's setuid fusermount3 (mount(2)
-// needs root), and checks that the mount is the user's, that files work
-// through it, and that teardown unmounts it with fusermount3 -u.
+// TestUnprivilegedMount mounts servers through the interposer as an
+// ordinary user, which must go through the system's setuid fusermount3
+// (mount(2) needs root), and checks that the mount is the user's, that
+// files work through it, and that teardown unmounts it with fusermount3
+// -u. demofs takes /dev/fd/N; bindfs (libfuse 2) runs under the intercept
+// method, whose faked mount(2) it makes as nobody, with no user namespace.
 func TestUnprivilegedMount(t *testing.T) {
 	testenv.RequireRoot(t)
 	testenv.RequireFUSE(t)
 	testenv.RequireCommand(t, "fusermount3")
-	demofs := buildServer(t, "github.com/fusectl/fusectl/cmd/demofs")
 	// fusermount3 opens /dev/fuse with the user's own rights. Distributions
 	// make it 0666; where it is not, open it up for the test (as a
 	// distribution would have it) and put the mode back afterwards.
@@ -40,11 +41,32 @@ func TestUnprivilegedMount(t *testing.T) {
 		t.Logf("/dev/fuse was %o; 0666 for this test", orig)
 		t.Cleanup(func() { os.Chmod("/dev/fuse", orig) })
 	}
+	t.Run("demofs", func(t *testing.T) {
+		demofs := buildServer(t, "github.com/fusectl/fusectl/cmd/demofs")
+		unprivilegedMount(t, func(dir string) []string {
+			server := filepath.Join(dir, "demofs")
+			testenv.CopyExecutable(t, demofs, server)
+			return []string{server, "{}"}
+		})
+	})
+	t.Run("bindfs", func(t *testing.T) {
+		testenv.RequireCommand(t, "bindfs")
+		unprivilegedMount(t, func(dir string) []string {
+			src := filepath.Join(dir, "src")
+			testenv.MkdirNobody(t, src)
+			// bindfs asks for allow_other unless told not to, which
+			// fusermount3 refuses an ordinary user by default.
+			return []string{"bindfs", "-f", "--no-allow-other", src, "{}"}
+		})
+	})
+}
 
+// unprivilegedMount runs unprivilegedMain as nobody on the server command
+// line that args returns for a directory nobody can use.
+func unprivilegedMount(t *testing.T, args func(dir string) []string) {
 	// Everything the user touches lives in a directory it can reach.
 	dir, self := testenv.NobodyDir(t, "fusectl-unpriv-")
-	server := filepath.Join(dir, "demofs")
-	testenv.CopyExecutable(t, demofs, server)
+	server := args(dir)
 	mnt := filepath.Join(dir, "mnt")
 	run := filepath.Join(dir, "run")
 	testenv.MkdirNobody(t, mnt)
@@ -55,7 +77,7 @@ func TestUnprivilegedMount(t *testing.T) {
 	cmd := exec.CommandContext(ctx, self, "-test.run=^$")
 	cmd.Env = append(os.Environ(),
 		unprivEnv+"="+mnt,
-		"FUSECTL_MOUNT_UNPRIV_SERVER="+server,
+		"FUSECTL_MOUNT_UNPRIV_SERVER="+strings.Join(server, "\x1f"),
 		"XDG_RUNTIME_DIR="+run,
 		"HOME="+run,
 	)
@@ -89,7 +111,7 @@ func unprivilegedMain() bool {
 	if mnt == "" {
 		return false
 	}
-	if err := unprivileged(mnt, os.Getenv("FUSECTL_MOUNT_UNPRIV_SERVER")); err != nil {
+	if err := unprivileged(mnt, strings.Split(os.Getenv("FUSECTL_MOUNT_UNPRIV_SERVER"), "\x1f")); err != nil {
 		fmt.Println("FAIL:", err)
 		os.Exit(1)
 	}
@@ -97,13 +119,13 @@ func unprivilegedMain() bool {
 	return true
 }
 
-func unprivileged(mnt, server string) error {
+func unprivileged(mnt string, server []string) error {
 	if os.Geteuid() == 0 {
 		return fmt.Errorf("still root")
 	}
 	m, err := Start(context.Background(), Options{
 		Mountpoint: mnt,
-		Args:       []string{server, "{}"},
+		Args:       server,
 		Logf:       func(f string, a ...any) { fmt.Printf(f+"\n", a...) },
 	})
 	if err != nil {
@@ -154,8 +176,8 @@ func unprivileged(mnt, server string) error {
 // connection is aborted if the control file system is mounted (its abort
 // file belongs to the mount's user), else only unmounted, which Abort
 // reports as ErrNotAborted; either way the mount is gone.
-func unprivilegedAbort(mnt, server string) error {
-	m, err := Start(context.Background(), Options{Mountpoint: mnt, Args: []string{server, "{}"}})
+func unprivilegedAbort(mnt string, server []string) error {
+	m, err := Start(context.Background(), Options{Mountpoint: mnt, Args: server})
 	if err != nil {
 		return fmt.Errorf("start again: %w", err)
 	}
