@@ -130,7 +130,7 @@ func NewWriter(w io.Writer, opts WriterOptions) (*Writer, error) {
 // newWriter is NewWriter; raw makes it use rawEncoder in either byte order,
 // for the test that compares it with pcapgo.
 func newWriter(w io.Writer, opts WriterOptions, raw bool) (*Writer, error) {
-	if opts.SnapLen < 0 || opts.SnapLen > math.MaxUint32-PseudoHeaderSize {
+	if opts.SnapLen < 0 || uint64(opts.SnapLen) > math.MaxUint32-PseudoHeaderSize {
 		return nil, fmt.Errorf("snap length %d out of range", opts.SnapLen)
 	}
 	ifaces := opts.Interfaces
@@ -238,11 +238,11 @@ func (w *Writer) write(t time.Time, iface int, dir Dir, flags Flags, msg []byte,
 	if !dir.Valid() {
 		return fmt.Errorf("write record: %w: %d", ErrBadDir, dir)
 	}
-	if len(msg) > math.MaxUint32-PseudoHeaderSize-epbMinSize-epbLostSize-3 {
+	if uint64(len(msg)) > math.MaxUint32-PseudoHeaderSize-epbMinSize-epbLostSize-3 {
 		return fmt.Errorf("write record: message of %d bytes too long", len(msg))
 	}
 	origLen = max(origLen, len(msg))
-	if origLen > math.MaxUint32-PseudoHeaderSize {
+	if uint64(origLen) > math.MaxUint32-PseudoHeaderSize {
 		return fmt.Errorf("write record: original length %d too long", origLen)
 	}
 	if w.snapLen > 0 && len(msg) > w.snapLen {
