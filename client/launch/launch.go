@@ -91,6 +91,8 @@ type Server struct {
 	out          *ring
 	outShown     bool   // the caller gets the output as it comes
 	goServer     bool   // a Go binary: see readyStandIn
+	termFirst    bool   // not a Go binary: see termBeforeEOF
+	termSent     bool   // termBeforeEOF sent SIGTERM; Stop's own
 	tmp          string // private temporary directory of shim methods, or ""
 	ln           *net.UnixListener
 	ic           *interceptor // under Intercept, once the launcher handed it over
@@ -160,6 +162,7 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 		method:       method,
 		neverSplices: neverSplices,
 		goServer:     isGoBinary(path),
+		termFirst:    !isGoBinary(path),
 		logf:         logf,
 		grace:        cmp(opts.StopGrace, DefaultStopGrace),
 		out:          newRing(OutputSize),
@@ -666,15 +669,20 @@ func (s *Server) Output() []byte { return s.out.Bytes() }
 // end of stream), sends SIGTERM to the server's session after the grace
 // period and SIGKILL after another, reaps it, ends a daemonized server
 // (one that still holds the socket) the same way, and removes the
-// temporary directory. It is idempotent. A non-zero exit caused by the
-// closed socket is not an error; Stop fails only if the server could not
-// be reaped before ctx ended (it keeps trying in the background).
+// temporary directory. A server that is not a Go binary gets the SIGTERM
+// first, and end of stream after the grace period (see termBeforeEOF). It is idempotent.
+// A non-zero exit caused by the closed socket is not an error; Stop fails
+// only if the server could not be reaped before ctx ended (it keeps
+// trying in the background).
 func (s *Server) Stop(ctx context.Context) error {
 	s.stopOnce.Do(func() { s.stopErr = s.stop(ctx) })
 	return s.stopErr
 }
 
 func (s *Server) stop(ctx context.Context) error {
+	if s.termFirst {
+		s.termBeforeEOF(ctx)
+	}
 	s.conn.Close()
 	if s.ln != nil {
 		s.ln.Close()
@@ -708,6 +716,49 @@ func (s *Server) stop(ctx context.Context) error {
 		}
 	}
 	return err
+}
+
+// termBeforeEOF asks a server that is not a Go binary to exit with
+// SIGTERM before its socket closes. libfuse (and mergerfs's fork, and
+// ntfs-3g's fuse-lite) reads end of stream as an error: it prints "short
+// read on fuse device" and exits 1. Its SIGTERM handler leaves the loop
+// cleanly, as an unmount does for a direct mount; a server without one
+// dies, which ends it as well. Go servers keep end of stream first: on
+// SIGTERM rclone and gocryptfs try to unmount, and go-fuse ends quietly at
+// end of stream. It waits up to the grace period; Stop then goes on from
+// end of stream, without a second SIGTERM.
+func (s *Server) termBeforeEOF(ctx context.Context) {
+	if s.cmd == nil {
+		return
+	}
+	s.termSent = true
+	select {
+	case <-s.done:
+		// Daemonized: the daemon holds the socket.
+		pid := s.daemonPid()
+		if pid == 0 {
+			return
+		}
+		pfd, err := unix.PidfdOpen(pid, 0)
+		if err != nil {
+			return
+		}
+		defer unix.Close(pfd)
+		s.logf("launch: sending SIGTERM to daemonized server pid %d", pid)
+		unix.PidfdSendSignal(pfd, unix.SIGTERM, nil, 0)
+		pollExit(ctx, pfd, s.grace)
+		return
+	default:
+	}
+	s.logf("launch: sending SIGTERM to server pid %d", s.cmd.Process.Pid)
+	unix.Kill(-s.cmd.Process.Pid, unix.SIGTERM)
+	t := time.NewTimer(s.grace)
+	defer t.Stop()
+	select {
+	case <-s.done:
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // stopDaemon ends pid, a server that daemonized, as reap ends the server
@@ -760,12 +811,15 @@ func (s *Server) reap(ctx context.Context) error {
 }
 
 // escalate ends a process as Stop does: it gives it the grace period to
-// exit at end of stream, then SIGTERM and the grace period again, then
-// SIGKILL and 10 s. signal sends it a signal; exited waits up to d, or
+// exit at end of stream, then SIGTERM (unless termBeforeEOF sent it) and
+// the grace period again, then SIGKILL and 10 s. signal sends it a signal; exited waits up to d, or
 // until ctx ends, and reports whether it has exited. When ctx ends first
 // the process gets SIGKILL.
 func (s *Server) escalate(ctx context.Context, what string, signal func(unix.Signal), exited func(context.Context, time.Duration) bool) error {
 	for _, sig := range []unix.Signal{0, unix.SIGTERM, unix.SIGKILL} {
+		if sig == unix.SIGTERM && s.termSent {
+			continue // termBeforeEOF sent it, and waited
+		}
 		if sig != 0 {
 			s.logf("launch: sending %v to %s", sig, what)
 			signal(sig)

@@ -232,6 +232,11 @@ func startServer(t *testing.T, opts Options) *Server {
 		if bytes.Contains(out, []byte("failed to unmount")) {
 			t.Errorf("the server could not unmount its mountpoint:\n%s", out)
 		}
+		// libfuse says so when it reads end of stream: it must have
+		// been asked to exit first.
+		if bytes.Contains(out, []byte("short read on fuse device")) {
+			t.Errorf("the server met end of stream before SIGTERM:\n%s", out)
+		}
 	})
 	return s
 }
