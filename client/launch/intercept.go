@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 	"unsafe"
@@ -42,6 +43,34 @@ import (
 // trip to fusectl on each of the server's opens, which costs servers that
 // open a file per request (bindfs) and not those that open an image once
 // (ntfs-3g, fuse2fs).
+
+// interceptAvailable reports why the intercept method cannot run here, or
+// nil: it needs a filter for the architecture, and Linux 5.14 for
+// SECCOMP_ADDFD_FLAG_SEND (on older kernels the filter installs, but the
+// socket cannot be handed over).
+var interceptAvailable = sync.OnceValue(func() error {
+	if !interceptSupported {
+		return fmt.Errorf("the intercept method has no seccomp filter for %s", runtime.GOARCH)
+	}
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return fmt.Errorf("the intercept method cannot tell the kernel's version: %w", err)
+	}
+	if release := unix.ByteSliceToString(u.Release[:]); !kernelAtLeast(release, 5, 14) {
+		return fmt.Errorf("the intercept method needs Linux 5.14 or later (SECCOMP_ADDFD_FLAG_SEND); this kernel is %s", release)
+	}
+	return nil
+})
+
+// kernelAtLeast reports whether a kernel release string (uname -r, such
+// as "6.18.44-fc") is major.minor or later; false if it does not parse.
+func kernelAtLeast(release string, major, minor int) bool {
+	var ma, mi int
+	if _, err := fmt.Sscanf(release, "%d.%d", &ma, &mi); err != nil {
+		return false
+	}
+	return ma > major || ma == major && mi >= minor
+}
 
 // envIntercept makes RunShimIfInvoked the intercept launcher: it installs
 // the filter, sends its listener over the descriptor named here, and execs

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -144,8 +143,10 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	if method != DevFD && method != ShimPath && method != ShimNamespace && method != Intercept {
 		return nil, fmt.Errorf("%w: %v", ErrBadMethod, method)
 	}
-	if method == Intercept && !interceptSupported {
-		return nil, fmt.Errorf("%w: %s needs the intercept method, which has no seccomp filter for %s", ErrUnsupported, path, runtime.GOARCH)
+	if method == Intercept {
+		if err := interceptAvailable(); err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrUnsupported, path, err)
+		}
 	}
 	logf("launch: %s via %s (%s)", path, method, reason)
 	neverSplices, why := NeverSplices(path)

@@ -149,7 +149,7 @@ func TestDetectMethod(t *testing.T) {
 		// library is unknown.
 		{os.Args[0], Intercept},
 	}
-	if !interceptSupported {
+	if interceptAvailable() != nil {
 		cases[1].want = DevFD
 	}
 	for _, c := range []struct {
@@ -395,8 +395,8 @@ func TestWantsAutoUnmount(t *testing.T) {
 // (fakeSelfMount checks what it gets): it must be served over the socket,
 // and its mount(2) arguments must come back as mount options.
 func TestIntercept(t *testing.T) {
-	if !interceptSupported {
-		t.Skip("no intercept filter for this architecture")
+	if err := interceptAvailable(); err != nil {
+		t.Skip(err)
 	}
 	s := startFakeServer(t, "self", Intercept)
 	if minor := handshake(t, s.Conn()); minor != 31 {
@@ -427,8 +427,8 @@ func TestIntercept(t *testing.T) {
 // fusermount from PATH, as bazil.org/fuse does, gets the socket from the
 // shim there, and its fusermount options are the mount options.
 func TestInterceptPathShim(t *testing.T) {
-	if !interceptSupported {
-		t.Skip("no intercept filter for this architecture")
+	if err := interceptAvailable(); err != nil {
+		t.Skip(err)
 	}
 	s := startFakeServer(t, "1", Intercept)
 	handshake(t, s.Conn())
@@ -499,6 +499,20 @@ func TestInterceptLauncherDies(t *testing.T) {
 	}
 	if d := time.Since(start); d >= handoffTimeout {
 		t.Errorf("Start took %v: it waited for the hand-over's timeout", d)
+	}
+}
+
+func TestKernelAtLeast(t *testing.T) {
+	for _, tt := range []struct {
+		release string
+		want    bool
+	}{
+		{"6.18.44-fc-v669", true}, {"5.14.0-362.el9.x86_64", true}, {"5.15.0", true},
+		{"5.13.19", false}, {"5.4.0-150-generic", false}, {"4.19.0", false}, {"", false}, {"v6", false},
+	} {
+		if got := kernelAtLeast(tt.release, 5, 14); got != tt.want {
+			t.Errorf("kernelAtLeast(%q, 5, 14) = %v", tt.release, got)
+		}
 	}
 }
 

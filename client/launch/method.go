@@ -20,11 +20,11 @@ const (
 	// the mountpoint (libfuse3, go-fuse, jacobsa/fuse).
 	DevFD
 	// ShimPath puts a fake fusermount first on PATH (bazil; mergerfs
-	// where Intercept has no filter).
+	// where Intercept cannot run).
 	ShimPath
 	// ShimNamespace runs the server in a private mount namespace with the
 	// shim bind-mounted over the real fusermount and -o auto_unmount added
-	// (libfuse2 where Intercept has no filter).
+	// (libfuse2 where Intercept cannot run).
 	ShimNamespace
 	// Intercept answers the server's own open of /dev/fuse and mount(2)
 	// through a seccomp filter (ntfs-3g, libfuse2, mergerfs, and any
@@ -86,7 +86,8 @@ var (
 // binaries built with bazil.org/fuse, or whose build information names no
 // modules (Debian's rclone): Intercept also puts the shim on PATH, and
 // then serves every Go library, where /dev/fd/N fails bazil's. Where
-// Intercept has no filter they get the namespace or PATH shim instead.
+// Intercept cannot run (no filter for the architecture, or Linux before
+// 5.14) they get the namespace or PATH shim instead.
 func DetectMethod(path string) (Method, string, error) {
 	resolved, err := lookPath(path)
 	if err != nil {
@@ -106,7 +107,7 @@ func DetectMethod(path string) (Method, string, error) {
 		// rclone has go-fuse (for mount2) and bazil (for mount), and
 		// its command line does not say which one will run.
 		if m := find(bazilModule); m != "" {
-			if interceptSupported {
+			if interceptAvailable() == nil {
 				return Intercept, "Go binary built with " + m + " (it runs fusermount from PATH; intercept's PATH shim serves it and any other library it holds)", nil
 			}
 			if find(devFDModules...) == "" {
@@ -116,7 +117,7 @@ func DetectMethod(path string) (Method, string, error) {
 		if m := find(devFDModules...); m != "" {
 			return DevFD, "Go binary built with " + m, nil
 		}
-		if len(mods) == 1 && interceptSupported {
+		if len(mods) == 1 && interceptAvailable() == nil {
 			return Intercept, "Go binary whose build information names no modules (its FUSE library is unknown; intercept with its PATH shim serves them all)", nil
 		}
 		return DevFD, "Go binary without a known FUSE library", nil
@@ -132,7 +133,7 @@ func DetectMethod(path string) (Method, string, error) {
 		case strings.HasPrefix(l, "libfuse3.so"):
 			return DevFD, "links " + l + " (libfuse3 takes /dev/fd/N)", nil
 		case strings.HasPrefix(l, "libfuse.so"):
-			if interceptSupported {
+			if interceptAvailable() == nil {
 				return Intercept, "links " + l + " (libfuse2 mounts by itself as root, else execs /bin/fusermount)", nil
 			}
 			return ShimNamespace, "links " + l + " (libfuse2 execs /bin/fusermount)", nil
@@ -141,7 +142,7 @@ func DetectMethod(path string) (Method, string, error) {
 		}
 	}
 	if elfContains(f, "mergerfs-fusermount") {
-		if interceptSupported {
+		if interceptAvailable() == nil {
 			return Intercept, "bundles a libfuse2 fork that mounts by itself as root", nil
 		}
 		return ShimPath, "bundles a libfuse2 fork that runs mergerfs-fusermount from PATH", nil

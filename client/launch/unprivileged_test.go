@@ -33,8 +33,8 @@ func TestNamespaceUnprivileged(t *testing.T) {
 // and fusectl must still read the server's memory.
 func TestInterceptUnprivileged(t *testing.T) {
 	testenv.RequireRoot(t)
-	if !interceptSupported {
-		t.Skip("no intercept filter for this architecture")
+	if err := interceptAvailable(); err != nil {
+		t.Skip(err)
 	}
 	runAsNobody(t, "TestIntercept")
 }
