@@ -37,12 +37,14 @@ import (
 //     new mount API falls back to mount(2);
 //   - every other call runs as it would have (SECCOMP_USER_NOTIF_FLAG_CONTINUE).
 //
+// The fake fusermount is first on PATH as well, for servers that run one
+// instead (bazil.org/fuse, go-fuse given a directory).
+//
 // The filter replaces the LD_PRELOAD library of the reference's method D:
 // nothing has to be built or shipped beside fusectl, and it works for
 // statically linked servers, which ignore LD_PRELOAD. Its price is a round
-// trip to fusectl on each of the server's opens, which costs servers that
-// open a file per request (bindfs) and not those that open an image once
-// (ntfs-3g, fuse2fs).
+// trip to fusectl on each of the server's opens that asks for O_RDWR (the
+// filter lets the others pass), a handful in a whole bindfs session.
 
 // interceptAvailable reports why the intercept method cannot run here, or
 // nil: it needs a filter for the architecture, and Linux 5.14 for
