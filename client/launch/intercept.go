@@ -74,6 +74,14 @@ func kernelAtLeast(release string, major, minor int) bool {
 	return ma > major || ma == major && mi >= minor
 }
 
+// errFilterRefused: the launcher could not install its filter (seccomp
+// is refused, as some container profiles do); the method cannot run.
+var errFilterRefused = errors.New("the kernel refused the intercept method's seccomp filter")
+
+// filterRefused starts the launcher's message that it could not install
+// its filter, followed by the reason.
+const filterRefused = "refused: "
+
 // envIntercept makes RunShimIfInvoked the intercept launcher: it installs
 // the filter, sends its listener over the descriptor named here, and execs
 // argv[1:].
@@ -206,7 +214,12 @@ func runIntercept(handoff string, argv []string) int {
 		listener, errno = install()
 	}
 	if errno != 0 {
-		return fail("install seccomp filter: %v", errno)
+		// Start says so, or falls back to another method when it chose
+		// this one.
+		if err := unix.Sendmsg(hfd, []byte(filterRefused+errno.Error()), nil, nil, 0); err != nil {
+			return fail("install seccomp filter: %v", errno)
+		}
+		return 127
 	}
 	if err := unix.Sendmsg(hfd, []byte{0}, unix.UnixRights(int(listener)), nil, 0); err != nil {
 		return fail("hand over the seccomp listener: %v", err)
@@ -507,7 +520,8 @@ func ioctlPtr(fd int, req uint, p unsafe.Pointer) error {
 
 // startInterceptor receives the seccomp listener from the launcher on
 // handoff and starts answering the server's calls. The launcher sends it
-// before it execs the server, or exits with its reason on stderr.
+// before it execs the server, or says that the kernel refused its filter
+// (errFilterRefused), or exits with its reason on stderr.
 func (s *Server) startInterceptor(handoff int, mnt string) error {
 	fds := []unix.PollFd{{Fd: int32(handoff), Events: unix.POLLIN}}
 	for {
@@ -523,11 +537,15 @@ func (s *Server) startInterceptor(handoff int, mnt string) error {
 		}
 		break
 	}
-	buf, oob := make([]byte, 1), make([]byte, unix.CmsgSpace(4))
-	_, oobn, _, _, err := unix.Recvmsg(handoff, buf, oob, unix.MSG_CMSG_CLOEXEC)
+	buf, oob := make([]byte, 256), make([]byte, unix.CmsgSpace(4))
+	n, oobn, _, _, err := unix.Recvmsg(handoff, buf, oob, unix.MSG_CMSG_CLOEXEC)
 	var got []int
 	if err == nil {
 		got, err = parseRights(oob[:oobn])
+	}
+	if reason, ok := strings.CutPrefix(string(buf[:max(n, 0)]), filterRefused); ok && len(got) == 0 {
+		<-s.done // the launcher exits at once
+		return fmt.Errorf("%w: %s", errFilterRefused, reason)
 	}
 	if err != nil || len(got) != 1 {
 		for _, fd := range got {

@@ -121,8 +121,10 @@ type Server struct {
 // methods once the server has asked for its mount and received its end,
 // so MountOptions is known. If the server exits first, Start fails with
 // ErrExited and the server's output. On any failure nothing is left
-// running and temporary directories are gone.
-func Start(ctx context.Context, opts Options) (_ *Server, err error) {
+// running and temporary directories are gone. When Auto picked Intercept
+// and the kernel refuses its seccomp filter, Start starts the server
+// again by the method Auto would pick without it.
+func Start(ctx context.Context, opts Options) (*Server, error) {
 	if len(opts.Args) == 0 || opts.Args[0] == "" {
 		return nil, ErrNoArgs
 	}
@@ -140,6 +142,18 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 			return nil, err
 		}
 	}
+	s, err := start(ctx, opts, path, method, reason, logf)
+	if opts.Method == Auto && errors.Is(err, errFilterRefused) {
+		if method, reason, derr := detectMethod(path, false); derr == nil {
+			logf("launch: %v; falling back to %s", err, method)
+			return start(ctx, opts, path, method, reason, logf)
+		}
+	}
+	return s, err
+}
+
+// start is Start by a given method.
+func start(ctx context.Context, opts Options, path string, method Method, reason string, logf func(string, ...any)) (_ *Server, err error) {
 	if method != DevFD && method != ShimPath && method != ShimNamespace && method != Intercept {
 		return nil, fmt.Errorf("%w: %v", ErrBadMethod, method)
 	}

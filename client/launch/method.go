@@ -89,6 +89,11 @@ var (
 // Intercept cannot run (no filter for the architecture, or Linux before
 // 5.14) they get the namespace or PATH shim instead.
 func DetectMethod(path string) (Method, string, error) {
+	return detectMethod(path, interceptAvailable() == nil)
+}
+
+// detectMethod is DetectMethod, told whether Intercept can run.
+func detectMethod(path string, interceptOK bool) (Method, string, error) {
 	resolved, err := lookPath(path)
 	if err != nil {
 		return Auto, "", err
@@ -107,7 +112,7 @@ func DetectMethod(path string) (Method, string, error) {
 		// rclone has go-fuse (for mount2) and bazil (for mount), and
 		// its command line does not say which one will run.
 		if m := find(bazilModule); m != "" {
-			if interceptAvailable() == nil {
+			if interceptOK {
 				return Intercept, "Go binary built with " + m + " (it runs fusermount from PATH; intercept's PATH shim serves it and any other library it holds)", nil
 			}
 			if find(devFDModules...) == "" {
@@ -117,7 +122,7 @@ func DetectMethod(path string) (Method, string, error) {
 		if m := find(devFDModules...); m != "" {
 			return DevFD, "Go binary built with " + m, nil
 		}
-		if len(mods) == 1 && interceptAvailable() == nil {
+		if len(mods) == 1 && interceptOK {
 			return Intercept, "Go binary whose build information names no modules (its FUSE library is unknown; intercept with its PATH shim serves them all)", nil
 		}
 		return DevFD, "Go binary without a known FUSE library", nil
@@ -133,7 +138,7 @@ func DetectMethod(path string) (Method, string, error) {
 		case strings.HasPrefix(l, "libfuse3.so"):
 			return DevFD, "links " + l + " (libfuse3 takes /dev/fd/N)", nil
 		case strings.HasPrefix(l, "libfuse.so"):
-			if interceptAvailable() == nil {
+			if interceptOK {
 				return Intercept, "links " + l + " (libfuse2 mounts by itself as root, else execs /bin/fusermount)", nil
 			}
 			return ShimNamespace, "links " + l + " (libfuse2 execs /bin/fusermount)", nil
@@ -142,7 +147,7 @@ func DetectMethod(path string) (Method, string, error) {
 		}
 	}
 	if elfContains(f, "mergerfs-fusermount") {
-		if interceptAvailable() == nil {
+		if interceptOK {
 			return Intercept, "bundles a libfuse2 fork that mounts by itself as root", nil
 		}
 		return ShimPath, "bundles a libfuse2 fork that runs mergerfs-fusermount from PATH", nil
