@@ -543,6 +543,13 @@ func (m *Mount) closeDevice() {
 	m.notes.dev.Close()
 }
 
+// stillMounted reports whether the mountpoint still holds this mount's
+// connection.
+func (m *Mount) stillMounted() bool {
+	fm, err := FindFUSEMount(m.km.mountpoint)
+	return err == nil && fm.Conn() == m.km.conn
+}
+
 // run waits for the first cause of teardown and carries it out.
 func (m *Mount) run() {
 	cause := <-m.stopReq
@@ -576,6 +583,13 @@ func (m *Mount) teardown(cause error) error {
 			m.logf("unmount is waiting for the server; failing its requests")
 			m.startFailing()
 			uerr = <-unmounted
+		}
+		if uerr != nil && !m.stillMounted() {
+			// Unmounted from outside (umount, fusectl abort) while a
+			// stop was already under way, so that the kernel's end of
+			// the connection did not reach us first: a normal end.
+			m.logf("%v: the mount was gone already", uerr)
+			uerr = nil
 		}
 		if uerr != nil {
 			errs = append(errs, uerr)

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/fusectl/fusectl/capture"
 	"github.com/fusectl/fusectl/internal/testenv"
@@ -374,5 +377,38 @@ func TestCaptureFailureWarns(t *testing.T) {
 	}
 	if err := m.Close(); err == nil || !strings.Contains(err.Error(), "capture") {
 		t.Errorf("Close: %v, want the capture's error", err)
+	}
+}
+
+// TestCloseAfterOutsideUnmount: a mount detached from outside while in use
+// (umount -l) keeps its connection, so the stop that follows is the first
+// cause of teardown and finds nothing to unmount. That is a normal end,
+// not "unmount: invalid argument".
+func TestCloseAfterOutsideUnmount(t *testing.T) {
+	testenv.RequireRoot(t)
+	m, mnt := startMount(t, demofsArgs(t), Options{Grace: 500 * time.Millisecond})
+	// A child whose working directory keeps the file system in use.
+	holder := exec.Command("sh", "-c", `cd "$1" && exec sleep 60`, "sh", mnt)
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		holder.Process.Kill()
+		holder.Wait()
+	}()
+	for i := 0; ; i++ {
+		if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", holder.Process.Pid)); err == nil && cwd == mnt {
+			break
+		}
+		if i == 100 {
+			t.Fatal("the holder did not enter the mount")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := unix.Unmount(mnt, unix.MNT_DETACH); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Close(); err != nil {
+		t.Errorf("Close after an outside unmount: %v", err)
 	}
 }
