@@ -89,8 +89,7 @@ type Server struct {
 	grace        time.Duration
 	out          *ring
 	outShown     bool   // the caller gets the output as it comes
-	goServer     bool   // a Go binary: see readyStandIn
-	termFirst    bool   // not a Go binary: see termBeforeEOF
+	goServer     bool   // a Go binary: see readyStandIn and termBeforeEOF
 	termSent     bool   // termBeforeEOF sent SIGTERM; Stop's own
 	tmp          string // private temporary directory of shim methods, or ""
 	ln           *net.UnixListener
@@ -132,28 +131,26 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	path, err := lookPath(opts.Args[0])
+	x, err := inspect(opts.Args[0])
 	if err != nil {
 		return nil, err
 	}
 	method, reason := opts.Method, "chosen by caller"
 	if method == Auto {
-		if method, reason, err = DetectMethod(path); err != nil {
-			return nil, err
-		}
+		method, reason = detectMethod(x, interceptAvailable() == nil)
 	}
-	s, err := start(ctx, opts, path, method, reason, logf)
+	s, err := start(ctx, opts, x, method, reason, logf)
 	if opts.Method == Auto && errors.Is(err, errFilterRefused) {
-		if method, reason, derr := detectMethod(path, false); derr == nil {
-			logf("launch: %v; falling back to %s", err, method)
-			return start(ctx, opts, path, method, reason, logf)
-		}
+		method, reason = detectMethod(x, false)
+		logf("launch: %v; falling back to %s", err, method)
+		return start(ctx, opts, x, method, reason, logf)
 	}
 	return s, err
 }
 
 // start is Start by a given method.
-func start(ctx context.Context, opts Options, path string, method Method, reason string, logf func(string, ...any)) (_ *Server, err error) {
+func start(ctx context.Context, opts Options, x executable, method Method, reason string, logf func(string, ...any)) (_ *Server, err error) {
+	path := x.path
 	if method != DevFD && method != ShimPath && method != ShimNamespace && method != Intercept {
 		return nil, fmt.Errorf("%w: %v", ErrBadMethod, method)
 	}
@@ -163,7 +160,7 @@ func start(ctx context.Context, opts Options, path string, method Method, reason
 		}
 	}
 	logf("launch: %s via %s (%s)", path, method, reason)
-	neverSplices, why := NeverSplices(path)
+	neverSplices, why := neverSplices(x)
 	if neverSplices {
 		logf("launch: %s never splices its replies (%s)", path, why)
 	}
@@ -176,8 +173,7 @@ func start(ctx context.Context, opts Options, path string, method Method, reason
 		conn:         conn,
 		method:       method,
 		neverSplices: neverSplices,
-		goServer:     isGoBinary(path),
-		termFirst:    !isGoBinary(path),
+		goServer:     x.isGo,
 		logf:         logf,
 		grace:        cmp(opts.StopGrace, DefaultStopGrace),
 		out:          newRing(OutputSize),
@@ -219,7 +215,7 @@ func start(ctx context.Context, opts Options, path string, method Method, reason
 		if mnt, env, err = s.prepareShim(opts.ShimPath, env); err != nil {
 			return nil, err
 		}
-		if wantsAutoUnmount(path, method) {
+		if wantsAutoUnmount(x, method) {
 			argv = addAutoUnmount(argv)
 		}
 		if method == ShimNamespace {
@@ -572,16 +568,16 @@ func absPath(p string) string {
 	return p
 }
 
-// wantsAutoUnmount reports whether the server at path gets -o auto_unmount
+// wantsAutoUnmount reports whether the server x gets -o auto_unmount
 // under a shim method: servers on libfuse (mergerfs's fork under either
 // method), so that they run fusermount even as root. Go servers run
 // fusermount anyway and have options of their own: rclone read the -o as
 // its --option and complained.
-func wantsAutoUnmount(path string, method Method) bool {
-	if _, isGo := goModulesOf(path); isGo {
+func wantsAutoUnmount(x executable, method Method) bool {
+	if x.isGo {
 		return false
 	}
-	return method == ShimNamespace || method == ShimPath && isMergerfs(path)
+	return method == ShimNamespace || method == ShimPath && isMergerfs(x.path)
 }
 
 // addAutoUnmount inserts -o auto_unmount right after the program name,
@@ -695,7 +691,7 @@ func (s *Server) Stop(ctx context.Context) error {
 }
 
 func (s *Server) stop(ctx context.Context) error {
-	if s.termFirst {
+	if !s.goServer {
 		s.termBeforeEOF(ctx)
 	}
 	s.conn.Close()

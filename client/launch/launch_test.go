@@ -372,7 +372,7 @@ func TestNeverSplices(t *testing.T) {
 // mergerfs under either shim method, get -o auto_unmount; Go servers never
 // do.
 func TestWantsAutoUnmount(t *testing.T) {
-	exe, err := os.Executable() // a Go binary
+	exe, err := inspect(os.Args[0]) // a Go binary
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,7 +381,10 @@ func TestWantsAutoUnmount(t *testing.T) {
 			t.Errorf("a Go server gets -o auto_unmount under %v", m)
 		}
 	}
-	bindfs := testenv.RequireCommand(t, "bindfs")
+	bindfs, err := inspect(testenv.RequireCommand(t, "bindfs"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !wantsAutoUnmount(bindfs, ShimNamespace) {
 		t.Error("bindfs does not get -o auto_unmount under the namespace method")
 	}

@@ -89,18 +89,20 @@ var (
 // Intercept cannot run (no filter for the architecture, or Linux before
 // 5.14) they get the namespace or PATH shim instead.
 func DetectMethod(path string) (Method, string, error) {
-	return detectMethod(path, interceptAvailable() == nil)
-}
-
-// detectMethod is DetectMethod, told whether Intercept can run.
-func detectMethod(path string, interceptOK bool) (Method, string, error) {
-	resolved, err := lookPath(path)
+	x, err := inspect(path)
 	if err != nil {
 		return Auto, "", err
 	}
-	if mods, ok := goModulesOf(resolved); ok {
+	m, reason := detectMethod(x, interceptAvailable() == nil)
+	return m, reason, nil
+}
+
+// detectMethod is DetectMethod for an inspected executable, told whether
+// Intercept can run.
+func detectMethod(x executable, interceptOK bool) (Method, string) {
+	if x.isGo {
 		find := func(libs ...string) string {
-			for _, m := range mods {
+			for _, m := range x.goMods {
 				for _, lib := range libs {
 					if hasModule(m, lib) {
 						return m
@@ -113,46 +115,46 @@ func detectMethod(path string, interceptOK bool) (Method, string, error) {
 		// its command line does not say which one will run.
 		if m := find(bazilModule); m != "" {
 			if interceptOK {
-				return Intercept, "Go binary built with " + m + " (it runs fusermount from PATH; intercept's PATH shim serves it and any other library it holds)", nil
+				return Intercept, "Go binary built with " + m + " (it runs fusermount from PATH; intercept's PATH shim serves it and any other library it holds)"
 			}
 			if find(devFDModules...) == "" {
-				return ShimPath, "Go binary built with " + m + " (runs fusermount from PATH)", nil
+				return ShimPath, "Go binary built with " + m + " (runs fusermount from PATH)"
 			}
 		}
 		if m := find(devFDModules...); m != "" {
-			return DevFD, "Go binary built with " + m, nil
+			return DevFD, "Go binary built with " + m
 		}
-		if len(mods) == 1 && interceptOK {
-			return Intercept, "Go binary whose build information names no modules (its FUSE library is unknown; intercept with its PATH shim serves them all)", nil
+		if len(x.goMods) == 1 && interceptOK {
+			return Intercept, "Go binary whose build information names no modules (its FUSE library is unknown; intercept with its PATH shim serves them all)"
 		}
-		return DevFD, "Go binary without a known FUSE library", nil
+		return DevFD, "Go binary without a known FUSE library"
 	}
-	f, err := elf.Open(resolved)
+	f, err := elf.Open(x.path)
 	if err != nil {
-		return DevFD, "not an ELF executable (script?): trying devfd", nil
+		return DevFD, "not an ELF executable (script?): trying devfd"
 	}
 	defer f.Close()
 	libs, _ := f.ImportedLibraries()
 	for _, l := range libs {
 		switch {
 		case strings.HasPrefix(l, "libfuse3.so"):
-			return DevFD, "links " + l + " (libfuse3 takes /dev/fd/N)", nil
+			return DevFD, "links " + l + " (libfuse3 takes /dev/fd/N)"
 		case strings.HasPrefix(l, "libfuse.so"):
 			if interceptOK {
-				return Intercept, "links " + l + " (libfuse2 mounts by itself as root, else execs /bin/fusermount)", nil
+				return Intercept, "links " + l + " (libfuse2 mounts by itself as root, else execs /bin/fusermount)"
 			}
-			return ShimNamespace, "links " + l + " (libfuse2 execs /bin/fusermount)", nil
+			return ShimNamespace, "links " + l + " (libfuse2 execs /bin/fusermount)"
 		case strings.HasPrefix(l, "libntfs-3g.so"):
-			return Intercept, "links " + l + " (its built-in fuse-lite opens /dev/fuse and mounts by itself)", nil
+			return Intercept, "links " + l + " (its built-in fuse-lite opens /dev/fuse and mounts by itself)"
 		}
 	}
 	if elfContains(f, "mergerfs-fusermount") {
 		if interceptOK {
-			return Intercept, "bundles a libfuse2 fork that mounts by itself as root", nil
+			return Intercept, "bundles a libfuse2 fork that mounts by itself as root"
 		}
-		return ShimPath, "bundles a libfuse2 fork that runs mergerfs-fusermount from PATH", nil
+		return ShimPath, "bundles a libfuse2 fork that runs mergerfs-fusermount from PATH"
 	}
-	return DevFD, "no FUSE library recognised: trying devfd", nil
+	return DevFD, "no FUSE library recognised: trying devfd"
 }
 
 // Go FUSE libraries that write every reply with write(2) or writev(2) and
@@ -166,16 +168,17 @@ var neverSplicing = []string{"github.com/jacobsa/fuse", "bazil.org/fuse"}
 // and without go-fuse (rclone has both go-fuse and bazil). reason says why,
 // for logs. Anything not recognised may splice.
 func NeverSplices(path string) (bool, string) {
-	resolved, err := lookPath(path)
+	x, err := inspect(path)
 	if err != nil {
 		return false, ""
 	}
-	mods, ok := goModulesOf(resolved)
-	if !ok {
-		return false, ""
-	}
+	return neverSplices(x)
+}
+
+// neverSplices is NeverSplices for an inspected executable.
+func neverSplices(x executable) (bool, string) {
 	found := ""
-	for _, p := range mods {
+	for _, p := range x.goMods {
 		if hasModule(p, "github.com/hanwen/go-fuse") {
 			return false, ""
 		}
@@ -206,10 +209,24 @@ func goModulesOf(path string) (mods []string, ok bool) {
 	return mods, true
 }
 
-// isGoBinary reports whether the executable at path was built by Go.
-func isGoBinary(path string) bool {
-	_, ok := goModulesOf(path)
-	return ok
+// executable is what the launch methods go by: a server's resolved path
+// and, for a Go binary, the modules of its build information. Start reads
+// that once: it takes tens of milliseconds for a large binary (rclone).
+type executable struct {
+	path   string
+	isGo   bool
+	goMods []string // nil unless isGo
+}
+
+// inspect resolves path the way exec does and reads its build information.
+func inspect(path string) (executable, error) {
+	resolved, err := lookPath(path)
+	if err != nil {
+		return executable{}, err
+	}
+	x := executable{path: resolved}
+	x.goMods, x.isGo = goModulesOf(resolved)
+	return x, nil
 }
 
 // hasModule reports whether module path p is m or one of its sub-modules.
