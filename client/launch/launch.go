@@ -742,7 +742,7 @@ func (s *Server) termBeforeEOF(ctx context.Context) {
 	if s.cmd == nil {
 		return
 	}
-	s.termSent = true
+	p := s.started()
 	select {
 	case <-s.done:
 		// Daemonized: the daemon holds the socket.
@@ -750,40 +750,78 @@ func (s *Server) termBeforeEOF(ctx context.Context) {
 		if pid == 0 {
 			return
 		}
-		pfd, err := unix.PidfdOpen(pid, 0)
-		if err != nil {
+		var ok bool
+		if p, ok = s.daemonized(pid); !ok {
 			return
 		}
-		defer unix.Close(pfd)
-		s.logf("launch: sending SIGTERM to daemonized server pid %d", pid)
-		unix.PidfdSendSignal(pfd, unix.SIGTERM, nil, 0)
-		pollExit(ctx, pfd, s.grace)
-		return
+		defer p.close()
 	default:
 	}
-	s.logf("launch: sending SIGTERM to server pid %d", s.cmd.Process.Pid)
-	unix.Kill(-s.cmd.Process.Pid, unix.SIGTERM)
-	t := time.NewTimer(s.grace)
-	defer t.Stop()
-	select {
-	case <-s.done:
-	case <-t.C:
-	case <-ctx.Done():
+	s.termSent = true
+	s.logf("launch: sending SIGTERM to %s", p.what)
+	p.signal(unix.SIGTERM)
+	p.exited(ctx, s.grace)
+}
+
+// proc is a server process that Stop ends: how to name it, signal it and
+// wait for its exit.
+type proc struct {
+	what   string
+	signal func(unix.Signal)
+	// exited waits up to d, or until ctx ends, and reports whether the
+	// process has exited.
+	exited func(ctx context.Context, d time.Duration) bool
+	close  func()
+}
+
+// started is the process Start ran, with its whole session: Setsid made
+// its pid the session's id, and the pid cannot be reused before we reap
+// it.
+func (s *Server) started() proc {
+	pid := s.cmd.Process.Pid
+	return proc{
+		what:   fmt.Sprintf("server pid %d", pid),
+		signal: func(sig unix.Signal) { unix.Kill(-pid, sig) },
+		exited: func(ctx context.Context, d time.Duration) bool {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-s.done:
+				return true
+			case <-t.C:
+			case <-ctx.Done():
+			}
+			return false
+		},
+		close: func() {},
 	}
 }
 
-// stopDaemon ends pid, a server that daemonized, as reap ends the server
-// we started; a pidfd pins the process, so a signal cannot hit a reused
-// pid.
-func (s *Server) stopDaemon(ctx context.Context, pid int) error {
+// daemonized is pid, a server that daemonized and is not our child,
+// pinned by a pidfd so that a signal cannot hit a reused pid; ok is false
+// when it is gone already. The caller must call close.
+func (s *Server) daemonized(pid int) (p proc, ok bool) {
 	pfd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
+		return proc{}, false
+	}
+	return proc{
+		what:   fmt.Sprintf("daemonized server pid %d", pid),
+		signal: func(sig unix.Signal) { unix.PidfdSendSignal(pfd, sig, nil, 0) },
+		exited: func(ctx context.Context, d time.Duration) bool { return pollExit(ctx, pfd, d) },
+		close:  func() { unix.Close(pfd) },
+	}, true
+}
+
+// stopDaemon ends pid, a server that daemonized, as reap ends the server
+// we started.
+func (s *Server) stopDaemon(ctx context.Context, pid int) error {
+	p, ok := s.daemonized(pid)
+	if !ok {
 		return nil // gone already
 	}
-	defer unix.Close(pfd)
-	signal := func(sig unix.Signal) { unix.PidfdSendSignal(pfd, sig, nil, 0) }
-	exited := func(ctx context.Context, d time.Duration) bool { return pollExit(ctx, pfd, d) }
-	return s.escalate(ctx, fmt.Sprintf("daemonized server pid %d", pid), signal, exited)
+	defer p.close()
+	return s.escalate(ctx, p)
 }
 
 // unmountStray detaches a real mount on our private mountpoint before the
@@ -803,49 +841,33 @@ func (s *Server) unmountStray() {
 // reap waits for the server to exit, escalating from end of stream to
 // SIGTERM to SIGKILL.
 func (s *Server) reap(ctx context.Context) error {
-	pid := s.cmd.Process.Pid
-	// The whole session: Setsid made pid its id. pid cannot be reused
-	// before we reap it.
-	signal := func(sig unix.Signal) { unix.Kill(-pid, sig) }
-	exited := func(ctx context.Context, d time.Duration) bool {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-s.done:
-			return true
-		case <-t.C:
-		case <-ctx.Done():
-		}
-		return false
-	}
-	return s.escalate(ctx, fmt.Sprintf("server pid %d", pid), signal, exited)
+	return s.escalate(ctx, s.started())
 }
 
-// escalate ends a process as Stop does: it gives it the grace period to
-// exit at end of stream, then SIGTERM (unless termBeforeEOF sent it) and
-// the grace period again, then SIGKILL and 10 s. signal sends it a signal; exited waits up to d, or
-// until ctx ends, and reports whether it has exited. When ctx ends first
-// the process gets SIGKILL.
-func (s *Server) escalate(ctx context.Context, what string, signal func(unix.Signal), exited func(context.Context, time.Duration) bool) error {
+// escalate ends p as Stop does: it gives it the grace period to exit at
+// end of stream, then SIGTERM (unless termBeforeEOF sent it) and the grace
+// period again, then SIGKILL and 10 s. When ctx ends first the process
+// gets SIGKILL.
+func (s *Server) escalate(ctx context.Context, p proc) error {
 	for _, sig := range []unix.Signal{0, unix.SIGTERM, unix.SIGKILL} {
 		if sig == unix.SIGTERM && s.termSent {
 			continue // termBeforeEOF sent it, and waited
 		}
 		if sig != 0 {
-			s.logf("launch: sending %v to %s", sig, what)
-			signal(sig)
+			s.logf("launch: sending %v to %s", sig, p.what)
+			p.signal(sig)
 		}
 		wait := s.grace
 		if sig == unix.SIGKILL {
 			wait = 10 * time.Second
 		}
-		if exited(ctx, wait) {
+		if p.exited(ctx, wait) {
 			return nil
 		}
 		if ctx.Err() != nil {
-			signal(unix.SIGKILL)
-			return fmt.Errorf("stop %s: %w", what, ctx.Err())
+			p.signal(unix.SIGKILL)
+			return fmt.Errorf("stop %s: %w", p.what, ctx.Err())
 		}
 	}
-	return fmt.Errorf("stop server: %s did not exit after SIGKILL", what)
+	return fmt.Errorf("stop server: %s did not exit after SIGKILL", p.what)
 }
