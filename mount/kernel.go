@@ -127,14 +127,18 @@ func parseMountOptions(opts []string) (ko kernelOptions, ignored []string, err e
 
 // fstype returns the file system type for mount(2).
 func (ko *kernelOptions) fstype() string {
-	t := "fuse"
-	if ko.blkdev {
-		t = "fuseblk"
-	}
 	if ko.subtype != "" {
-		return t + "." + ko.subtype
+		return ko.baseType() + "." + ko.subtype
 	}
-	return t
+	return ko.baseType()
+}
+
+// baseType is fstype without the subtype.
+func (ko *kernelOptions) baseType() string {
+	if ko.blkdev {
+		return "fuseblk"
+	}
+	return "fuse"
 }
 
 // source returns the mount source.
@@ -182,7 +186,7 @@ func mountKernel(mnt string, ko *kernelOptions, logf func(string, ...any)) (*ker
 			// Kernels without "fuse.<subtype>" registered still take
 			// subtype as a data option.
 			data = append(data, "subtype="+ko.subtype)
-			err = unix.Mount(ko.source(), mnt, strings.TrimSuffix(ko.fstype(), "."+ko.subtype), ko.flags, strings.Join(data, ","))
+			err = unix.Mount(ko.source(), mnt, ko.baseType(), ko.flags, strings.Join(data, ","))
 		}
 		if err != nil {
 			dev.Close()

@@ -33,7 +33,10 @@ type FUSEMount struct {
 // Conn returns the connection's number, which names its directory in the
 // kernel's control file system: the device number in the kernel's own
 // encoding (major << 20 | minor), which for type fuse is the minor.
-func (m FUSEMount) Conn() uint32 { return m.Major<<20 | m.Minor }
+func (m FUSEMount) Conn() uint32 { return connNumber(m.Major, m.Minor) }
+
+// connNumber encodes a device number as the kernel names connections.
+func connNumber(major, minor uint32) uint32 { return major<<20 | minor }
 
 // Owner returns the user the mount belongs to (its user_id option): the
 // one besides root that the kernel lets unmount and abort it.
@@ -142,7 +145,7 @@ func OnConnection(fi os.FileInfo, conn uint32) bool {
 		return false
 	}
 	dev := uint64(st.Dev) // uint32 on some architectures
-	return unix.Major(dev)<<20|unix.Minor(dev) == conn
+	return connNumber(unix.Major(dev), unix.Minor(dev)) == conn
 }
 
 // FindFUSEMount returns the FUSE mount at path (made absolute, not
