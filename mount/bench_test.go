@@ -1,11 +1,14 @@
 package mount
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,7 +47,13 @@ import (
 // and so on), which takes the machine's cost of the extra hops out. Each
 // benchmark also reports wake-rtt-µs, the machine's round trip between two
 // threads (wakeRoundTrip), which bounds the small-file ratio: every
-// forwarded request pays it once more. A capturing variant whose recorder
+// forwarded request pays it once more. Each variant also reports the CPU
+// time per operation of its server (NAME-server-cpu-µs) and, for the
+// forwarding variants, of the forwarder (NAME-fwd-cpu-µs), user and system
+// together: on a virtual machine most of a forwarder's time is the
+// kernel's, switching tasks and waking the next one in the chain, and it
+// comes to about what an in-memory server spends on the request itself. A
+// capturing variant whose recorder
 // fell behind during the timed runs reports the records it dropped as
 // capture-dropped: its rate is then that of an incomplete capture.
 //
@@ -117,6 +126,51 @@ type benchVariant struct {
 	name string
 	mnt  string
 	m    *Mount
+	// pid is the server's process, whose CPU time is reported; 0 where
+	// it cannot be read.
+	pid int
+	// forwards: the variant's forwarder runs in this process, whose CPU
+	// time is then the forwarder's (the other variants' forwarders are
+	// idle meanwhile).
+	forwards bool
+}
+
+// cpuTime returns the CPU time, user and system, that process pid has used
+// so far, all its threads together.
+func cpuTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The fields after the command name, which may itself hold spaces or
+	// parentheses: state is field 3, utime and stime fields 14 and 15.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected format %q", pid, b)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected format %q", pid, b)
+	}
+	var ticks time.Duration
+	for _, s := range f[11:13] {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/%d/stat: %v", pid, err)
+		}
+		ticks += time.Duration(n)
+	}
+	// /proc counts in USER_HZ, which Linux fixes at 100 for user space.
+	return ticks * (time.Second / 100), nil
+}
+
+// selfCPUTime returns the CPU time this process has used so far.
+func selfCPUTime(b *testing.B) time.Duration {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // state describes the variant's mount, for a failed workload's report.
@@ -143,8 +197,13 @@ func benchMounts(b *testing.B, s benchServer) []*benchVariant {
 	// direct mounts args as the server would by itself.
 	direct := func(name string, args []string) {
 		mnt := b.TempDir()
-		directMount(b, mnt, launch.PlaceMountpoint(args, "", mnt))
-		vs = append(vs, &benchVariant{name: name, mnt: mnt})
+		pid := directMount(b, mnt, launch.PlaceMountpoint(args, "", mnt))
+		if name == "strace" {
+			// The server is strace's child, whose time /proc does not
+			// give strace until it has been waited for.
+			pid = 0
+		}
+		vs = append(vs, &benchVariant{name: name, mnt: mnt, pid: pid})
 	}
 	direct("direct", s.args(b))
 	for _, name := range []string{"fusectl", "capture", "noclamp"} {
@@ -161,9 +220,10 @@ func benchMounts(b *testing.B, s benchServer) []*benchVariant {
 			opts.NoClamp = true
 		}
 		m, mnt := startMount(b, s.args(b), opts)
-		vs = append(vs, &benchVariant{name: name, mnt: mnt, m: m})
+		vs = append(vs, &benchVariant{name: name, mnt: mnt, m: m, pid: m.Pid(), forwards: true})
 	}
-	vs = append(vs, &benchVariant{name: "minimal", mnt: minimalMount(b, s.args(b))})
+	mnt, pid := minimalMount(b, s.args(b))
+	vs = append(vs, &benchVariant{name: "minimal", mnt: mnt, pid: pid, forwards: true})
 	if p, err := exec.LookPath("strace"); err == nil {
 		direct("strace", append([]string{p, "-f", "-qq", "-o", "/dev/null"}, s.args(b)...))
 	}
@@ -190,6 +250,22 @@ func runVariants(b *testing.B, vs []*benchVariant, unit string, dropCaches bool,
 	// ratios can be read against it. (Reported after the loop, whose
 	// start deletes metrics reported before it.)
 	wake := wakeRoundTrip(b)
+	// CPU time used during the timed runs, by the forwarder and by the
+	// server: where a forwarded request's cost goes.
+	fwdCPU := make([]time.Duration, len(vs))
+	srvCPU := make([]time.Duration, len(vs))
+	cpu := func(v *benchVariant) (fwd, srv time.Duration) {
+		if v.forwards {
+			fwd = selfCPUTime(b)
+		}
+		if v.pid != 0 {
+			var err error
+			if srv, err = cpuTime(v.pid); err != nil {
+				b.Fatalf("%s: server CPU time: %v", v.name, err)
+			}
+		}
+		return fwd, srv
+	}
 	// Drops are counted from the mount's start; only the timed runs' count.
 	dropped := make([]uint64, len(vs))
 	for i, v := range vs {
@@ -206,9 +282,13 @@ func runVariants(b *testing.B, vs []*benchVariant, unit string, dropCaches bool,
 						b.Fatalf("drop caches: %v", err)
 					}
 				}
+				fwd0, srv0 := cpu(v)
 				start := time.Now()
 				amount[i] += work(b, v)
 				total[i] += time.Since(start)
+				fwd1, srv1 := cpu(v)
+				fwdCPU[i] += fwd1 - fwd0
+				srvCPU[i] += srv1 - srv0
 			}
 		}
 	}
@@ -225,6 +305,15 @@ func runVariants(b *testing.B, vs []*benchVariant, unit string, dropCaches bool,
 		b.ReportMetric(rates[i], v.name+"-"+unit+"/s")
 		if i > 0 {
 			b.ReportMetric(rates[i]/rates[0], v.name+"/direct")
+		}
+		perUnit := func(d time.Duration) float64 {
+			return float64(d) / float64(time.Microsecond) / amount[i]
+		}
+		if v.pid != 0 {
+			b.ReportMetric(perUnit(srvCPU[i]), v.name+"-server-cpu-µs/"+unit)
+		}
+		if v.forwards {
+			b.ReportMetric(perUnit(fwdCPU[i]), v.name+"-fwd-cpu-µs/"+unit)
 		}
 		if v.m == nil {
 			continue

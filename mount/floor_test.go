@@ -21,9 +21,9 @@ import (
 // It is not a usable interposer (its teardown relies on the unmount ending
 // the kernel side); it is the benchmark's yardstick for what the two extra
 // hops of any forwarder cost on this machine, beside fusectl's own figure.
-func minimalMount(b *testing.B, args []string) string {
+func minimalMount(b *testing.B, args []string) (mnt string, pid int) {
 	b.Helper()
-	mnt := b.TempDir()
+	mnt = b.TempDir()
 	nolog := func(string, ...any) {}
 	srv, err := launch.Start(context.Background(), launch.Options{
 		Args: args, Mountpoint: mnt, MaxWrite: DefaultMaxWrite, Logf: nolog,
@@ -87,7 +87,7 @@ func minimalMount(b *testing.B, args []string) string {
 		unix.Close(sfd)
 	})
 	waitMountinfo(b, mnt, true)
-	return mnt
+	return mnt, srv.Pid()
 }
 
 // blockingDup returns a blocking duplicate of f's descriptor. O_NONBLOCK

@@ -138,7 +138,7 @@ func waitMountinfo(t testing.TB, mnt string, mounted bool) {
 // directMount runs a server that mounts mnt by itself (no fusectl) and
 // unmounts it at cleanup, then stops it: SIGINT for a server that does
 // not exit when unmounted (demofs under strace), SIGKILL after 10 s.
-func directMount(t testing.TB, mnt string, args []string) {
+func directMount(t testing.TB, mnt string, args []string) (pid int) {
 	t.Helper()
 	cmd := exec.Command(args[0], args[1:]...)
 	var out testenv.Buffer
@@ -168,6 +168,7 @@ func directMount(t testing.TB, mnt string, args []string) {
 		}
 	})
 	waitMountinfo(t, mnt, true)
+	return cmd.Process.Pid
 }
 
 // checkCapture decodes a capture: no malformed record, every reply paired
