@@ -1,20 +1,19 @@
 package mount
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/fusectl/fusectl/client/launch"
+	"github.com/fusectl/fusectl/internal/procfs"
 	"github.com/fusectl/fusectl/internal/testenv"
 )
 
@@ -138,19 +137,9 @@ type benchVariant struct {
 // cpuTime returns the CPU time, user and system, that process pid has used
 // so far, all its threads together.
 func cpuTime(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The fields after the command name, which may itself hold spaces or
-	// parentheses: state is field 3, utime and stime fields 14 and 15.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: unexpected format %q", pid, b)
-	}
-	f := strings.Fields(string(b[i+1:]))
+	f := procfs.StatFields(pid)
 	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: unexpected format %q", pid, b)
+		return 0, fmt.Errorf("/proc/%d/stat: cannot read utime and stime", pid)
 	}
 	var ticks time.Duration
 	for _, s := range f[11:13] {

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/fusectl/fusectl/internal/procfs"
 	"github.com/fusectl/fusectl/internal/testenv"
 )
 
@@ -188,10 +189,8 @@ func TestDetectMethod(t *testing.T) {
 func checkGone(t *testing.T, pid int) {
 	t.Helper()
 	// A zombie is dead: a daemonized server's is init's to reap.
-	if b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); err == nil {
-		if i := bytes.LastIndexByte(b, ')'); i < 0 || !bytes.HasPrefix(b[i+1:], []byte(" Z")) {
-			t.Errorf("server pid %d still exists", pid)
-		}
+	if f := procfs.StatFields(pid); len(f) > 0 && f[0] != "Z" {
+		t.Errorf("server pid %d still exists", pid)
 	}
 	for _, p := range sessionProcs(pid) {
 		t.Errorf("process %d of the server's session still runs", p)

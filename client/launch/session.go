@@ -1,37 +1,24 @@
 package launch
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/fusectl/fusectl/internal/procfs"
 )
 
 // sessionProcs lists the live (not zombie) processes of session sid, read
 // from /proc.
 func sessionProcs(sid int) []int {
 	var out []int
-	ents, _ := os.ReadDir("/proc")
 	want := strconv.Itoa(sid)
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// After the parenthesised command: state ppid pgrp session.
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
+	for _, pid := range procfs.Pids() {
+		// State, ppid, pgrp, session.
+		f := procfs.StatFields(pid)
 		if len(f) > 3 && f[3] == want && f[0] != "Z" && f[0] != "X" {
 			out = append(out, pid)
 		}
@@ -100,33 +87,23 @@ func socketInode(f *os.File) uint64 {
 // socketHolder returns the lowest pid, other than ours, of a process with
 // a descriptor on socket inode ino, or 0.
 func socketHolder(ino uint64) int {
-	ents, _ := os.ReadDir("/proc")
-	self, best := os.Getpid(), 0
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == self || best != 0 && pid > best {
-			continue
-		}
-		if holdsSocket(pid, ino) {
-			best = pid
+	self := os.Getpid()
+	for _, pid := range procfs.Pids() {
+		if pid != self && holdsSocket(pid, ino) {
+			return pid
 		}
 	}
-	return best
+	return 0
 }
 
 // holdsSocket reports whether process pid has a descriptor on socket
 // inode ino.
 func holdsSocket(pid int, ino uint64) bool {
-	dir := "/proc/" + strconv.Itoa(pid) + "/fd"
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return false
-	}
 	want := "socket:[" + strconv.FormatUint(ino, 10) + "]"
-	for _, e := range ents {
-		if l, err := os.Readlink(dir + "/" + e.Name()); err == nil && l == want {
-			return true
-		}
-	}
-	return false
+	held := false
+	procfs.Descriptors(pid, func(_ int, target string) bool {
+		held = target == want
+		return !held
+	})
+	return held
 }
