@@ -7,11 +7,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/fusectl/fusectl/internal/procfs"
 )
 
 // FUSEMount is one FUSE mount of the kernel, from mountinfo.
@@ -206,4 +209,29 @@ func Abort(path string) error {
 		return fmt.Errorf("%w: %w", ErrNotAborted, aerr)
 	}
 	return nil
+}
+
+// DeviceHolders returns, for each FUSE connection, the processes holding a
+// /dev/fuse descriptor on it, in ascending order: the servers of the
+// machine's mounts (and, for a fusectl mount, fusectl). Recent kernels
+// name a descriptor's connection in its fdinfo ("fuse_connection"); older
+// ones do not, and there the map is empty. Processes this one may not
+// inspect are left out.
+func DeviceHolders() map[uint32][]int {
+	held := map[uint32][]int{}
+	for _, pid := range procfs.Pids() {
+		procfs.Descriptors(pid, func(fd int, target string) bool {
+			if target != "/dev/fuse" {
+				return true
+			}
+			c, err := strconv.ParseUint(procfs.FDInfo(pid, fd)["fuse_connection"], 10, 32)
+			// A process may hold several descriptors on one
+			// connection (libfuse's clone_fd): count it once.
+			if err == nil && !slices.Contains(held[uint32(c)], pid) {
+				held[uint32(c)] = append(held[uint32(c)], pid)
+			}
+			return true
+		})
+	}
+	return held
 }

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -21,6 +22,7 @@ import (
 	"github.com/fusectl/fusectl/abi"
 	"github.com/fusectl/fusectl/capture"
 	"github.com/fusectl/fusectl/decode"
+	"github.com/fusectl/fusectl/internal/procfs"
 	"github.com/fusectl/fusectl/internal/testenv"
 	"github.com/fusectl/fusectl/mount"
 )
@@ -605,6 +607,19 @@ func TestPsAndAbort(t *testing.T) {
 	if r, ok := rows[direct]; !ok || r.Fusectl || r.Rate != nil || r.Waiting == nil || *r.Waiting != 0 {
 		t.Errorf("direct mount listed as %+v (present %v)", r, ok)
 	}
+	// Where the kernel names a /dev/fuse descriptor's connection, ps
+	// names the server of a mount fusectl did not make, and fusectl as
+	// the holder of its own.
+	if namesConnections(srv.Process.Pid) {
+		if r := rows[direct]; r.ServerPid != srv.Process.Pid || !slices.Equal(r.Holders, []int{srv.Process.Pid}) || len(r.Server) == 0 || r.Server[0] != demofs {
+			t.Errorf("direct mount's server listed as pid %d %q, holders %v; want pid %d %s", r.ServerPid, r.Server, r.Holders, srv.Process.Pid, demofs)
+		}
+		if r := rows[viaFusectl]; !slices.Equal(r.Holders, []int{os.Getpid()}) {
+			t.Errorf("fusectl mount's holders %v, want fusectl's pid %d", r.Holders, os.Getpid())
+		}
+	} else {
+		t.Log("this kernel does not name connections in /dev/fuse's fdinfo: servers of other mounts not checked")
+	}
 	if controlFSMounted(t) != controlFSBefore {
 		t.Errorf("ps left the control file system mounted=%v, was %v", !controlFSBefore, controlFSBefore)
 	}
@@ -659,6 +674,19 @@ func TestPsAndAbort(t *testing.T) {
 
 // controlFSMounted reports whether the kernel's fusectl control file
 // system is mounted.
+// namesConnections reports whether the kernel names the connection of
+// process pid's /dev/fuse descriptor in its fdinfo.
+func namesConnections(pid int) bool {
+	named := false
+	procfs.Descriptors(pid, func(fd int, target string) bool {
+		if target == "/dev/fuse" {
+			_, named = procfs.FDInfo(pid, fd)["fuse_connection"]
+		}
+		return !named
+	})
+	return named
+}
+
 func controlFSMounted(t *testing.T) bool {
 	t.Helper()
 	f, err := os.Open("/proc/self/mountinfo")
@@ -874,8 +902,8 @@ func TestMountDaemonizingServer(t *testing.T) {
 	// The daemon is not fusectl's child: it is gone, or a zombie for init
 	// to reap.
 	eventually(t, "the daemonized server exits", func() bool {
-		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", daemon))
-		return err != nil || bytes.Contains(st, []byte(") Z "))
+		f := procfs.StatFields(daemon)
+		return len(f) == 0 || f[0] == "Z"
 	})
 	daemon = 0
 }

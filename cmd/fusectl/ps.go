@@ -14,6 +14,7 @@ import (
 	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
+	"github.com/fusectl/fusectl/internal/procfs"
 	"github.com/fusectl/fusectl/mount"
 )
 
@@ -24,12 +25,15 @@ type PsOptions struct {
 
 	// Mounts lists the kernel's FUSE mounts; Running the fusectl mounts;
 	// Waiting reads a connection's waiting count; HasSocket reports
-	// whether a control socket exists for a mountpoint. Tests replace
-	// them.
+	// whether a control socket exists for a mountpoint; Holders lists
+	// the processes holding /dev/fuse per connection, and Cmdline gives
+	// one's command line. Tests replace them.
 	Mounts    func() ([]mount.FUSEMount, error)
 	Running   func(ctx context.Context) ([]mount.Running, error)
 	Waiting   func(conn uint32) (int, error)
 	HasSocket func(mountpoint string) bool
+	Holders   func() map[uint32][]int
+	Cmdline   func(pid int) []string
 }
 
 // psRow is one line of `fusectl ps`, and its JSON form.
@@ -43,8 +47,12 @@ type psRow struct {
 	Server     []string `json:"server,omitempty"`
 	ServerPid  int      `json:"server_pid,omitempty"`
 	FusectlPid int      `json:"fusectl_pid,omitempty"`
-	Rate       *float64 `json:"rate,omitempty"`
-	Dropped    uint64   `json:"dropped,omitempty"`
+	// Holders are the processes with a /dev/fuse descriptor on the
+	// connection, where the kernel tells: the server, or fusectl for a
+	// fusectl mount.
+	Holders []int    `json:"holders,omitempty"`
+	Rate    *float64 `json:"rate,omitempty"`
+	Dropped uint64   `json:"dropped,omitempty"`
 	// NotAnswering marks a mount whose fusectl left its control socket
 	// but does not answer on it: stopped, hung or killed.
 	NotAnswering bool `json:"not_answering,omitempty"`
@@ -60,6 +68,8 @@ func NewCmdPs(f *Factory, runF func(*PsOptions) error) *cobra.Command {
 		},
 		Waiting:   mount.Waiting,
 		HasSocket: func(mnt string) bool { return mount.HasSocket("", mnt) },
+		Holders:   mount.DeviceHolders,
+		Cmdline:   procfs.Cmdline,
 	}
 	cmd := &cobra.Command{
 		Use:   "ps [--json]",
@@ -73,7 +83,14 @@ func NewCmdPs(f *Factory, runF func(*PsOptions) error) *cobra.Command {
 			mount" it also shows the server, its pid, the current message
 			rate, and the records its capture and live readers dropped
 			because they fell behind; a fusectl mount whose fusectl does not
-			answer (stopped, hung or killed) is marked so.
+			answer (stopped, hung or killed) is marked so. For other mounts
+			the server is the process holding /dev/fuse for the connection,
+			where the kernel tells (its fdinfo names the connection on
+			recent kernels; root sees every process's).
+		`),
+		Example: heredoc.Doc(`
+			$ fusectl ps
+			$ fusectl ps --json | jq '.[] | select(.waiting > 0)'
 		`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -105,9 +122,13 @@ func runPs(ctx context.Context, opts *PsOptions) error {
 	for _, r := range running {
 		byMnt[r.Status.Mountpoint] = r.Status
 	}
+	var holders map[uint32][]int
+	if opts.Holders != nil {
+		holders = opts.Holders()
+	}
 	rows := make([]psRow, 0, len(mounts))
 	for _, m := range mounts {
-		row := psRow{Mountpoint: m.Mountpoint, FSType: m.FSType, Source: m.Source, Minor: m.Minor}
+		row := psRow{Mountpoint: m.Mountpoint, FSType: m.FSType, Source: m.Source, Minor: m.Minor, Holders: holders[m.Conn()]}
 		if n, err := opts.Waiting(m.Conn()); err == nil {
 			row.Waiting = &n
 		}
@@ -122,6 +143,13 @@ func runPs(ctx context.Context, opts *PsOptions) error {
 			row.Dropped = st.Dropped
 		} else if opts.HasSocket != nil && opts.HasSocket(m.Mountpoint) {
 			row.Fusectl, row.NotAnswering = true, true
+		} else if len(row.Holders) > 0 {
+			// Several holders are one server's processes (a forked
+			// daemon, a helper); the lowest pid is named.
+			row.ServerPid = row.Holders[0]
+			if opts.Cmdline != nil {
+				row.Server = opts.Cmdline(row.ServerPid)
+			}
 		}
 		rows = append(rows, row)
 	}
@@ -153,6 +181,9 @@ func runPs(ctx context.Context, opts *PsOptions) error {
 			pid = strconv.Itoa(r.ServerPid)
 			rate = fmt.Sprintf("%.0f/s", *r.Rate)
 			dropped = strconv.FormatUint(r.Dropped, 10)
+			server = strings.Join(r.Server, " ")
+		case r.ServerPid != 0:
+			pid = strconv.Itoa(r.ServerPid)
 			server = strings.Join(r.Server, " ")
 		}
 		fmt.Fprintln(out, strings.Join([]string{r.Mountpoint, r.FSType, strconv.FormatUint(uint64(r.Minor), 10), waiting, pid, rate, dropped, server}, "\t"))

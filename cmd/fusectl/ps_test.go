@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"slices"
 	"testing"
 
 	"github.com/fusectl/fusectl/mount"
@@ -54,6 +55,17 @@ func psFakes(opts *PsOptions) {
 				Mountpoint: "/mnt/d", Conn: 7 << 20, Server: []string{"ntfs-3g", "img"}, ServerPid: 200, Pid: 199, Rate: 1}},
 		}, nil
 	}
+	// Processes holding /dev/fuse: fusectl for /mnt/a, and bindfs (and
+	// a child of it) for /mnt/b, the one mount fusectl did not make.
+	opts.Holders = func() map[uint32][]int {
+		return map[uint32][]int{41: {99}, 42: {300, 301}}
+	}
+	opts.Cmdline = func(pid int) []string {
+		if pid == 300 {
+			return []string{"bindfs", "/src", "/mnt/b"}
+		}
+		return nil
+	}
 	opts.Waiting = func(conn uint32) (int, error) {
 		switch conn {
 		case 41:
@@ -72,12 +84,12 @@ func TestPsRun(t *testing.T) {
 		json bool
 		want string
 	}{
-		{name: "tsv", want: "/mnt/a\tfuse.demofs\t41\t3\t100\t12/s\t7\tdemofs {}\n/mnt/b\tfuse.bindfs\t42\t-\t-\t-\t-\t-\n" +
+		{name: "tsv", want: "/mnt/a\tfuse.demofs\t41\t3\t100\t12/s\t7\tdemofs {}\n/mnt/b\tfuse.bindfs\t42\t-\t300\t-\t-\tbindfs /src /mnt/b\n" +
 			"/mnt/c\tfuse.demofs\t43\t-\t-\t-\t-\t(its fusectl does not answer: stopped, hung or killed)\n" +
 			"/mnt/d\tfuseblk.ntfs-3g\t0\t1\t200\t1/s\t0\tntfs-3g img\n"},
 		{name: "tty", tty: true, want: "MOUNTPOINT  TYPE             MINOR  WAITING  PID  RATE  DROPPED  SERVER\n" +
 			"/mnt/a      fuse.demofs      41     3        100  12/s  7        demofs {}\n" +
-			"/mnt/b      fuse.bindfs      42     -        -    -     -        -\n" +
+			"/mnt/b      fuse.bindfs      42     -        300  -     -        bindfs /src /mnt/b\n" +
 			"/mnt/c      fuse.demofs      43     -        -    -     -        (its fusectl does not answer: stopped, hung or killed)\n" +
 			"/mnt/d      fuseblk.ntfs-3g  0      1        200  1/s   0        ntfs-3g img\n"},
 	}
@@ -105,6 +117,7 @@ func TestPsRun(t *testing.T) {
 		t.Fatalf("json: %v\n%s", err, out.String())
 	}
 	if len(rows) != 4 || !rows[3].Fusectl || rows[3].ServerPid != 200 || *rows[3].Waiting != 1 || !rows[0].Fusectl || rows[0].NotAnswering || rows[0].ServerPid != 100 || *rows[0].Waiting != 3 || rows[1].Fusectl || rows[1].Waiting != nil ||
+		rows[1].ServerPid != 300 || !slices.Equal(rows[1].Holders, []int{300, 301}) || !slices.Equal(rows[0].Holders, []int{99}) ||
 		!rows[2].Fusectl || !rows[2].NotAnswering || rows[2].ServerPid != 0 {
 		t.Errorf("rows %+v", rows)
 	}
