@@ -254,6 +254,57 @@ func TestTransparency(t *testing.T) {
 				return []string{"ntfs-3g", "-o", "no_detach", img, mnt}
 			},
 		},
+		// Beyond the four the workload was written for, a server of
+		// each kind that auto starts by intercept: mergerfs (its own
+		// libfuse fork), fuse2fs and unionfs-fuse (libfuse 2),
+		// gocryptfs (Go, go-fuse, no module list) and rclone (Go, its
+		// bazil mount).
+		{
+			name:  "mergerfs",
+			needs: []string{"mergerfs"},
+			args: func(t *testing.T, dir, mnt, tree string) []string {
+				b1, b2 := filepath.Join(dir, "b1"), filepath.Join(dir, "b2")
+				os.Mkdir(b1, 0o755)
+				os.Mkdir(b2, 0o755)
+				return []string{"mergerfs", "-f", b1 + ":" + b2, mnt}
+			},
+		},
+		{
+			name:  "fuse2fs",
+			needs: []string{"fuse2fs", "mkfs.ext4"},
+			args: func(t *testing.T, dir, mnt, tree string) []string {
+				run(t, dir, fmt.Sprintf("truncate -s %dM img.ext4 && mkfs.ext4 -q -F img.ext4", 2**bigMiB+64))
+				return []string{"fuse2fs", "-f", filepath.Join(dir, "img.ext4"), mnt}
+			},
+		},
+		{
+			name:  "unionfs-fuse",
+			needs: []string{"unionfs"},
+			args: func(t *testing.T, dir, mnt, tree string) []string {
+				rw := filepath.Join(dir, "rw")
+				os.Mkdir(rw, 0o755)
+				return []string{"unionfs", "-f", "-o", "cow", rw + "=RW", mnt}
+			},
+		},
+		{
+			name:  "gocryptfs",
+			needs: []string{"gocryptfs"},
+			args: func(t *testing.T, dir, mnt, tree string) []string {
+				// The lowest scrypt cost, so that init and mount are quick.
+				run(t, dir, "mkdir cipher && gocryptfs -q -init -extpass 'echo pw' -scryptn 10 cipher")
+				return []string{"gocryptfs", "-f", "-q", "-extpass", "echo pw", filepath.Join(dir, "cipher"), mnt}
+			},
+		},
+		{
+			name:  "rclone",
+			needs: []string{"rclone"},
+			args: func(t *testing.T, dir, mnt, tree string) []string {
+				src := filepath.Join(dir, "src")
+				os.Mkdir(src, 0o755)
+				// Its cache beside the instance's files, not in $HOME.
+				return []string{"rclone", "mount", "--vfs-cache-mode", "writes", "--cache-dir", filepath.Join(dir, "cache"), "--config", "/dev/null", src, mnt}
+			},
+		},
 	}
 	base := t.TempDir()
 	tarball := makeTree(t, base)

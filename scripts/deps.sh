@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages fusectl's tests and demo use, if any is
 # missing: real FUSE servers to test against (squashfuse, fuse-overlayfs,
-# bindfs, ntfs-3g with its mkntfs), fusermount3, mksquashfs, tshark/capinfos for format interop, and
-# setfattr/getfattr. Does nothing when all are present.
+# bindfs, ntfs-3g with its mkntfs, mergerfs, fuse2fs, unionfs-fuse,
+# gocryptfs, rclone), fusermount3, mksquashfs, tshark/capinfos for format
+# interop, and setfattr/getfattr. Does nothing when all are present.
 set -euo pipefail
-need=(fuse3 squashfuse squashfs-tools fuse-overlayfs bindfs ntfs-3g tshark attr strace)
+need=(fuse3 squashfuse squashfs-tools fuse-overlayfs bindfs ntfs-3g mergerfs fuse2fs unionfs-fuse gocryptfs rclone tshark attr strace)
 missing=()
 for p in "${need[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
