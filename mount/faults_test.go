@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -356,8 +357,22 @@ func TestFaultFusectlKilled(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	// fusectl holds the connection until it dies, where the kernel
+	// names a descriptor's connection (ps tells a stopped fusectl from a
+	// killed one by it).
+	fm, err := FindFUSEMount(p.mnt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := len(DeviceHolders()) > 0
+	if named && !slices.Equal(DeviceHolders()[fm.Conn()], []int{p.cmd.Process.Pid}) {
+		t.Errorf("holders of connection %d: %v, want fusectl's pid %d", fm.Conn(), DeviceHolders()[fm.Conn()], p.cmd.Process.Pid)
+	}
 	p.cmd.Process.Kill()
 	<-p.done
+	if h := DeviceHolders()[fm.Conn()]; named && len(h) > 0 {
+		t.Errorf("killed fusectl's connection %d still held by %v", fm.Conn(), h)
+	}
 
 	waitPid(t, p.serverPid)
 	var st unix.Stat_t
@@ -372,7 +387,7 @@ func TestFaultFusectlKilled(t *testing.T) {
 	}
 	// fusectl capture says why it finds no mount: the socket is there and
 	// nobody answers; in another directory there is none.
-	_, err := FindRunning(context.Background(), "", p.mnt)
+	_, err = FindRunning(context.Background(), "", p.mnt)
 	if !errors.Is(err, ErrNoMount) || !strings.Contains(err.Error(), "the fusectl of "+p.mnt+" does not answer") {
 		t.Errorf("FindRunning of the killed fusectl's mount: %v", err)
 	}

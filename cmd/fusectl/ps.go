@@ -26,14 +26,16 @@ type PsOptions struct {
 	// Mounts lists the kernel's FUSE mounts; Running the fusectl mounts;
 	// Waiting reads a connection's waiting count; HasSocket reports
 	// whether a control socket exists for a mountpoint; Holders lists
-	// the processes holding /dev/fuse per connection, and Cmdline gives
-	// one's command line. Tests replace them.
+	// the processes holding /dev/fuse per connection, Cmdline gives
+	// one's command line and State its state letter (R, S, T...). Tests
+	// replace them.
 	Mounts    func() ([]mount.FUSEMount, error)
 	Running   func(ctx context.Context) ([]mount.Running, error)
 	Waiting   func(conn uint32) (int, error)
 	HasSocket func(mountpoint string) bool
 	Holders   func() map[uint32][]int
 	Cmdline   func(pid int) []string
+	State     func(pid int) string
 }
 
 // psRow is one line of `fusectl ps`, and its JSON form.
@@ -54,8 +56,11 @@ type psRow struct {
 	Rate    *float64 `json:"rate,omitempty"`
 	Dropped uint64   `json:"dropped,omitempty"`
 	// NotAnswering marks a mount whose fusectl left its control socket
-	// but does not answer on it: stopped, hung or killed.
+	// but does not answer on it: stopped, hung or killed. FusectlPid is
+	// then the process still holding the connection, if any is known.
 	NotAnswering bool `json:"not_answering,omitempty"`
+	// Stopped: that process is stopped (SIGSTOP, a debugger).
+	Stopped bool `json:"stopped,omitempty"`
 }
 
 // NewCmdPs builds `fusectl ps`.
@@ -70,6 +75,12 @@ func NewCmdPs(f *Factory, runF func(*PsOptions) error) *cobra.Command {
 		HasSocket: func(mnt string) bool { return mount.HasSocket("", mnt) },
 		Holders:   mount.DeviceHolders,
 		Cmdline:   procfs.Cmdline,
+		State: func(pid int) string {
+			if f := procfs.StatFields(pid); len(f) > 0 {
+				return f[0]
+			}
+			return ""
+		},
 	}
 	cmd := &cobra.Command{
 		Use:   "ps [--json]",
@@ -83,7 +94,9 @@ func NewCmdPs(f *Factory, runF func(*PsOptions) error) *cobra.Command {
 			mount" it also shows the server, its pid, the current message
 			rate, and the records its capture and live readers dropped
 			because they fell behind; a fusectl mount whose fusectl does not
-			answer (stopped, hung or killed) is marked so. For other mounts
+			answer is marked so, with that fusectl's pid and whether it is
+			stopped where the kernel tells which process holds the
+			connection (a killed fusectl holds none). For other mounts
 			the server is the process holding /dev/fuse for the connection,
 			where the kernel tells (its fdinfo names the connection on
 			recent kernels; root sees every process's).
@@ -143,6 +156,15 @@ func runPs(ctx context.Context, opts *PsOptions) error {
 			row.Dropped = st.Dropped
 		} else if opts.HasSocket != nil && opts.HasSocket(m.Mountpoint) {
 			row.Fusectl, row.NotAnswering = true, true
+			// A killed fusectl holds nothing (and its connection is
+			// dead); one that holds it is stopped or hung.
+			if len(row.Holders) > 0 {
+				row.FusectlPid = row.Holders[0]
+				if opts.State != nil {
+					st := opts.State(row.FusectlPid)
+					row.Stopped = st == "T" || st == "t"
+				}
+			}
 		} else if len(row.Holders) > 0 {
 			// Several holders are one server's processes (a forked
 			// daemon, a helper); the lowest pid is named.
@@ -175,6 +197,10 @@ func runPs(ctx context.Context, opts *PsOptions) error {
 		}
 		pid, rate, dropped, server := "-", "-", "-", "-"
 		switch {
+		case r.NotAnswering && r.Stopped:
+			server = fmt.Sprintf("(its fusectl, pid %d, is stopped)", r.FusectlPid)
+		case r.NotAnswering && r.FusectlPid != 0:
+			server = fmt.Sprintf("(its fusectl, pid %d, does not answer: hung)", r.FusectlPid)
 		case r.NotAnswering:
 			server = "(its fusectl does not answer: stopped, hung or killed)"
 		case r.Fusectl:
