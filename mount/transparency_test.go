@@ -196,6 +196,17 @@ func checkCapture(t *testing.T, path string) {
 	}
 }
 
+// subdirs creates directories named names in dir and returns their paths.
+func subdirs(dir string, names ...string) []string {
+	var paths []string
+	for _, n := range names {
+		p := filepath.Join(dir, n)
+		os.Mkdir(p, 0o755)
+		paths = append(paths, p)
+	}
+	return paths
+}
+
 type transparencyCase struct {
 	name     string
 	needs    []string
@@ -228,9 +239,8 @@ func TestTransparency(t *testing.T) {
 			name:  "fuse-overlayfs",
 			needs: []string{"fuse-overlayfs"},
 			args: func(t *testing.T, dir, mnt, tree string) []string {
-				up, work := filepath.Join(dir, "upper"), filepath.Join(dir, "work")
-				os.Mkdir(up, 0o755)
-				os.Mkdir(work, 0o755)
+				d := subdirs(dir, "upper", "work")
+				up, work := d[0], d[1]
 				return []string{"fuse-overlayfs", "-f", "-o", "lowerdir=" + filepath.Join(filepath.Dir(tree), "lower") + ",upperdir=" + up + ",workdir=" + work, mnt}
 			},
 		},
@@ -238,9 +248,7 @@ func TestTransparency(t *testing.T) {
 			name:  "bindfs",
 			needs: []string{"bindfs"},
 			args: func(t *testing.T, dir, mnt, tree string) []string {
-				src := filepath.Join(dir, "src")
-				os.Mkdir(src, 0o755)
-				return []string{"bindfs", "-f", src, mnt}
+				return []string{"bindfs", "-f", subdirs(dir, "src")[0], mnt}
 			},
 		},
 		{
@@ -263,10 +271,7 @@ func TestTransparency(t *testing.T) {
 			name:  "mergerfs",
 			needs: []string{"mergerfs"},
 			args: func(t *testing.T, dir, mnt, tree string) []string {
-				b1, b2 := filepath.Join(dir, "b1"), filepath.Join(dir, "b2")
-				os.Mkdir(b1, 0o755)
-				os.Mkdir(b2, 0o755)
-				return []string{"mergerfs", "-f", b1 + ":" + b2, mnt}
+				return []string{"mergerfs", "-f", strings.Join(subdirs(dir, "b1", "b2"), ":"), mnt}
 			},
 		},
 		{
@@ -281,9 +286,7 @@ func TestTransparency(t *testing.T) {
 			name:  "unionfs-fuse",
 			needs: []string{"unionfs"},
 			args: func(t *testing.T, dir, mnt, tree string) []string {
-				rw := filepath.Join(dir, "rw")
-				os.Mkdir(rw, 0o755)
-				return []string{"unionfs", "-f", "-o", "cow", rw + "=RW", mnt}
+				return []string{"unionfs", "-f", "-o", "cow", subdirs(dir, "rw")[0] + "=RW", mnt}
 			},
 		},
 		{
@@ -299,10 +302,8 @@ func TestTransparency(t *testing.T) {
 			name:  "rclone",
 			needs: []string{"rclone"},
 			args: func(t *testing.T, dir, mnt, tree string) []string {
-				src := filepath.Join(dir, "src")
-				os.Mkdir(src, 0o755)
 				// Its cache beside the instance's files, not in $HOME.
-				return []string{"rclone", "mount", "--vfs-cache-mode", "writes", "--cache-dir", filepath.Join(dir, "cache"), "--config", "/dev/null", src, mnt}
+				return []string{"rclone", "mount", "--vfs-cache-mode", "writes", "--cache-dir", filepath.Join(dir, "cache"), "--config", "/dev/null", subdirs(dir, "src")[0], mnt}
 			},
 		},
 	}
