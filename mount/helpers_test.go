@@ -85,8 +85,15 @@ func startMount(t testing.TB, args []string, opts Options) (*Mount, string) {
 	if opts.ControlDir == "" && !opts.NoControl {
 		opts.ControlDir = t.TempDir()
 	}
+	// The server's output is kept for a failure's report, and also goes
+	// where the caller asked.
 	var out testenv.Buffer
-	opts.Stderr, opts.Stdout = &out, &out
+	if opts.Stderr != nil {
+		opts.Stderr = io.MultiWriter(opts.Stderr, &out)
+	} else {
+		opts.Stderr = &out
+	}
+	opts.Stdout = opts.Stderr
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	m, err := Start(ctx, opts)

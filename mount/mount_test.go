@@ -412,3 +412,24 @@ func TestCloseAfterOutsideUnmount(t *testing.T) {
 		t.Errorf("Close after an outside unmount: %v", err)
 	}
 }
+
+// TestGoFuseServerEndsQuietly: go-fuse logs two lines per reader when its
+// stream ends, which a direct mount's unmount never makes it do; what the
+// server shows at the end through fusectl must be what it would show by
+// itself.
+func TestGoFuseServerEndsQuietly(t *testing.T) {
+	var shown testenv.Buffer
+	m, mnt := startMount(t, demofsArgs(t), Options{Stderr: &shown})
+	// Parallel work, so that go-fuse runs several readers.
+	run(t, mnt, "for i in 1 2 3 4 5 6 7 8; do (echo $i > f$i; cat f$i; stat f$i) >/dev/null & done; wait")
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	kept := string(m.ServerOutput())
+	if !strings.Contains(kept, "Short read for input header") {
+		t.Fatalf("demofs did not log end of stream (the test needs it to):\n%s", kept)
+	}
+	if s := shown.String(); strings.Contains(s, "Short read for input header") || strings.Contains(s, "Failed to read from fuse conn") {
+		t.Errorf("the server's end-of-stream lines were shown:\n%s", s)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -88,10 +89,11 @@ type Server struct {
 	logf         func(string, ...any)
 	grace        time.Duration
 	out          *ring
-	outShown     bool   // the caller gets the output as it comes
-	goServer     bool   // a Go binary: see readyStandIn and termBeforeEOF
-	termSent     bool   // termBeforeEOF sent SIGTERM; Stop's own
-	tmp          string // private temporary directory of shim methods, or ""
+	outShown     bool        // the caller gets the output as it comes
+	goServer     bool        // a Go binary: see readyStandIn and termBeforeEOF
+	termSent     bool        // termBeforeEOF sent SIGTERM; Stop's own
+	ended        atomic.Bool // Stop closed the server's stream (see quietEnd)
+	tmp          string      // private temporary directory of shim methods, or ""
 	ln           *net.UnixListener
 	ic           *interceptor // under Intercept, once the launcher handed it over
 
@@ -502,13 +504,18 @@ func (s *Server) pipeOutput(cmd *exec.Cmd, stdout, stderr io.Writer) error {
 			cmd.Stderr = w
 		}
 		dst := io.Writer(s.out)
+		var shown *quietEnd
 		if user != nil {
-			dst = io.MultiWriter(s.out, lockedWriter{&mu, user})
+			shown = &quietEnd{w: lockedWriter{&mu, user}, ended: &s.ended}
+			dst = io.MultiWriter(s.out, shown)
 		}
 		s.outWG.Add(1)
 		go func() {
 			defer s.outWG.Done()
 			io.Copy(dst, r)
+			if shown != nil {
+				shown.flush()
+			}
 		}()
 	}
 	return nil
@@ -694,6 +701,7 @@ func (s *Server) stop(ctx context.Context) error {
 	if !s.goServer {
 		s.termBeforeEOF(ctx)
 	}
+	s.ended.Store(true)
 	s.conn.Close()
 	if s.ln != nil {
 		s.ln.Close()

@@ -1,0 +1,70 @@
+package launch
+
+import (
+	"bytes"
+	"io"
+	"sync/atomic"
+)
+
+// endOfStreamNoise are what go-fuse logs, once per reader goroutine, when
+// a read returns end of stream: "Short read for input header: []" and
+// then "Failed to read from fuse conn: 22=invalid argument". On a direct
+// mount the unmount gives its readers ENODEV, on which go-fuse is silent;
+// a socket can only end, so every go-fuse server would end a session
+// through fusectl with these lines, which it never prints by itself.
+var endOfStreamNoise = [][]byte{
+	[]byte("Short read for input header: []"),
+	[]byte("Failed to read from fuse conn: 22=invalid argument"),
+}
+
+// quietEnd passes a server's output through to w as it comes, until Stop
+// has ended the server's stream (ended); from then on it passes whole
+// lines, leaving out those of endOfStreamNoise. Only what is shown is
+// filtered: Server.Output keeps every line.
+type quietEnd struct {
+	w       io.Writer
+	ended   *atomic.Bool
+	partial []byte // the start of a line, held once ended
+}
+
+func (q *quietEnd) Write(p []byte) (int, error) {
+	if !q.ended.Load() && len(q.partial) == 0 {
+		return q.w.Write(p)
+	}
+	q.partial = append(q.partial, p...)
+	for {
+		i := bytes.IndexByte(q.partial, '\n')
+		if i < 0 {
+			break
+		}
+		line := q.partial[:i+1]
+		q.partial = q.partial[i+1:]
+		if isEndOfStreamNoise(line) {
+			continue
+		}
+		if _, err := q.w.Write(line); err != nil {
+			return len(p), err
+		}
+	}
+	if len(q.partial) == 0 {
+		q.partial = nil // let the array go
+	}
+	return len(p), nil
+}
+
+// flush writes out a last line that ended without a newline.
+func (q *quietEnd) flush() {
+	if len(q.partial) > 0 && !isEndOfStreamNoise(q.partial) {
+		q.w.Write(q.partial)
+	}
+	q.partial = nil
+}
+
+func isEndOfStreamNoise(line []byte) bool {
+	for _, n := range endOfStreamNoise {
+		if bytes.Contains(line, n) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,45 @@
+package launch
+
+import (
+	"bytes"
+	"sync/atomic"
+	"testing"
+)
+
+func TestQuietEnd(t *testing.T) {
+	var out bytes.Buffer
+	var ended atomic.Bool
+	q := &quietEnd{w: &out, ended: &ended}
+	// Before the end everything passes as it comes, a prompt without
+	// its newline too, and so do the lines that are noise only after it.
+	for _, p := range []string{"Password: ", "ok\n", "x Short read for input header: []\n"} {
+		q.Write([]byte(p))
+		if !bytes.HasSuffix(out.Bytes(), []byte(p)) {
+			t.Fatalf("before the end, %q not passed at once: %q", p, out.String())
+		}
+	}
+	out.Reset()
+	ended.Store(true)
+	for _, p := range []string{
+		"2026/11/22 16:34:43 Short read for input header: []\n",
+		"16:34:40.443599 Failed to read from fuse conn: 22=invalid argument\nserver: bye",
+		"\n2026/11/22 16:34:43 Failed to read from fuse conn: 22=invalid argument\n",
+		"Failed to read from fuse conn: 5=input/output error\n",
+		"last words",
+	} {
+		q.Write([]byte(p))
+	}
+	if want := "server: bye\nFailed to read from fuse conn: 5=input/output error\n"; out.String() != want {
+		t.Errorf("after the end: %q, want %q (the partial line held)", out.String(), want)
+	}
+	q.flush()
+	if !bytes.HasSuffix(out.Bytes(), []byte("\nlast words")) {
+		t.Errorf("flush did not write the last partial line: %q", out.String())
+	}
+	out.Reset()
+	q.Write([]byte("Short read for input header: []"))
+	q.flush()
+	if out.Len() != 0 {
+		t.Errorf("a noise line without newline was shown: %q", out.String())
+	}
+}
