@@ -43,3 +43,32 @@ func TestQuietEnd(t *testing.T) {
 		t.Errorf("a noise line without newline was shown: %q", out.String())
 	}
 }
+
+// FuzzQuietEnd: however the output is cut into writes, what is shown after
+// the end is its lines without the noise.
+func FuzzQuietEnd(f *testing.F) {
+	f.Add([]byte("a\nShort read for input header: []\nb"), uint8(3))
+	f.Add([]byte("x Failed to read from fuse conn: 22=invalid argument\n\n"), uint8(1))
+	f.Fuzz(func(t *testing.T, b []byte, step uint8) {
+		var out bytes.Buffer
+		var ended atomic.Bool
+		ended.Store(true)
+		q := &quietEnd{w: &out, ended: &ended}
+		n := int(step)%16 + 1
+		for p := b; len(p) > 0; {
+			k := min(n, len(p))
+			q.Write(p[:k])
+			p = p[k:]
+		}
+		q.flush()
+		var want bytes.Buffer
+		for line := range bytes.Lines(b) {
+			if !isEndOfStreamNoise(line) {
+				want.Write(line)
+			}
+		}
+		if out.String() != want.String() {
+			t.Errorf("shown %q, want %q", out.String(), want.String())
+		}
+	})
+}
