@@ -35,13 +35,17 @@ import (
 //	debug         the server mounting by itself with its own request log,
 //	              read from a pipe as a terminal or log collector would
 //
-// Each benchmark runs for two servers. demofs keeps everything in memory
+// Each benchmark runs for three servers. demofs keeps everything in memory
 // and answers in microseconds, so forwarding is most of what a request
 // costs: the interposer's worst case. bindfs (libfuse, a Debian package)
 // mirrors a directory, which the benchmark puts on tmpfs so that the disk
 // does not hide the FUSE round trip; every request makes system calls on
 // it, as real servers' requests do. Its rates depend on where the scheduler
 // puts its threads and vary far more between runs than demofs's.
+// squashfuse (libfuse 3's high-level API, read-only) serves a squashfs
+// image on tmpfs holding the workloads' files (benchImage): its requests
+// resolve paths and decompress, and cost what real ones do; small-file
+// creation skips it.
 //
 // A ratio of 0.95 means 95% of the direct mount's throughput. The
 // interposer's variants are also reported against minimal (fusectl/minimal
@@ -73,6 +77,10 @@ type benchServer struct {
 	debug string
 	// neverSplices: the noclamp variant is safe.
 	neverSplices bool
+	// readOnly servers serve an image made beforehand (image), which
+	// holds what the workloads would otherwise create; small-file
+	// creation is skipped on them.
+	readOnly bool
 }
 
 // benchServers returns the servers every benchmark runs on.
@@ -92,17 +100,57 @@ func benchServers(b *testing.B) []benchServer {
 			},
 			debug: "-d",
 		},
+		{
+			// A read-only server whose requests cost what real ones
+			// do: libfuse's high-level API resolving paths, reading
+			// and decompressing a squashfs image.
+			name: "squashfuse",
+			args: func(b *testing.B) []string {
+				return []string{"squashfuse", "-f", "-o", "attr_timeout=0,entry_timeout=0,negative_timeout=0", benchImage(b), "{}"}
+			},
+			debug:    "-d",
+			readOnly: true,
+			// libfuse splices replies only for servers that ask
+			// (FUSE_CAP_SPLICE_WRITE), which squashfuse does not:
+			// strace -f -e splice,vmsplice of a read through it
+			// shows none.
+			neverSplices: true,
+		},
 	}
 }
 
-// forEachServer runs bench as a sub-benchmark per server.
-func forEachServer(b *testing.B, bench func(b *testing.B, vs []*benchVariant)) {
+// benchImage returns a squashfs image, made once per benchmark, that
+// holds what the workloads create on a writable server: the metadata
+// storm's directory d of files 1 to stormFiles, and the sequential read's
+// file big.
+func benchImage(b *testing.B) string {
+	if benchImagePath != "" {
+		return benchImagePath
+	}
+	testenv.RequireCommand(b, "mksquashfs")
+	dir := memDir(b)
+	run(b, dir, fmt.Sprintf("mkdir -p tree/d && cd tree/d && seq 1 %d | xargs touch && cd .. && head -c %d /dev/zero | tr '\\0' x > big", stormFiles, seqSize))
+	run(b, dir, "mksquashfs tree image.sqfs -quiet -noappend >/dev/null && rm -r tree")
+	benchImagePath = filepath.Join(dir, "image.sqfs")
+	b.Cleanup(func() { benchImagePath = "" })
+	return benchImagePath
+}
+
+// benchImagePath is the image of the running benchmark (benchImage).
+var benchImagePath string
+
+// forEachServer runs bench as a sub-benchmark per server; writes says
+// whether the workload creates files, which read-only servers cannot.
+func forEachServer(b *testing.B, writes bool, bench func(b *testing.B, s benchServer, vs []*benchVariant)) {
 	for _, s := range benchServers(b) {
 		b.Run(s.name, func(b *testing.B) {
 			if s.name != "demofs" {
 				testenv.RequireCommand(b, s.name)
 			}
-			bench(b, benchMounts(b, s))
+			if writes && s.readOnly {
+				b.Skipf("%s is read-only", s.name)
+			}
+			bench(b, s, benchMounts(b, s))
 		})
 	}
 }
@@ -486,9 +534,11 @@ func seqReadWorkload(mnt string) (float64, error) {
 // BenchmarkMetadataStorm stats 10,000 files with zero cache timeouts:
 // every stat is a LOOKUP round trip.
 func BenchmarkMetadataStorm(b *testing.B) {
-	forEachServer(b, func(b *testing.B, vs []*benchVariant) {
+	forEachServer(b, false, func(b *testing.B, s benchServer, vs []*benchVariant) {
 		for _, v := range vs {
-			run(b, v.mnt, fmt.Sprintf("mkdir d && cd d && seq 1 %d | xargs touch", stormFiles))
+			if !s.readOnly {
+				run(b, v.mnt, fmt.Sprintf("mkdir d && cd d && seq 1 %d | xargs touch", stormFiles))
+			}
 		}
 		runVariants(b, vs, "stat", metadataTarget, false, childWorkload("storm"))
 	})
@@ -497,16 +547,18 @@ func BenchmarkMetadataStorm(b *testing.B) {
 // BenchmarkSmallFiles creates, writes (4 KiB), closes and then removes
 // 1,000 files.
 func BenchmarkSmallFiles(b *testing.B) {
-	forEachServer(b, func(b *testing.B, vs []*benchVariant) {
+	forEachServer(b, true, func(b *testing.B, _ benchServer, vs []*benchVariant) {
 		runVariants(b, vs, "file", smallFilesTarget, false, childWorkload("small"))
 	})
 }
 
 // BenchmarkSequentialRead reads a 1 GiB file with a cold page cache.
 func BenchmarkSequentialRead(b *testing.B) {
-	forEachServer(b, func(b *testing.B, vs []*benchVariant) {
+	forEachServer(b, false, func(b *testing.B, s benchServer, vs []*benchVariant) {
 		for _, v := range vs {
-			run(b, v.mnt, fmt.Sprintf("head -c %d /dev/zero | tr '\\0' x > big", seqSize))
+			if !s.readOnly {
+				run(b, v.mnt, fmt.Sprintf("head -c %d /dev/zero | tr '\\0' x > big", seqSize))
+			}
 		}
 		runVariants(b, vs, "MiB", seqReadTarget, true, childWorkload("seq"))
 	})
