@@ -433,3 +433,34 @@ func TestGoFuseServerEndsQuietly(t *testing.T) {
 		t.Errorf("the server's end-of-stream lines were shown:\n%s", s)
 	}
 }
+
+// brokenWriter fails every write, as fusectl's standard error does once
+// the pipe it writes to has no reader.
+type brokenWriter struct{}
+
+func (brokenWriter) Write([]byte) (int, error) { return 0, syscall.EPIPE }
+
+// TestServerOutputUnshowable: where the server's output can no longer be
+// shown, it must still be drained; a server that logs every request
+// (demofs -debug) otherwise fills the pipe after a few hundred requests
+// and blocks, and the mount with it.
+func TestServerOutputUnshowable(t *testing.T) {
+	_, mnt := startMount(t, demofsArgs(t, "-debug"), Options{Stderr: brokenWriter{}})
+	cmd := exec.Command("sh", "-c", "for i in $(seq 300); do echo $i > f$i && cat f$i >/dev/null && rm f$i; done")
+	cmd.Dir = mnt
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("workload: %v", err)
+		}
+	case <-time.After(time.Minute):
+		// The cleanup's teardown stops the server, which ends the
+		// workload's stuck request.
+		t.Fatal("workload hangs: the server's output is not drained")
+	}
+}

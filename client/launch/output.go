@@ -21,15 +21,24 @@ var endOfStreamNoise = [][]byte{
 // has ended the server's stream (ended); from then on it passes whole
 // lines, leaving out those of endOfStreamNoise. Only what is shown is
 // filtered: Server.Output keeps every line.
+//
+// It never fails: once w does (a closed terminal, a reader gone), the
+// output is no longer shown, but the pipe is still drained into the ring,
+// so that the server never blocks writing to it.
 type quietEnd struct {
 	w       io.Writer
 	ended   *atomic.Bool
 	partial []byte // the start of a line, held once ended
+	broken  bool   // w failed
 }
 
 func (q *quietEnd) Write(p []byte) (int, error) {
+	if q.broken {
+		return len(p), nil
+	}
 	if !q.ended.Load() && len(q.partial) == 0 {
-		return q.w.Write(p)
+		q.show(p)
+		return len(p), nil
 	}
 	q.partial = append(q.partial, p...)
 	for {
@@ -39,11 +48,8 @@ func (q *quietEnd) Write(p []byte) (int, error) {
 		}
 		line := q.partial[:i+1]
 		q.partial = q.partial[i+1:]
-		if isEndOfStreamNoise(line) {
-			continue
-		}
-		if _, err := q.w.Write(line); err != nil {
-			return len(p), err
+		if !isEndOfStreamNoise(line) {
+			q.show(line)
 		}
 	}
 	if len(q.partial) == 0 {
@@ -52,10 +58,18 @@ func (q *quietEnd) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+func (q *quietEnd) show(p []byte) {
+	if !q.broken {
+		if _, err := q.w.Write(p); err != nil {
+			q.broken = true
+		}
+	}
+}
+
 // flush writes out a last line that ended without a newline.
 func (q *quietEnd) flush() {
 	if len(q.partial) > 0 && !isEndOfStreamNoise(q.partial) {
-		q.w.Write(q.partial)
+		q.show(q.partial)
 	}
 	q.partial = nil
 }

@@ -2,6 +2,7 @@ package launch
 
 import (
 	"bytes"
+	"errors"
 	"sync/atomic"
 	"testing"
 )
@@ -71,4 +72,32 @@ func FuzzQuietEnd(f *testing.F) {
 			t.Errorf("shown %q, want %q", out.String(), want.String())
 		}
 	})
+}
+
+// failingWriter fails every write, as a closed terminal does.
+type failingWriter struct{ n int }
+
+func (f *failingWriter) Write(p []byte) (int, error) {
+	f.n++
+	return 0, errors.New("broken pipe")
+}
+
+// TestQuietEndDrains: a writer that fails must not stop the copying of the
+// server's output (the server would block on a full pipe), and is not
+// tried again.
+func TestQuietEndDrains(t *testing.T) {
+	var ended atomic.Bool
+	f := &failingWriter{}
+	q := &quietEnd{w: f, ended: &ended}
+	for range 3 {
+		if n, err := q.Write([]byte("line\n")); n != 5 || err != nil {
+			t.Fatalf("Write = %d, %v; want 5, nil", n, err)
+		}
+	}
+	ended.Store(true)
+	q.Write([]byte("after\n"))
+	q.flush()
+	if f.n != 1 {
+		t.Errorf("the failed writer was written %d times, want once", f.n)
+	}
 }
