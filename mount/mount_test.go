@@ -446,8 +446,9 @@ func (brokenWriter) Write([]byte) (int, error) { return 0, syscall.EPIPE }
 // and blocks, and the mount with it.
 func TestServerOutputUnshowable(t *testing.T) {
 	_, mnt := startMount(t, demofsArgs(t, "-debug"), Options{Stderr: brokenWriter{}})
-	cmd := exec.Command("sh", "-c", "for i in $(seq 300); do echo $i > f$i && cat f$i >/dev/null && rm f$i; done")
-	cmd.Dir = mnt
+	// Not cmd.Dir: the child would enter the mount between fork and
+	// exec, while this process, which serves it, waits for the exec.
+	cmd := testenv.ShellCommand(mnt, "for i in $(seq 300); do echo $i > f$i && cat f$i >/dev/null && rm f$i; done")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
