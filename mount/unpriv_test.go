@@ -166,6 +166,8 @@ func unprivileged(mnt string, server []string) error {
 	if err := m.Close(); err != nil {
 		return fmt.Errorf("close: %w", err)
 	}
+	// Each step says where it got to, for a run that hangs.
+	fmt.Println("closed")
 	if _, err := FindFUSEMount(mnt); err == nil {
 		return fmt.Errorf("still mounted after Close")
 	}
@@ -177,12 +179,19 @@ func unprivileged(mnt string, server []string) error {
 // file belongs to the mount's user), else only unmounted, which Abort
 // reports as ErrNotAborted; either way the mount is gone.
 func unprivilegedAbort(mnt string, server []string) error {
-	m, err := Start(context.Background(), Options{Mountpoint: mnt, Args: server})
+	logf := func(f string, a ...any) { fmt.Printf(f+"\n", a...) }
+	logf("mounting again, to abort")
+	m, err := Start(context.Background(), Options{Mountpoint: mnt, Args: server, Logf: logf})
 	if err != nil {
 		return fmt.Errorf("start again: %w", err)
 	}
-	defer m.Close()
+	defer func() {
+		logf("closing the aborted mount")
+		m.Close()
+		logf("closed: %v", m.Err())
+	}()
 	<-m.Ready()
+	logf("ready; aborting")
 	var st unix.Statfs_t
 	controlFS := unix.Statfs(ControlDir, &st) == nil && st.Type == 0x65735543
 	err = Abort(mnt)
