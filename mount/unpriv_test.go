@@ -190,7 +190,13 @@ func unprivilegedAbort(mnt string, server []string) error {
 		m.Close()
 		logf("closed: %v", m.Err())
 	}()
-	<-m.Ready()
+	select {
+	case <-m.Ready():
+	case <-m.Done():
+		return fmt.Errorf("second mount ended before it was ready: %v", m.Err())
+	case <-time.After(30 * time.Second):
+		return fmt.Errorf("second mount not ready after 30 s")
+	}
 	logf("ready; aborting")
 	var st unix.Statfs_t
 	controlFS := unix.Statfs(ControlDir, &st) == nil && st.Type == 0x65735543
