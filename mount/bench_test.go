@@ -60,8 +60,9 @@ import (
 // comes to about what an in-memory server spends on the request itself.
 // Each benchmark logs these figures as a table too, with the interposer's
 // ratios beside their targets (benchTarget). A capturing variant whose
-// recorder fell behind during the timed runs reports the records it dropped as
-// capture-dropped: its rate is then that of an incomplete capture.
+// recorder fell behind during the timed runs reports the records it
+// dropped as capture-dropped: its rate is then that of an incomplete
+// capture.
 //
 // The sequential-read benchmark holds a 1 GiB file for each of the eight
 // variants (in demofs's memory, or in bindfs's tmpfs source): it needs about
@@ -77,8 +78,8 @@ type benchServer struct {
 	debug string
 	// neverSplices: the noclamp variant is safe.
 	neverSplices bool
-	// readOnly servers serve an image made beforehand (image), which
-	// holds what the workloads would otherwise create; small-file
+	// readOnly servers serve an image made beforehand (benchImage),
+	// which holds what the workloads would otherwise create; small-file
 	// creation is skipped on them.
 	readOnly bool
 }
@@ -86,6 +87,15 @@ type benchServer struct {
 // benchServers returns the servers every benchmark runs on.
 func benchServers(b *testing.B) []benchServer {
 	demofs := buildServer(b, "github.com/fusectl/fusectl/cmd/demofs")
+	// squashfuse's image, made by its sub-benchmark's first mount and
+	// removed when that sub-benchmark ends.
+	var image string
+	squashImage := func(b *testing.B) string {
+		if image == "" {
+			image = benchImage(b)
+		}
+		return image
+	}
 	return []benchServer{
 		{
 			name:         "demofs",
@@ -106,7 +116,7 @@ func benchServers(b *testing.B) []benchServer {
 			// and decompressing a squashfs image.
 			name: "squashfuse",
 			args: func(b *testing.B) []string {
-				return []string{"squashfuse", "-f", "-o", "attr_timeout=0,entry_timeout=0,negative_timeout=0", benchImage(b), "{}"}
+				return []string{"squashfuse", "-f", "-o", "attr_timeout=0,entry_timeout=0,negative_timeout=0", squashImage(b), "{}"}
 			},
 			debug:    "-d",
 			readOnly: true,
@@ -119,25 +129,17 @@ func benchServers(b *testing.B) []benchServer {
 	}
 }
 
-// benchImage returns a squashfs image, made once per benchmark, that
-// holds what the workloads create on a writable server: the metadata
-// storm's directory d of files 1 to stormFiles, and the sequential read's
-// file big.
+// benchImage makes a squashfs image, removed when b ends, that holds what
+// the workloads create on a writable server: the metadata storm's
+// directory d of files 1 to stormFiles, and the sequential read's file
+// big.
 func benchImage(b *testing.B) string {
-	if benchImagePath != "" {
-		return benchImagePath
-	}
 	testenv.RequireCommand(b, "mksquashfs")
 	dir := memDir(b)
-	run(b, dir, fmt.Sprintf("mkdir -p tree/d && cd tree/d && seq 1 %d | xargs touch && cd .. && head -c %d /dev/zero | tr '\\0' x > big", stormFiles, seqSize))
+	run(b, dir, "mkdir tree && cd tree && ("+makeStormFiles+") && "+makeBigFile)
 	run(b, dir, "mksquashfs tree image.sqfs -quiet -noappend >/dev/null && rm -r tree")
-	benchImagePath = filepath.Join(dir, "image.sqfs")
-	b.Cleanup(func() { benchImagePath = "" })
-	return benchImagePath
+	return filepath.Join(dir, "image.sqfs")
 }
-
-// benchImagePath is the image of the running benchmark (benchImage).
-var benchImagePath string
 
 // forEachServer runs bench as a sub-benchmark per server; writes says
 // whether the workload creates files, which read-only servers cannot.
@@ -333,27 +335,27 @@ func runVariants(b *testing.B, vs []*benchVariant, unit string, target benchTarg
 		}
 	}
 	b.ReportMetric(float64(wake)/float64(time.Microsecond), "wake-rtt-µs")
-	rates := make([]float64, len(vs))
+	res := make([]benchResult, len(vs))
 	floor := 0.0
 	for i, v := range vs {
-		rates[i] = amount[i] / total[i].Seconds()
-		if v.name == "minimal" {
-			floor = rates[i]
-		}
-	}
-	for i, v := range vs {
-		b.ReportMetric(rates[i], v.name+"-"+unit+"/s")
-		if i > 0 {
-			b.ReportMetric(rates[i]/rates[0], v.name+"/direct")
-		}
 		perUnit := func(d time.Duration) float64 {
 			return float64(d) / float64(time.Microsecond) / amount[i]
 		}
+		res[i] = benchResult{rate: amount[i] / total[i].Seconds(), fwdCPU: perUnit(fwdCPU[i]), srvCPU: perUnit(srvCPU[i])}
+		if v.name == "minimal" {
+			floor = res[i].rate
+		}
+	}
+	for i, v := range vs {
+		b.ReportMetric(res[i].rate, v.name+"-"+unit+"/s")
+		if i > 0 {
+			b.ReportMetric(res[i].rate/res[0].rate, v.name+"/direct")
+		}
 		if v.pid != 0 {
-			b.ReportMetric(perUnit(srvCPU[i]), v.name+"-server-cpu-µs/"+unit)
+			b.ReportMetric(res[i].srvCPU, v.name+"-server-cpu-µs/"+unit)
 		}
 		if v.forwards {
-			b.ReportMetric(perUnit(fwdCPU[i]), v.name+"-fwd-cpu-µs/"+unit)
+			b.ReportMetric(res[i].fwdCPU, v.name+"-fwd-cpu-µs/"+unit)
 		}
 		if v.m == nil {
 			continue
@@ -361,14 +363,22 @@ func runVariants(b *testing.B, vs []*benchVariant, unit string, target benchTarg
 		// The interposer's variants also against the simplest forwarder:
 		// what fusectl costs beyond the two extra hops themselves.
 		if floor > 0 {
-			b.ReportMetric(rates[i]/floor, v.name+"/minimal")
+			b.ReportMetric(res[i].rate/floor, v.name+"/minimal")
 		}
 		if d := v.m.Status().CaptureDropped - dropped[i]; d > 0 {
 			b.ReportMetric(float64(d), v.name+"-dropped")
 		}
 	}
 	// At most 10 lines: the testing package cuts a benchmark's log there.
-	b.Log(benchTable(vs, unit, target, wake, rates, amount, fwdCPU, srvCPU))
+	b.Log(benchTable(vs, unit, target, wake, res))
+}
+
+// benchResult is one variant's figures from runVariants.
+type benchResult struct {
+	rate float64 // units per second
+	// CPU time per unit, in µs, of the forwarder (for variants that
+	// forward) and of the server (for those whose pid is known).
+	fwdCPU, srvCPU float64
 }
 
 // benchTarget is the least ratio to the direct mount that the interposer
@@ -385,18 +395,15 @@ var (
 // benchTable lays out a benchmark's figures for a reader: each variant's
 // rate, its ratio to the direct mount beside the target where there is
 // one, and the CPU time per operation of forwarder and server.
-func benchTable(vs []*benchVariant, unit string, target benchTarget, wake time.Duration, rates, amount []float64, fwdCPU, srvCPU []time.Duration) string {
+func benchTable(vs []*benchVariant, unit string, target benchTarget, wake time.Duration, res []benchResult) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "%d passes of each variant, wake-rtt %.0f µs:\n", benchPasses, float64(wake)/float64(time.Microsecond))
 	tw := tabwriter.NewWriter(&sb, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "%-8s\t%s/s\t/direct\ttarget\t\tfwd-cpu-µs\tserver-cpu-µs\t\n", "variant", unit)
-	perUnit := func(d time.Duration, i int) string {
-		return fmt.Sprintf("%.1f", float64(d)/float64(time.Microsecond)/amount[i])
-	}
 	for i, v := range vs {
 		ratio, goal, verdict, fwd, srv := "", "", "", "-", "-"
 		if i > 0 {
-			ratio = fmt.Sprintf("%.2f", rates[i]/rates[0])
+			ratio = fmt.Sprintf("%.2f", res[i].rate/res[0].rate)
 		}
 		t := 0.0
 		switch v.name {
@@ -408,18 +415,18 @@ func benchTable(vs []*benchVariant, unit string, target benchTarget, wake time.D
 		if t > 0 {
 			goal = fmt.Sprintf("%.2f", t)
 			verdict = "met"
-			if rates[i]/rates[0] < t {
+			if res[i].rate/res[0].rate < t {
 				verdict = "below"
 			}
 		}
 		if v.forwards {
-			fwd = perUnit(fwdCPU[i], i)
+			fwd = fmt.Sprintf("%.1f", res[i].fwdCPU)
 		}
 		if v.pid != 0 {
-			srv = perUnit(srvCPU[i], i)
+			srv = fmt.Sprintf("%.1f", res[i].srvCPU)
 		}
 		// Padded: names read better left-aligned, numbers right.
-		fmt.Fprintf(tw, "%-8s\t%.0f\t%s\t%s\t%s\t%s\t%s\t\n", v.name, rates[i], ratio, goal, verdict, fwd, srv)
+		fmt.Fprintf(tw, "%-8s\t%.0f\t%s\t%s\t%s\t%s\t%s\t\n", v.name, res[i].rate, ratio, goal, verdict, fwd, srv)
 	}
 	tw.Flush()
 	return strings.TrimSuffix(sb.String(), "\n")
@@ -448,6 +455,14 @@ const (
 	stormFiles = 10000
 	smallFiles = 1000
 	seqSize    = 1 << 30
+)
+
+// The shell commands that create the workloads' files in the current
+// directory: the metadata storm's d/1 to d/stormFiles, and the sequential
+// read's big.
+var (
+	makeStormFiles = fmt.Sprintf("mkdir d && cd d && seq 1 %d | xargs touch", stormFiles)
+	makeBigFile    = fmt.Sprintf("head -c %d /dev/zero | tr '\\0' x > big", seqSize)
 )
 
 // benchWorkloadMain runs one workload in the child and prints how much it
@@ -537,7 +552,7 @@ func BenchmarkMetadataStorm(b *testing.B) {
 	forEachServer(b, false, func(b *testing.B, s benchServer, vs []*benchVariant) {
 		for _, v := range vs {
 			if !s.readOnly {
-				run(b, v.mnt, fmt.Sprintf("mkdir d && cd d && seq 1 %d | xargs touch", stormFiles))
+				run(b, v.mnt, makeStormFiles)
 			}
 		}
 		runVariants(b, vs, "stat", metadataTarget, false, childWorkload("storm"))
@@ -557,7 +572,7 @@ func BenchmarkSequentialRead(b *testing.B) {
 	forEachServer(b, false, func(b *testing.B, s benchServer, vs []*benchVariant) {
 		for _, v := range vs {
 			if !s.readOnly {
-				run(b, v.mnt, fmt.Sprintf("head -c %d /dev/zero | tr '\\0' x > big", seqSize))
+				run(b, v.mnt, makeBigFile)
 			}
 		}
 		runVariants(b, vs, "MiB", seqReadTarget, true, childWorkload("seq"))
