@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/fusectl/fusectl/client/launch"
 	"github.com/fusectl/fusectl/internal/procfs"
 )
 
@@ -63,11 +64,6 @@ func mayAbort(fm FUSEMount, euid int) error {
 	return nil
 }
 
-// IsFUSEType reports whether a file system type from mountinfo is FUSE.
-func IsFUSEType(t string) bool {
-	return t == "fuse" || t == "fuseblk" || strings.HasPrefix(t, "fuse.") || strings.HasPrefix(t, "fuseblk.")
-}
-
 // ParseMountinfo reads /proc/PID/mountinfo text and returns its FUSE
 // mounts. Malformed lines are skipped.
 func ParseMountinfo(r io.Reader) ([]FUSEMount, error) {
@@ -82,7 +78,7 @@ func ParseMountinfo(r io.Reader) ([]FUSEMount, error) {
 		}
 		f := strings.Fields(pre)
 		g := strings.Fields(post)
-		if len(f) < 6 || len(g) < 2 || !IsFUSEType(g[0]) {
+		if len(f) < 6 || len(g) < 2 || !launch.IsFUSEType(g[0]) {
 			continue
 		}
 		majS, minS, ok := strings.Cut(f[2], ":")

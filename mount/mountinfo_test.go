@@ -3,6 +3,8 @@ package mount
 import (
 	"strings"
 	"testing"
+
+	"github.com/fusectl/fusectl/client/launch"
 )
 
 func TestParseMountinfo(t *testing.T) {
@@ -71,7 +73,7 @@ func FuzzParseMountinfo(f *testing.F) {
 			t.Fatalf("more mounts than lines")
 		}
 		for _, m := range ms {
-			if !IsFUSEType(m.FSType) {
+			if !launch.IsFUSEType(m.FSType) {
 				t.Fatalf("non-FUSE type %q returned", m.FSType)
 			}
 			if uid, ok := m.Owner(); ok && !strings.Contains(m.Options, "user_id=") {

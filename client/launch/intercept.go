@@ -330,7 +330,7 @@ func (ic *interceptor) answer(n *seccompNotif) {
 		}
 	case n.nr == unix.SYS_MOUNT:
 		fstype, err := readString(int(n.pid), arg(2))
-		if err != nil || !isFuseType(fstype) {
+		if err != nil || !IsFUSEType(fstype) {
 			break
 		}
 		source, _ := readString(int(n.pid), arg(0))
@@ -355,7 +355,7 @@ func (ic *interceptor) answer(n *seccompNotif) {
 		resp.flags = 0
 	case n.nr == unix.SYS_FSOPEN:
 		name, err := readString(int(n.pid), arg(0))
-		if err != nil || !isFuseType(name) || !ic.valid(n) {
+		if err != nil || !IsFUSEType(name) || !ic.valid(n) {
 			break
 		}
 		resp.flags, resp.error = 0, -int32(unix.ENOSYS)
@@ -422,9 +422,9 @@ func (ic *interceptor) isStandIn(p string) bool {
 	return filepath.Clean(p) == ic.mnt
 }
 
-// isFuseType reports whether a file system type is FUSE's: fuse, fuseblk,
-// fuse.SUBTYPE or fuseblk.SUBTYPE.
-func isFuseType(t string) bool {
+// IsFUSEType reports whether a file system type (of mount(2), or of
+// mountinfo) is FUSE's: fuse, fuseblk, fuse.SUBTYPE or fuseblk.SUBTYPE.
+func IsFUSEType(t string) bool {
 	base, _, _ := strings.Cut(t, ".")
 	return base == "fuse" || base == "fuseblk"
 }
