@@ -189,7 +189,7 @@ func TestDetectMethod(t *testing.T) {
 func checkGone(t *testing.T, pid int) {
 	t.Helper()
 	// A zombie is dead: a daemonized server's is init's to reap.
-	if f := procfs.StatFields(pid); len(f) > 0 && f[0] != "Z" {
+	if st := procfs.State(pid); st != "" && st != "Z" {
 		t.Errorf("server pid %d still exists", pid)
 	}
 	for _, p := range sessionProcs(pid) {

@@ -902,8 +902,8 @@ func TestMountDaemonizingServer(t *testing.T) {
 	// The daemon is not fusectl's child: it is gone, or a zombie for init
 	// to reap.
 	eventually(t, "the daemonized server exits", func() bool {
-		f := procfs.StatFields(daemon)
-		return len(f) == 0 || f[0] == "Z"
+		st := procfs.State(daemon)
+		return st == "" || st == "Z"
 	})
 	daemon = 0
 }

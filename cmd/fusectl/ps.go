@@ -75,12 +75,7 @@ func NewCmdPs(f *Factory, runF func(*PsOptions) error) *cobra.Command {
 		HasSocket: func(mnt string) bool { return mount.HasSocket("", mnt) },
 		Holders:   mount.DeviceHolders,
 		Cmdline:   procfs.Cmdline,
-		State: func(pid int) string {
-			if f := procfs.StatFields(pid); len(f) > 0 {
-				return f[0]
-			}
-			return ""
-		},
+		State:     procfs.State,
 	}
 	cmd := &cobra.Command{
 		Use:   "ps [--json]",

@@ -95,3 +95,12 @@ func StatFields(pid int) []string {
 	}
 	return strings.Fields(string(b[i+1:]))
 }
+
+// State returns process pid's state letter (R, S, D, T, Z...), or "" if
+// the process is gone.
+func State(pid int) string {
+	if f := StatFields(pid); len(f) > 0 {
+		return f[0]
+	}
+	return ""
+}

@@ -56,7 +56,10 @@ func TestSelf(t *testing.T) {
 	if f := StatFields(self); len(f) < 13 || f[0] != "R" {
 		t.Errorf("StatFields = %q, want state R first", f)
 	}
-	if StatFields(-1) != nil || Cmdline(-1) != nil || FDInfo(-1, 0) != nil {
+	if st := State(self); st != "R" {
+		t.Errorf("State = %q, want R", st)
+	}
+	if StatFields(-1) != nil || Cmdline(-1) != nil || FDInfo(-1, 0) != nil || State(-1) != "" {
 		t.Error("a missing process gave fields")
 	}
 }
