@@ -688,10 +688,10 @@ func (s *Server) Output() []byte { return s.out.Bytes() }
 // period and SIGKILL after another, reaps it, ends a daemonized server
 // (one that still holds the socket) the same way, and removes the
 // temporary directory. A server that is not a Go binary gets the SIGTERM
-// first, and end of stream after the grace period (see termBeforeEOF). It is idempotent.
-// A non-zero exit caused by the closed socket is not an error; Stop fails
-// only if the server could not be reaped before ctx ended (it keeps
-// trying in the background).
+// first, and end of stream after the grace period (see termBeforeEOF). It
+// is idempotent. A non-zero exit caused by the closed socket is not an
+// error; Stop fails only if the server could not be reaped before ctx
+// ended (it keeps trying in the background).
 func (s *Server) Stop(ctx context.Context) error {
 	s.stopOnce.Do(func() { s.stopErr = s.stop(ctx) })
 	return s.stopErr
