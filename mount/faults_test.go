@@ -429,3 +429,36 @@ func captureWrites(path string) (n int, sawWrite bool, err error) {
 	})
 	return n, sawWrite, err
 }
+
+// TestFaultServerExitsBeforeInit: a server that exits, or closes its
+// socket, without answering INIT ends the mount with ErrServerExited and
+// how it ended, not with the broken pipe that fusectl's INIT met, and
+// leaves no mount.
+func TestFaultServerExitsBeforeInit(t *testing.T) {
+	testenv.RequireFUSE(t)
+	for _, c := range []struct{ name, script, want string }{
+		{"exits", "sleep 0.3; exit 3", "server exited (exit status 3)"},
+		// $0 is /dev/fd/N, the socket: closed before fusectl writes INIT.
+		{"closes its socket", `eval "exec ${0#/dev/fd/}>&-"; sleep 10`, "server exited (signal: terminated)"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			mnt := t.TempDir()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			m, err := Start(ctx, Options{Mountpoint: mnt, Args: []string{"sh", "-c", c.script, "{}"}, NoControl: true, Grace: time.Second, Logf: t.Logf})
+			if err != nil {
+				t.Fatalf("start: %v", err)
+			}
+			defer m.Close()
+			if err := waitMount(t, m); !errors.Is(err, ErrServerExited) || err.Error() != c.want {
+				t.Errorf("mount ended with %q, want %q", err, c.want)
+			}
+			select {
+			case <-m.Ready():
+				t.Error("ready without an INIT reply")
+			default:
+			}
+			requireNotMounted(t, mnt)
+		})
+	}
+}

@@ -430,7 +430,13 @@ func (m *Mount) kernelToServer() {
 			// other pending one; the server reader reports the cause.
 			m.logf("write to server: %v", err)
 			m.startFailing()
-			m.stop(fmt.Errorf("%w: %w", ErrServerExited, err))
+			if errors.Is(err, transport.ErrPeerGone) {
+				// It exited: its exit status, added in teardown,
+				// says more than the broken pipe.
+				m.stop(ErrServerExited)
+			} else {
+				m.stop(fmt.Errorf("%w: %w", ErrServerExited, err))
+			}
 			continue
 		}
 		if m.failing.Load() {
