@@ -2,9 +2,13 @@ package procfs
 
 import (
 	"os"
+	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestParseFDInfo(t *testing.T) {
@@ -52,13 +56,34 @@ func TestSelf(t *testing.T) {
 	if got := Cmdline(self); !slices.Equal(got, os.Args) {
 		t.Errorf("Cmdline = %q, want %q", got, os.Args)
 	}
-	// Running, reading its own stat.
-	if f := StatFields(self); len(f) < 13 || f[0] != "R" {
-		t.Errorf("StatFields = %q, want state R first", f)
+	// A child: sleeping, then stopped. (This process's own state is its
+	// main thread's, which may sleep while another runs the test.)
+	child := exec.Command("sleep", "60")
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
 	}
-	if st := State(self); st != "R" {
-		t.Errorf("State = %q, want R", st)
+	defer func() {
+		child.Process.Kill()
+		child.Wait()
+	}()
+	waitState := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for State(child.Process.Pid) != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("State of sleep = %q, want %q", State(child.Process.Pid), want)
+			}
+			time.Sleep(time.Millisecond)
+		}
 	}
+	waitState("S")
+	if f := StatFields(child.Process.Pid); len(f) < 13 || f[0] != "S" || f[1] != strconv.Itoa(self) {
+		t.Errorf("StatFields of sleep = %q, want state S and our pid as its parent", f)
+	}
+	if err := child.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	waitState("T")
 	if StatFields(-1) != nil || Cmdline(-1) != nil || FDInfo(-1, 0) != nil || State(-1) != "" {
 		t.Error("a missing process gave fields")
 	}
