@@ -446,22 +446,12 @@ func (brokenWriter) Write([]byte) (int, error) { return 0, syscall.EPIPE }
 // and blocks, and the mount with it.
 func TestServerOutputUnshowable(t *testing.T) {
 	_, mnt := startMount(t, demofsArgs(t, "-debug"), Options{Stderr: brokenWriter{}})
-	// Not cmd.Dir: the child would enter the mount between fork and
-	// exec, while this process, which serves it, waits for the exec.
-	cmd := testenv.ShellCommand(mnt, "for i in $(seq 300); do echo $i > f$i && cat f$i >/dev/null && rm f$i; done")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("workload: %v", err)
-		}
-	case <-time.After(time.Minute):
-		// The cleanup's teardown stops the server, which ends the
-		// workload's stuck request.
-		t.Fatal("workload hangs: the server's output is not drained")
+	// In the shell, not cmd.Dir: the child would enter the mount between
+	// fork and exec, while this process, which serves it, waits for the
+	// exec. If it hangs, the cleanup's teardown stops the server, which
+	// ends the workload's stuck request.
+	work := startWorkload(t, mnt, "for i in $(seq 300); do echo $i > f$i && cat f$i >/dev/null && rm f$i; done")
+	if err := waitProcess(t, "the workload (the server's output not drained?)", work); err != nil {
+		t.Fatalf("workload: %v", err)
 	}
 }

@@ -119,6 +119,10 @@ func unprivilegedMain() bool {
 	return true
 }
 
+// printLogf is the unprivileged side's Logf: its standard output goes to
+// the test's log.
+func printLogf(f string, a ...any) { fmt.Printf(f+"\n", a...) }
+
 func unprivileged(mnt string, server []string) error {
 	if os.Geteuid() == 0 {
 		return fmt.Errorf("still root")
@@ -126,7 +130,7 @@ func unprivileged(mnt string, server []string) error {
 	m, err := Start(context.Background(), Options{
 		Mountpoint: mnt,
 		Args:       server,
-		Logf:       func(f string, a ...any) { fmt.Printf(f+"\n", a...) },
+		Logf:       printLogf,
 	})
 	if err != nil {
 		return fmt.Errorf("start: %w", err)
@@ -179,7 +183,7 @@ func unprivileged(mnt string, server []string) error {
 // file belongs to the mount's user), else only unmounted, which Abort
 // reports as ErrNotAborted; either way the mount is gone.
 func unprivilegedAbort(mnt string, server []string) error {
-	logf := func(f string, a ...any) { fmt.Printf(f+"\n", a...) }
+	logf := printLogf
 	logf("mounting again, to abort")
 	m, err := Start(context.Background(), Options{Mountpoint: mnt, Args: server, Logf: logf})
 	if err != nil {
