@@ -69,6 +69,9 @@ type Status struct {
 	// Rate is messages per second over the last second.
 	Rate     float64 `json:"rate"`
 	InFlight int     `json:"in_flight"`
+	// Oldest is the request that has waited longest for the server, if
+	// any waits.
+	Oldest *Pending `json:"oldest,omitempty"`
 	// Injected counts error replies fusectl made on the server's behalf;
 	// NoRequest counts replies the kernel refused as no longer pending.
 	Injected  uint64 `json:"injected"`
@@ -140,6 +143,7 @@ func (m *Mount) Status() Status {
 		Notifies:   m.stat.notifies.Load(),
 		Bytes:      m.stat.reqBytes.Load() + m.stat.repBytes.Load(),
 		InFlight:   m.sess.inflightCount(),
+		Oldest:     m.sess.oldest(time.Now()),
 		Injected:   m.stat.injected.Load(),
 		NoRequest:  m.stat.noRequest.Load(),
 		Dropped:    m.feed.totalDropped(),

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -16,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/fusectl/fusectl/abi"
 	"github.com/fusectl/fusectl/capture"
 	"github.com/fusectl/fusectl/internal/testenv"
 )
@@ -165,6 +167,31 @@ func TestFaultServerStoppedThenSIGTERM(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	release()
+
+	// What ps shows of the mount: the request that waits longest, with
+	// its path. It is stat's or cat's, or the RELEASE of d/f that the
+	// kernel sent (as pid 0) after the setup's echo closed it, if the
+	// server was stopped before answering that.
+	var oldest *Pending
+	for oldest == nil {
+		r, err := FindRunning(context.Background(), filepath.Join(p.runDir, "fusectl"), p.mnt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if oldest = r.Status.Oldest; oldest == nil {
+			if time.Now().After(deadline) {
+				t.Fatal("no request waits for the stopped server in the mount's status")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", oldest.Pid))
+	c := strings.TrimSpace(string(comm))
+	caller := c == "stat" || c == "cat"
+	closing := oldest.Pid == 0 && oldest.Op == uint32(abi.FUSE_RELEASE) && oldest.Path == "/d/f"
+	if !strings.HasPrefix(oldest.Path, "/d") || !(caller || closing) || oldest.Age <= 0 || oldest.Age > stuckAfter {
+		t.Errorf("oldest waiting request %+v of %q, want one of stat's or cat's on /d..., or the RELEASE of /d/f", oldest, c)
+	}
 
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

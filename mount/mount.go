@@ -406,6 +406,9 @@ func (m *Mount) kernelToServer() {
 		}
 		m.stat.requests.Add(1)
 		m.stat.reqBytes.Add(uint64(len(msg)))
+		// One clock read for the feed and for the session's note of
+		// when the request began to wait.
+		now := time.Now()
 		if m.feed.active() {
 			// The requesting thread is alive while its request waits
 			// here; a subscriber that reads the event later may not
@@ -414,7 +417,7 @@ func (m *Mount) kernelToServer() {
 			if pid := ne.Uint32(msg[32:]); pid != 0 && m.feed.wantsProcesses() {
 				proc = procs(pid)
 			}
-			m.feed.publish(time.Now(), capture.DirRequest, 0, msg, proc)
+			m.feed.publish(now, capture.DirRequest, 0, msg, proc)
 		}
 		op := ne.Uint32(msg[4:])
 		unique := ne.Uint64(msg[8:])
@@ -424,7 +427,7 @@ func (m *Mount) kernelToServer() {
 			}
 			continue
 		}
-		m.sess.request(msg)
+		m.sess.request(msg, now)
 		if err := m.srv.WriteMsg(msg); err != nil {
 			// The server is gone or refuses: fail this request and every
 			// other pending one; the server reader reports the cause.

@@ -3,7 +3,12 @@ package mount
 import (
 	"bytes"
 	"encoding/binary"
+	"slices"
+	"strings"
 	"sync"
+	"time"
+
+	"github.com/fusectl/fusectl/abi"
 )
 
 // The interposer reads FUSE messages only as far as this file needs: the
@@ -69,16 +74,38 @@ type pendingOp struct {
 	newName string // RENAME: destination name
 }
 
+// waiting is a request forwarded to the server and not answered yet.
+type waiting struct {
+	op     uint32
+	nodeid uint64
+	pid    uint32 // the requesting thread
+	since  time.Time
+}
+
+// Pending describes the request that has waited longest for the server:
+// on a hung mount, the one to look at.
+type Pending struct {
+	// Op is the opcode (enum fuse_opcode).
+	Op     uint32 `json:"opcode"`
+	NodeID uint64 `json:"nodeid"`
+	// Path is the node's path from the interposer's node table (with the
+	// request's name for LOOKUP, MKDIR and the like), "" if not known.
+	Path string `json:"path,omitempty"`
+	// Pid is the requesting thread's ID, as the kernel gives it.
+	Pid uint32        `json:"pid"`
+	Age time.Duration `json:"age"`
+}
+
 // session is the minimal per-connection state: the INIT pair, the kernel
-// requests still waiting for a reply (to fail them at teardown), and the
-// node table for synthesized LOOKUPs.
+// requests still waiting for a reply (to fail them at teardown, and to say
+// which waits longest), and the node table for synthesized LOOKUPs.
 //
 // Lock order: session.mu only; it is never held while doing I/O.
 type session struct {
 	mu sync.Mutex
-	// inflight maps the unique of every request forwarded to the server and
-	// not answered yet to its opcode.
-	inflight map[uint64]uint32
+	// inflight holds every request forwarded to the server and not
+	// answered yet, by unique.
+	inflight map[uint64]waiting
 	// pending holds the decoded node-changing requests, by unique.
 	pending  map[uint64]pendingOp
 	initReq  []byte
@@ -90,7 +117,7 @@ type session struct {
 
 func newSession() *session {
 	return &session{
-		inflight: make(map[uint64]uint32),
+		inflight: make(map[uint64]waiting),
 		pending:  make(map[uint64]pendingOp),
 		nodes:    make(map[uint64]*node),
 		children: make(map[childKey]uint64),
@@ -111,9 +138,9 @@ func cstrings(b []byte, n int) ([]string, bool) {
 	return out, true
 }
 
-// request records a kernel request being forwarded. msg is a whole request
-// (at least an in-header, checked by the caller).
-func (s *session) request(msg []byte) {
+// request records a kernel request being forwarded, which arrived at now.
+// msg is a whole request (at least an in-header, checked by the caller).
+func (s *session) request(msg []byte, now time.Time) {
 	op := ne.Uint32(msg[4:])
 	unique := ne.Uint64(msg[8:])
 	nodeid := ne.Uint64(msg[16:])
@@ -121,7 +148,7 @@ func (s *session) request(msg []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !noReply(op) {
-		s.inflight[unique] = op
+		s.inflight[unique] = waiting{op: op, nodeid: nodeid, pid: ne.Uint32(msg[32:]), since: now}
 	}
 	p := pendingOp{op: op, nodeid: nodeid}
 	var names []string
@@ -232,10 +259,11 @@ func (s *session) reply(msg []byte) uint32 {
 	errno := int32(ne.Uint32(msg[4:]))
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	op, ok := s.inflight[unique]
+	w, ok := s.inflight[unique]
 	if !ok {
 		return 0
 	}
+	op := w.op
 	delete(s.inflight, unique)
 	if op == opInit {
 		if errno == 0 {
@@ -345,6 +373,49 @@ func (s *session) inflightCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.inflight)
+}
+
+// oldest returns the request that has waited longest for the server, nil
+// if none waits.
+func (s *session) oldest(now time.Time) *Pending {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var unique uint64
+	var first waiting
+	found := false
+	for u, w := range s.inflight {
+		if !found || w.since.Before(first.since) {
+			unique, first, found = u, w, true
+		}
+	}
+	if !found {
+		return nil
+	}
+	path, ok := s.pathLocked(first.nodeid)
+	if p, named := s.pending[unique]; ok && named && p.name != "" {
+		path = strings.TrimSuffix(path, "/") + "/" + p.name
+	}
+	return &Pending{Op: first.op, NodeID: first.nodeid, Path: path, Pid: first.pid, Age: now.Sub(first.since)}
+}
+
+// pathLocked returns a node's path from the node table, and false if a
+// node on the way is not known. s.mu must be held.
+func (s *session) pathLocked(nodeid uint64) (string, bool) {
+	var names []string
+	// A table that loops (a server that lies) ends the walk.
+	for range 4096 {
+		if nodeid == abi.FUSE_ROOT_ID {
+			slices.Reverse(names)
+			return "/" + strings.Join(names, "/"), true
+		}
+		nd := s.nodes[nodeid]
+		if nd == nil {
+			return "", false
+		}
+		names = append(names, nd.name)
+		nodeid = nd.parent
+	}
+	return "", false
 }
 
 // synthUniqueBase is where the uniques of synthesized requests start: far

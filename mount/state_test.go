@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"slices"
 	"testing"
+	"time"
 )
 
 // req builds a kernel request: in-header and body.
@@ -100,7 +101,7 @@ func TestSessionSynthesize(t *testing.T) {
 		t.Fatalf("synthesize before INIT = %d pairs, want none", len(got))
 	}
 	ireq, irep := initPair(31)
-	s.request(ireq)
+	s.request(ireq, time.Now())
 	if op := s.reply(irep); op != opInit {
 		t.Fatalf("reply to INIT returned op %d", op)
 	}
@@ -119,15 +120,15 @@ func TestSessionSynthesize(t *testing.T) {
 		{req(opLink, 18, 1, append(binary.NativeEndian.AppendUint64(nil, 15), cstr("hlink")...)), rep(18, 0, entry(15))},
 	}
 	for _, st := range steps {
-		s.request(st.req)
+		s.request(st.req, time.Now())
 		s.reply(st.rep)
 	}
 	// FORGET node 10 (looked up once) and BATCH_FORGET one of node 15's two lookups.
-	s.request(req(opForget, 20, 10, binary.NativeEndian.AppendUint64(nil, 1)))
+	s.request(req(opForget, 20, 10, binary.NativeEndian.AppendUint64(nil, 1)), time.Now())
 	batch := make([]byte, 8, 24)
 	ne.PutUint32(batch, 1)
 	batch = binary.NativeEndian.AppendUint64(binary.NativeEndian.AppendUint64(batch, 15), 1)
-	s.request(req(opBatchForget, 22, 0, batch))
+	s.request(req(opBatchForget, 22, 0, batch), time.Now())
 
 	pairs := s.synthesize()
 	if len(pairs) == 0 || ne.Uint32(pairs[0][0][4:]) != opInit {
@@ -150,10 +151,10 @@ func TestSessionSynthesize(t *testing.T) {
 
 func TestSessionTakeInflight(t *testing.T) {
 	s := newSession()
-	s.request(req(opLookup, 4, 1, cstr("x")))
-	s.request(req(opForget, 6, 9, make([]byte, 8)))    // no reply expected
-	s.request(req(opInterrupt, 5, 0, make([]byte, 8))) // no reply expected
-	s.request(req(15 /* READ */, 8, 3, make([]byte, 40)))
+	s.request(req(opLookup, 4, 1, cstr("x")), time.Now())
+	s.request(req(opForget, 6, 9, make([]byte, 8)), time.Now())    // no reply expected
+	s.request(req(opInterrupt, 5, 0, make([]byte, 8)), time.Now()) // no reply expected
+	s.request(req(15 /* READ */, 8, 3, make([]byte, 40)), time.Now())
 	got := s.takeInflight()
 	if len(got) != 2 {
 		t.Fatalf("takeInflight = %v, want uniques 4 and 8", got)
@@ -163,8 +164,61 @@ func TestSessionTakeInflight(t *testing.T) {
 	}
 }
 
+// TestSessionOldest: the request that has waited longest, with its path
+// from the node table (the name too, for a LOOKUP), its thread and its age.
+func TestSessionOldest(t *testing.T) {
+	s := newSession()
+	if o := s.oldest(time.Now()); o != nil {
+		t.Fatalf("oldest of none waiting: %+v", o)
+	}
+	withPid := func(m []byte, pid uint32) []byte {
+		ne.PutUint32(m[32:], pid)
+		return m
+	}
+	// /d is node 10, /d/e node 11.
+	s.request(req(opLookup, 2, 1, cstr("d")), time.Now())
+	s.reply(rep(2, 0, entry(10)))
+	s.request(req(opLookup, 4, 10, cstr("e")), time.Now())
+	s.reply(rep(4, 0, entry(11)))
+
+	start := time.Now()
+	s.request(withPid(req(opLookup, 6, 11, cstr("f")), 300), time.Now())
+	time.Sleep(time.Millisecond)
+	s.request(withPid(req(15 /* READ */, 8, 11, make([]byte, 40)), 301), time.Now())
+	now := time.Now()
+	o := s.oldest(now)
+	if o == nil || o.Op != opLookup || o.NodeID != 11 || o.Path != "/d/e/f" || o.Pid != 300 || o.Age < now.Sub(start)-time.Millisecond || o.Age > now.Sub(start) {
+		t.Errorf("oldest %+v, want the LOOKUP of /d/e/f by 300, %v old", o, now.Sub(start))
+	}
+	s.reply(rep(6, 0, entry(12)))
+	if o := s.oldest(now); o == nil || o.Op != 15 || o.Path != "/d/e" || o.Pid != 301 {
+		t.Errorf("oldest %+v, want the READ of /d/e by 301", o)
+	}
+	// A node the table does not know has no path.
+	s.reply(rep(8, 0, nil))
+	s.request(req(3 /* GETATTR */, 10, 99, make([]byte, 16)), time.Now())
+	if o := s.oldest(time.Now()); o == nil || o.Path != "" || o.NodeID != 99 {
+		t.Errorf("oldest %+v, want node 99 without a path", o)
+	}
+	s.reply(rep(10, 0, nil))
+	s.request(req(3, 12, 1, make([]byte, 16)), time.Now())
+	if o := s.oldest(time.Now()); o == nil || o.Path != "/" {
+		t.Errorf("oldest %+v, want the root", o)
+	}
+	// A table that loops (a lying server made 11 a child of 12, and 12
+	// is 11's child) gives no path rather than a walk without end.
+	s.reply(rep(12, 0, nil))
+	s.request(req(opLookup, 14, 12, cstr("loop")), time.Now())
+	s.reply(rep(14, 0, entry(11)))
+	s.request(req(3, 16, 11, make([]byte, 16)), time.Now())
+	if o := s.oldest(time.Now()); o == nil || o.Path != "" {
+		t.Errorf("oldest %+v, want no path in a loop", o)
+	}
+}
+
 // FuzzSession feeds arbitrary requests and replies to the tracker: it must
-// not panic, and synthesized messages must be well formed.
+// not panic (nor loop, naming the oldest request's path), and synthesized
+// messages must be well formed.
 func FuzzSession(f *testing.F) {
 	ireq, irep := initPair(45)
 	f.Add(ireq, irep, req(opLookup, 4, 1, cstr("a")), rep(4, 0, entry(10)))
@@ -174,12 +228,13 @@ func FuzzSession(f *testing.F) {
 		s := newSession()
 		for i, m := range [][]byte{a, b, c, d} {
 			if i%2 == 0 && len(m) >= inHeaderSize {
-				s.request(m)
+				s.request(m, time.Now())
 			}
 			if i%2 == 1 && len(m) >= outHeaderSize {
 				s.reply(m)
 			}
 		}
+		s.oldest(time.Now())
 		for _, p := range s.synthesize() {
 			for _, m := range p {
 				if len(m) < outHeaderSize {
@@ -196,12 +251,12 @@ func FuzzSession(f *testing.F) {
 func TestSubscribePreludeMemory(t *testing.T) {
 	m := &Mount{sess: newSession()}
 	ireq, irep := initPair(31)
-	m.sess.request(ireq)
+	m.sess.request(ireq, time.Now())
 	m.sess.reply(irep)
 	const nodes = 5000
 	for i := range nodes {
 		u := uint64(4 + 2*i)
-		m.sess.request(req(opLookup, u, 1, cstr(fmt.Sprintf("file-%d", i))))
+		m.sess.request(req(opLookup, u, 1, cstr(fmt.Sprintf("file-%d", i))), time.Now())
 		m.sess.reply(rep(u, 0, entry(uint64(10+i))))
 	}
 	var before, after runtime.MemStats

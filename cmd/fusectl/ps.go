@@ -10,10 +10,12 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
+	"github.com/fusectl/fusectl/abi"
 	"github.com/fusectl/fusectl/internal/procfs"
 	"github.com/fusectl/fusectl/mount"
 )
@@ -55,12 +57,49 @@ type psRow struct {
 	Holders []int    `json:"holders,omitempty"`
 	Rate    *float64 `json:"rate,omitempty"`
 	Dropped uint64   `json:"dropped,omitempty"`
+	// Oldest is, for a fusectl mount, the request that has waited
+	// longest for the server: on a hung mount, what it hangs on.
+	Oldest *psPending `json:"oldest,omitempty"`
 	// NotAnswering marks a mount whose fusectl left its control socket
 	// but does not answer on it: stopped, hung or killed. FusectlPid is
 	// then the process still holding the connection, if any is known.
 	NotAnswering bool `json:"not_answering,omitempty"`
 	// Stopped: that process is stopped (SIGSTOP, a debugger).
 	Stopped bool `json:"stopped,omitempty"`
+}
+
+// psPending is mount.Pending for people: the operation by name, the age
+// in seconds.
+type psPending struct {
+	Op     string  `json:"op"`
+	NodeID uint64  `json:"nodeid"`
+	Path   string  `json:"path,omitempty"`
+	Pid    uint32  `json:"pid"`
+	Age    float64 `json:"age_seconds"`
+}
+
+// String is the table's OLDEST column: "2.1s GETATTR /a/b pid 1234".
+func (p *psPending) String() string {
+	where := p.Path
+	if where == "" {
+		where = "n" + strconv.FormatUint(p.NodeID, 10)
+	}
+	age := time.Duration(p.Age * float64(time.Second))
+	return fmt.Sprintf("%s %s %s pid %d", age.Round(roundAge(age)), p.Op, where, p.Pid)
+}
+
+// roundAge keeps two or three significant digits of an age.
+func roundAge(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Minute:
+		return time.Second
+	case d >= time.Second:
+		return 100 * time.Millisecond
+	case d >= time.Millisecond:
+		return 100 * time.Microsecond
+	default:
+		return time.Microsecond
+	}
 }
 
 // NewCmdPs builds `fusectl ps`.
@@ -81,24 +120,28 @@ func NewCmdPs(f *Factory, runF func(*PsOptions) error) *cobra.Command {
 		Use:   "ps [--json]",
 		Short: "List FUSE mounts and the requests waiting on them",
 		Long: heredoc.Doc(`
-			List every FUSE mount of the machine (from /proc/self/mountinfo):
-			mountpoint, file system type, the connection's device minor, and
-			the number of requests waiting on it (from the kernel's fusectl
-			control file system at /sys/fs/fuse/connections, mounted for
-			the listing if needed; needs root). For mounts made by "fusectl
-			mount" it also shows the server, its pid, the current message
-			rate, and the records its capture and live readers dropped
-			because they fell behind; a fusectl mount whose fusectl does not
+			List every FUSE mount of the machine (from
+			/proc/self/mountinfo): mountpoint, file system type, the
+			connection's device minor, and the number of requests waiting on
+			it (from the kernel's fusectl control file system at
+			/sys/fs/fuse/connections, mounted for the listing if needed;
+			needs root). For mounts made by "fusectl mount" it also shows
+			the server, its pid, the current message rate, the records its
+			capture and live readers dropped because they fell behind, and
+			the request that has waited longest for the server (OLDEST: its
+			age, operation, path and the thread that made it; on a hung
+			mount, what it hangs on); a fusectl mount whose fusectl does not
 			answer is marked so, with that fusectl's pid and whether it is
 			stopped where the kernel tells which process holds the
-			connection (a killed fusectl holds none). For other mounts
-			the server is the process holding /dev/fuse for the connection,
+			connection (a killed fusectl holds none). For other mounts the
+			server is the process holding /dev/fuse for the connection,
 			where the kernel tells (its fdinfo names the connection on
 			recent kernels; root sees every process's).
 		`),
 		Example: heredoc.Doc(`
 			$ fusectl ps
 			$ fusectl ps --json | jq '.[] | select(.waiting > 0)'
+			$ fusectl ps --json | jq '.[] | select(.oldest.age_seconds > 10) | .oldest'
 		`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -149,6 +192,9 @@ func runPs(ctx context.Context, opts *PsOptions) error {
 			rate := math.Round(st.Rate*10) / 10
 			row.Rate = &rate
 			row.Dropped = st.Dropped
+			if o := st.Oldest; o != nil {
+				row.Oldest = &psPending{Op: abi.Opcode(o.Op).String(), NodeID: o.NodeID, Path: o.Path, Pid: o.Pid, Age: o.Age.Seconds()}
+			}
 		} else if opts.HasSocket != nil && opts.HasSocket(m.Mountpoint) {
 			row.Fusectl, row.NotAnswering = true, true
 			// A killed fusectl holds nothing (and its connection is
@@ -183,14 +229,17 @@ func runPs(ctx context.Context, opts *PsOptions) error {
 	if tty {
 		tw = tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
 		out = tw
-		fmt.Fprintln(tw, "MOUNTPOINT\tTYPE\tMINOR\tWAITING\tPID\tRATE\tDROPPED\tSERVER")
+		fmt.Fprintln(tw, "MOUNTPOINT\tTYPE\tMINOR\tWAITING\tPID\tRATE\tDROPPED\tOLDEST\tSERVER")
 	}
 	for _, r := range rows {
 		waiting := "-"
 		if r.Waiting != nil {
 			waiting = strconv.Itoa(*r.Waiting)
 		}
-		pid, rate, dropped, server := "-", "-", "-", "-"
+		pid, rate, dropped, oldest, server := "-", "-", "-", "-", "-"
+		if r.Oldest != nil {
+			oldest = r.Oldest.String()
+		}
 		switch {
 		case r.NotAnswering && r.Stopped:
 			server = fmt.Sprintf("(its fusectl, pid %d, is stopped)", r.FusectlPid)
@@ -207,7 +256,7 @@ func runPs(ctx context.Context, opts *PsOptions) error {
 			pid = strconv.Itoa(r.ServerPid)
 			server = strings.Join(r.Server, " ")
 		}
-		fmt.Fprintln(out, strings.Join([]string{r.Mountpoint, r.FSType, strconv.FormatUint(uint64(r.Minor), 10), waiting, pid, rate, dropped, server}, "\t"))
+		fmt.Fprintln(out, strings.Join([]string{r.Mountpoint, r.FSType, strconv.FormatUint(uint64(r.Minor), 10), waiting, pid, rate, dropped, oldest, server}, "\t"))
 	}
 	if tw != nil {
 		return tw.Flush()

@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/fusectl/fusectl/mount"
 )
@@ -54,9 +55,12 @@ func psFakes(opts *PsOptions) {
 	opts.Running = func(context.Context) ([]mount.Running, error) {
 		return []mount.Running{
 			{Socket: "/run/fusectl/a.sock", Status: &mount.Status{
-				Mountpoint: "/mnt/a", Conn: 41, Server: []string{"demofs", "{}"}, ServerPid: 100, Pid: 99, Rate: 12.4, Dropped: 7}},
+				Mountpoint: "/mnt/a", Conn: 41, Server: []string{"demofs", "{}"}, ServerPid: 100, Pid: 99, Rate: 12.4, Dropped: 7,
+				Oldest: &mount.Pending{Op: 3, NodeID: 5, Path: "/dir/f", Pid: 1234, Age: 2*time.Minute + 13*time.Second + 400*time.Millisecond}}},
 			{Socket: "/run/fusectl/d.sock", Status: &mount.Status{
-				Mountpoint: "/mnt/d", Conn: 7 << 20, Server: []string{"ntfs-3g", "img"}, ServerPid: 200, Pid: 199, Rate: 1}},
+				Mountpoint: "/mnt/d", Conn: 7 << 20, Server: []string{"ntfs-3g", "img"}, ServerPid: 200, Pid: 199, Rate: 1,
+				// A node the interposer does not know: named by ID.
+				Oldest: &mount.Pending{Op: 15, NodeID: 9, Pid: 77, Age: 1520 * time.Microsecond}}},
 		}, nil
 	}
 	// Processes holding /dev/fuse: fusectl for /mnt/a, and bindfs (and
@@ -94,18 +98,18 @@ func TestPsRun(t *testing.T) {
 		json bool
 		want string
 	}{
-		{name: "tsv", want: "/mnt/a\tfuse.demofs\t41\t3\t100\t12/s\t7\tdemofs {}\n/mnt/b\tfuse.bindfs\t42\t-\t300\t-\t-\tbindfs /src /mnt/b\n" +
-			"/mnt/c\tfuse.demofs\t43\t-\t-\t-\t-\t(its fusectl does not answer: stopped, hung or killed)\n" +
-			"/mnt/d\tfuseblk.ntfs-3g\t0\t1\t200\t1/s\t0\tntfs-3g img\n" +
-			"/mnt/e\tfuse.demofs\t44\t-\t-\t-\t-\t(its fusectl, pid 500, is stopped)\n" +
-			"/mnt/f\tfuse.demofs\t45\t-\t-\t-\t-\t(its fusectl, pid 600, does not answer: hung)\n"},
-		{name: "tty", tty: true, want: "MOUNTPOINT  TYPE             MINOR  WAITING  PID  RATE  DROPPED  SERVER\n" +
-			"/mnt/a      fuse.demofs      41     3        100  12/s  7        demofs {}\n" +
-			"/mnt/b      fuse.bindfs      42     -        300  -     -        bindfs /src /mnt/b\n" +
-			"/mnt/c      fuse.demofs      43     -        -    -     -        (its fusectl does not answer: stopped, hung or killed)\n" +
-			"/mnt/d      fuseblk.ntfs-3g  0      1        200  1/s   0        ntfs-3g img\n" +
-			"/mnt/e      fuse.demofs      44     -        -    -     -        (its fusectl, pid 500, is stopped)\n" +
-			"/mnt/f      fuse.demofs      45     -        -    -     -        (its fusectl, pid 600, does not answer: hung)\n"},
+		{name: "tsv", want: "/mnt/a\tfuse.demofs\t41\t3\t100\t12/s\t7\t2m13s GETATTR /dir/f pid 1234\tdemofs {}\n/mnt/b\tfuse.bindfs\t42\t-\t300\t-\t-\t-\tbindfs /src /mnt/b\n" +
+			"/mnt/c\tfuse.demofs\t43\t-\t-\t-\t-\t-\t(its fusectl does not answer: stopped, hung or killed)\n" +
+			"/mnt/d\tfuseblk.ntfs-3g\t0\t1\t200\t1/s\t0\t1.5ms READ n9 pid 77\tntfs-3g img\n" +
+			"/mnt/e\tfuse.demofs\t44\t-\t-\t-\t-\t-\t(its fusectl, pid 500, is stopped)\n" +
+			"/mnt/f\tfuse.demofs\t45\t-\t-\t-\t-\t-\t(its fusectl, pid 600, does not answer: hung)\n"},
+		{name: "tty", tty: true, want: "MOUNTPOINT  TYPE             MINOR  WAITING  PID  RATE  DROPPED  OLDEST                         SERVER\n" +
+			"/mnt/a      fuse.demofs      41     3        100  12/s  7        2m13s GETATTR /dir/f pid 1234  demofs {}\n" +
+			"/mnt/b      fuse.bindfs      42     -        300  -     -        -                              bindfs /src /mnt/b\n" +
+			"/mnt/c      fuse.demofs      43     -        -    -     -        -                              (its fusectl does not answer: stopped, hung or killed)\n" +
+			"/mnt/d      fuseblk.ntfs-3g  0      1        200  1/s   0        1.5ms READ n9 pid 77           ntfs-3g img\n" +
+			"/mnt/e      fuse.demofs      44     -        -    -     -        -                              (its fusectl, pid 500, is stopped)\n" +
+			"/mnt/f      fuse.demofs      45     -        -    -     -        -                              (its fusectl, pid 600, does not answer: hung)\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -135,5 +139,9 @@ func TestPsRun(t *testing.T) {
 		!rows[2].Fusectl || !rows[2].NotAnswering || rows[2].ServerPid != 0 || rows[2].FusectlPid != 0 || rows[2].Stopped ||
 		!rows[4].NotAnswering || !rows[4].Stopped || rows[4].FusectlPid != 500 || !rows[5].NotAnswering || rows[5].Stopped || rows[5].FusectlPid != 600 {
 		t.Errorf("rows %+v", rows)
+	}
+	want := psPending{Op: "GETATTR", NodeID: 5, Path: "/dir/f", Pid: 1234, Age: 133.4}
+	if o := rows[0].Oldest; o == nil || *o != want || rows[1].Oldest != nil || rows[2].Oldest != nil {
+		t.Errorf("oldest requests %v, %v, %v; want %+v, none, none", rows[0].Oldest, rows[1].Oldest, rows[2].Oldest, want)
 	}
 }
