@@ -13,6 +13,21 @@ import (
 // PATH with a stream socket as _FUSE_COMMFD=3, wait for it, then receive
 // the descriptor.
 func fakeMount(mnt string) (int, error) {
+	return fusermountFD(mnt, true)
+}
+
+// fakeMountNoWait does what libfuse 2 does under auto_unmount: take the
+// descriptor while fusermount still runs, without waiting for it. The
+// mountpoint must then be mounted already, as a real fusermount mounts
+// before it sends the descriptor; a libfuse 2 server told to exit at once
+// unmounts it.
+func fakeMountNoWait(mnt string) (int, error) {
+	return fusermountFD(mnt, false)
+}
+
+// fusermountFD runs fusermount3 for mnt and receives the descriptor it
+// sends, waiting for fusermount3 to exit first if wait is set.
+func fusermountFD(mnt string, wait bool) (int, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return -1, err
@@ -23,10 +38,15 @@ func fakeMount(mnt string) (int, error) {
 	cmd.Env = append(os.Environ(), "_FUSE_COMMFD=3")
 	cmd.ExtraFiles = []*os.File{theirs}
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	err = cmd.Run()
-	theirs.Close()
-	if err != nil {
+	if err := cmd.Start(); err != nil {
+		theirs.Close()
 		return -1, fmt.Errorf("fusermount3: %w", err)
+	}
+	theirs.Close()
+	if wait {
+		if err := cmd.Wait(); err != nil {
+			return -1, fmt.Errorf("fusermount3: %w", err)
+		}
 	}
 	buf, oob := make([]byte, 1), make([]byte, unix.CmsgSpace(4))
 	_, oobn, _, _, err := unix.Recvmsg(fds[0], buf, oob, 0)
@@ -36,6 +56,15 @@ func fakeMount(mnt string) (int, error) {
 	got, err := parseRights(oob[:oobn])
 	if err != nil || len(got) != 1 {
 		return -1, fmt.Errorf("no fd received (%v)", err)
+	}
+	if !wait {
+		mounted, err := isMountpoint(mnt)
+		if werr := cmd.Wait(); werr != nil {
+			return -1, fmt.Errorf("fusermount3: %w", werr)
+		}
+		if err != nil || !mounted {
+			return -1, fmt.Errorf("%s is not mounted when the descriptor arrives (%v)", mnt, err)
+		}
 	}
 	return got[0], nil
 }

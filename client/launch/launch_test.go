@@ -269,6 +269,19 @@ func TestShimPath(t *testing.T) {
 	}
 }
 
+// TestShimNamespace: under the namespace method the fake fusermount has
+// bind-mounted the stand-in mountpoint by the time the server holds the
+// descriptor, as libfuse 2 under auto_unmount does not wait for it.
+func TestShimNamespace(t *testing.T) {
+	s := startFakeServer(t, "nowait", ShimNamespace)
+	if s.Method() != ShimNamespace {
+		t.Fatalf("method %v", s.Method())
+	}
+	if minor := handshake(t, s.Conn()); minor != 31 {
+		t.Errorf("minor %d, want 31", minor)
+	}
+}
+
 func TestServerExitsAtOnce(t *testing.T) {
 	args := []string{"sh", "-c", "echo no such image >&2; exit 3"}
 	t.Run("devfd", func(t *testing.T) {

@@ -6,7 +6,8 @@ import (
 )
 
 // envFakeServer makes the test binary run fakeServer on its last argument:
-// set to 1, mounting through fusermount, to "self" by itself.
+// set to 1, mounting through fusermount, to "nowait" through fusermount
+// without waiting for it, to "self" by itself.
 const envFakeServer = "FUSECTL_TEST_FAKESERVER"
 
 func TestMain(m *testing.M) {
@@ -18,6 +19,8 @@ func TestMain(m *testing.M) {
 	switch os.Getenv(envFakeServer) {
 	case "1":
 		os.Exit(fakeServer(fakeMount, os.Args[len(os.Args)-1]))
+	case "nowait":
+		os.Exit(fakeServer(fakeMountNoWait, os.Args[len(os.Args)-1]))
 	case "self":
 		os.Exit(fakeServer(fakeSelfMount, os.Args[len(os.Args)-1]))
 	}

@@ -87,12 +87,12 @@ func shimSockBeside(argv0 string) string {
 }
 
 // runShim is the fake fusermount of the reference's §5. mnt, set under
-// the namespace method, is bind-mounted onto itself once the descriptor is
+// the namespace method, is bind-mounted onto itself as the descriptor is
 // handed over: a real fusermount leaves a mount there, and libfuse 2 run as
 // root unmounts its mountpoint itself, printing "fuse: failed to unmount
 // ...: Invalid argument" at every clean exit when there is none. Not
-// sooner: some servers (rclone) refuse a mountpoint that is mounted
-// already.
+// before the server runs fusermount: some servers (rclone) refuse a
+// mountpoint that is mounted already.
 func runShim(argv []string, sock, commfd, mnt string) int {
 	name := "fusermount3"
 	if len(argv) > 0 {
@@ -126,15 +126,21 @@ args:
 	if err != nil {
 		return fail("%v", err)
 	}
-	// What fusermount does: one byte with the descriptor attached.
-	if err := unix.Sendmsg(cfd, []byte{0}, unix.UnixRights(fd), nil, 0); err != nil {
-		return fail("send fd over %s: %v", envCommFD, err)
-	}
-	unix.Close(fd)
+	defer unix.Close(fd)
+	// Mounted before the descriptor goes, as a real fusermount does: libfuse
+	// 2 does not wait for fusermount under auto_unmount, and a server told
+	// to exit at once would otherwise find nothing to unmount yet.
 	if mnt != "" {
 		if err := unix.Mount(mnt, mnt, "", unix.MS_BIND, ""); err != nil {
 			return fail("bind %s onto itself: %v", mnt, err)
 		}
+	}
+	// What fusermount does: one byte with the descriptor attached.
+	if err := unix.Sendmsg(cfd, []byte{0}, unix.UnixRights(fd), nil, 0); err != nil {
+		if mnt != "" {
+			unix.Unmount(mnt, unix.MNT_DETACH)
+		}
+		return fail("send fd over %s: %v", envCommFD, err)
 	}
 	return 0
 }
