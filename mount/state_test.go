@@ -181,14 +181,15 @@ func TestSessionOldest(t *testing.T) {
 	s.request(req(opLookup, 4, 10, cstr("e")), time.Now())
 	s.reply(rep(4, 0, entry(11)))
 
+	// Arrival times as the forwarder gives them: the oldest goes by
+	// them, not by the order in which requests are recorded.
 	start := time.Now()
-	s.request(withPid(req(opLookup, 6, 11, cstr("f")), 300), time.Now())
-	time.Sleep(time.Millisecond)
-	s.request(withPid(req(15 /* READ */, 8, 11, make([]byte, 40)), 301), time.Now())
-	now := time.Now()
+	s.request(withPid(req(15 /* READ */, 8, 11, make([]byte, 40)), 301), start.Add(time.Millisecond))
+	s.request(withPid(req(opLookup, 6, 11, cstr("f")), 300), start)
+	now := start.Add(2500 * time.Millisecond)
 	o := s.oldest(now)
-	if o == nil || o.Op != opLookup || o.NodeID != 11 || o.Path != "/d/e/f" || o.Pid != 300 || o.Age < now.Sub(start)-time.Millisecond || o.Age > now.Sub(start) {
-		t.Errorf("oldest %+v, want the LOOKUP of /d/e/f by 300, %v old", o, now.Sub(start))
+	if o == nil || o.Op != opLookup || o.NodeID != 11 || o.Path != "/d/e/f" || o.Pid != 300 || o.Age != 2500*time.Millisecond {
+		t.Errorf("oldest %+v, want the LOOKUP of /d/e/f by 300, 2.5s old", o)
 	}
 	s.reply(rep(6, 0, entry(12)))
 	if o := s.oldest(now); o == nil || o.Op != 15 || o.Path != "/d/e" || o.Pid != 301 {

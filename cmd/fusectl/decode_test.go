@@ -407,6 +407,24 @@ func TestDecodeRunLive(t *testing.T) {
 	}
 }
 
+// reopenedStdin reports whether process pid has its standard input, a
+// pipe, open a second time: a live decode does so, non-blocking, once its
+// signal handling is in place.
+func reopenedStdin(pid int) bool {
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	in, err := os.Readlink(dir + "/0")
+	if err != nil || !strings.HasPrefix(in, "pipe:") {
+		return false
+	}
+	fds, _ := os.ReadDir(dir)
+	for _, fd := range fds {
+		if l, err := os.Readlink(dir + "/" + fd.Name()); err == nil && fd.Name() != "0" && l == in {
+			return true
+		}
+	}
+	return false
+}
+
 func le64(b []byte) uint64 { return binary.LittleEndian.Uint64(b) }
 
 // TestDecodeLiveSignal: SIGTERM ends a decode of standard input that waits
@@ -434,7 +452,8 @@ func TestDecodeLiveSignal(t *testing.T) {
 		}
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
-		time.Sleep(200 * time.Millisecond)
+		// Signalled before it handles SIGTERM, it would die of it.
+		eventually(t, "decode reopening its standard input", func() bool { return reopenedStdin(cmd.Process.Pid) })
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-done:
