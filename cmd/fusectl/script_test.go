@@ -34,6 +34,10 @@ func TestMain(m *testing.M) {
 // of its own until killed: a multi-threaded process, whose requests carry
 // its threads' IDs.
 func readThreads() {
+	// Three threads at once whatever GOMAXPROCS the tests run with: with
+	// one P, the thread that holds it keeps it through system calls that
+	// return quickly, and the others' requests may never come.
+	runtime.GOMAXPROCS(4)
 	for range 3 {
 		go func() {
 			runtime.LockOSThread()
