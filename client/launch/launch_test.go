@@ -255,30 +255,29 @@ func startFakeServer(t *testing.T, kind string, method Method) *Server {
 	})
 }
 
-func TestShimPath(t *testing.T) {
-	s := startFakeServer(t, "1", ShimPath)
-	if s.Method() != ShimPath {
-		t.Fatalf("method %v", s.Method())
-	}
-	if minor := handshake(t, s.Conn()); minor != 31 {
-		t.Errorf("minor %d, want 31", minor)
-	}
-	want := []string{"fsname=fake,server", "allow_other", "default_permissions"}
-	if got := s.MountOptions(); !slices.Equal(got, want) {
-		t.Errorf("MountOptions() = %q, want %q", got, want)
-	}
-}
-
-// TestShimNamespace: under the namespace method the fake fusermount has
-// bind-mounted the stand-in mountpoint by the time the server holds the
-// descriptor, as libfuse 2 under auto_unmount does not wait for it.
-func TestShimNamespace(t *testing.T) {
-	s := startFakeServer(t, "nowait", ShimNamespace)
-	if s.Method() != ShimNamespace {
-		t.Fatalf("method %v", s.Method())
-	}
-	if minor := handshake(t, s.Conn()); minor != 31 {
-		t.Errorf("minor %d, want 31", minor)
+// TestShim starts a fake server that runs fusermount3 from PATH by each
+// shim method. Under the namespace method the server takes the descriptor
+// without waiting for fusermount, as libfuse does under auto_unmount, and
+// fails unless the stand-in mountpoint is mounted by then: it must be, for
+// the server to unmount it when told to stop at once.
+func TestShim(t *testing.T) {
+	for _, c := range []struct {
+		method Method
+		kind   string // envFakeServer's value
+	}{{ShimPath, "1"}, {ShimNamespace, "nowait"}} {
+		t.Run(c.method.String(), func(t *testing.T) {
+			s := startFakeServer(t, c.kind, c.method)
+			if s.Method() != c.method {
+				t.Fatalf("method %v", s.Method())
+			}
+			if minor := handshake(t, s.Conn()); minor != 31 {
+				t.Errorf("minor %d, want 31", minor)
+			}
+			want := []string{"fsname=fake,server", "allow_other", "default_permissions"}
+			if got := s.MountOptions(); !slices.Equal(got, want) {
+				t.Errorf("MountOptions() = %q, want %q", got, want)
+			}
+		})
 	}
 }
 
