@@ -545,6 +545,24 @@ func (m *Mount) failPending() {
 	}
 }
 
+// awaitServer waits up to d for the server to answer every request
+// forwarded to it, unless its reader ends first. The kernel's end is closed
+// by then, so no request is added while it waits.
+func (m *Mount) awaitServer(d time.Duration) {
+	deadline := time.Now().Add(d)
+	for n := m.sess.inflightCount(); n > 0; n = m.sess.inflightCount() {
+		if time.Now().After(deadline) {
+			m.logf("%d requests still unanswered by the server at teardown", n)
+			return
+		}
+		select {
+		case <-m.srvDone:
+			return
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
 // closeDevice closes both descriptors of /dev/fuse: the connection ends
 // only when the last one is closed.
 func (m *Mount) closeDevice() {
@@ -623,6 +641,10 @@ func (m *Mount) teardown(cause error) error {
 		<-m.kernDone
 	}
 	m.closeDevice()
+	// What the kernel sent last (the RELEASE of a file closed just before
+	// the unmount) may still be with the server: its replies belong in
+	// the capture, and closing the socket now would lose them.
+	m.awaitServer(grace)
 
 	// Stop the server: closing our end makes it read end of file.
 	sctx, cancel := context.WithTimeout(context.Background(), 2*grace)

@@ -15,7 +15,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/fusectl/fusectl/abi"
 	"github.com/fusectl/fusectl/capture"
+	"github.com/fusectl/fusectl/internal/demofs"
 	"github.com/fusectl/fusectl/internal/testenv"
 )
 
@@ -453,5 +455,45 @@ func TestServerOutputUnshowable(t *testing.T) {
 	work := startWorkload(t, mnt, "for i in $(seq 300); do echo $i > f$i && cat f$i >/dev/null && rm f$i; done")
 	if err := waitProcess(t, "the workload (the server's output not drained?)", work); err != nil {
 		t.Fatalf("workload: %v", err)
+	}
+}
+
+// TestTeardownKeepsLastReplies: a RELEASE that the kernel sent in the
+// background just before the unmount is still with the server when the
+// kernel's end closes. fusectl lets the server answer it before closing
+// the server's socket, and the capture holds the reply.
+func TestTeardownKeepsLastReplies(t *testing.T) {
+	capPath := filepath.Join(t.TempDir(), "s.fcap")
+	m, mnt := startMount(t, demofsArgs(t), Options{CapturePath: capPath})
+	run(t, mnt, "echo x > f")
+	if err := unix.Setxattr(filepath.Join(mnt, "f"), demofs.ReleaseSleepXattr, []byte("300ms"), 0); err != nil {
+		t.Fatal(err)
+	}
+	run(t, mnt, "cat f >/dev/null")
+	if err := m.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	requireNotMounted(t, mnt)
+	releases := map[uint64]bool{} // by unique: answered
+	if _, err := eachRecord(capPath, func(rec *capture.Record) {
+		unique := ne.Uint64(rec.Msg[8:])
+		switch {
+		case rec.Dir == capture.DirRequest && ne.Uint32(rec.Msg[4:]) == uint32(abi.FUSE_RELEASE):
+			releases[unique] = false
+		case rec.Dir == capture.DirReply:
+			if _, ok := releases[unique]; ok {
+				releases[unique] = rec.Flags&capture.FlagInjected == 0
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(releases) != 2 {
+		t.Fatalf("capture has %d RELEASE requests, want echo's and cat's", len(releases))
+	}
+	for u, answered := range releases {
+		if !answered {
+			t.Errorf("RELEASE %d has no reply from the server in the capture", u)
+		}
 	}
 }

@@ -198,15 +198,26 @@ func (n *node) truncate(size uint64) {
 }
 
 // Open implements fs.NodeOpener; the node itself serves reads and writes.
+// The file handle is nil but for a file whose ReleaseSleepXattr is set.
 func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	n.fsys.mu.Lock()
+	defer n.fsys.mu.Unlock()
 	if flags&syscall.O_TRUNC != 0 && flags&syscall.O_ACCMODE != syscall.O_RDONLY {
-		n.fsys.mu.Lock()
 		n.truncate(0)
 		n.mtime, n.ctime = time.Now(), time.Now()
-		n.fsys.mu.Unlock()
+	}
+	if v, ok := n.xattrs[ReleaseSleepXattr]; ok {
+		return slowRelease(v), 0, 0
 	}
 	return nil, 0, 0
 }
+
+// slowRelease is the handle of a file opened while its ReleaseSleepXattr
+// was set: the attribute's value.
+type slowRelease string
+
+// Release implements fs.FileReleaser: it waits as the attribute said.
+func (s slowRelease) Release(ctx context.Context) syscall.Errno { return sleep(string(s)) }
 
 // Read implements fs.NodeReader. It copies into dest: the data may change
 // once the lock is released.

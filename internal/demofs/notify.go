@@ -25,10 +25,15 @@ import (
 //
 // Setting SleepXattr to a duration makes that SETXATTR take so long: a
 // slow request, holding the node's lock in the kernel meanwhile.
+// ReleaseSleepXattr, kept like any attribute, makes every RELEASE of the
+// file wait that long before its reply: a request the kernel sends in the
+// background, which nobody waits for, still with the server after the
+// file is closed.
 const (
-	NotifyXattr    = "user.demofs.notify"
-	RetrievedXattr = "user.demofs.retrieved"
-	SleepXattr     = "user.demofs.sleep"
+	NotifyXattr       = "user.demofs.notify"
+	RetrievedXattr    = "user.demofs.retrieved"
+	SleepXattr        = "user.demofs.sleep"
+	ReleaseSleepXattr = "user.demofs.release-sleep"
 )
 
 // notify starts the notification that value asks for, if valid.
