@@ -20,6 +20,7 @@ import (
 	"github.com/fusectl/fusectl/capture"
 	"github.com/fusectl/fusectl/decode"
 	"github.com/fusectl/fusectl/decode/decodetest"
+	"github.com/fusectl/fusectl/internal/procfs"
 )
 
 func TestNewCmdDecode(t *testing.T) {
@@ -411,14 +412,14 @@ func TestDecodeRunLive(t *testing.T) {
 // pipe, open a second time: a live decode does so, non-blocking, once its
 // signal handling is in place.
 func reopenedStdin(pid int) bool {
-	dir := fmt.Sprintf("/proc/%d/fd", pid)
-	in, err := os.Readlink(dir + "/0")
-	if err != nil || !strings.HasPrefix(in, "pipe:") {
-		return false
-	}
-	fds, _ := os.ReadDir(dir)
-	for _, fd := range fds {
-		if l, err := os.Readlink(dir + "/" + fd.Name()); err == nil && fd.Name() != "0" && l == in {
+	targets := map[int]string{}
+	procfs.Descriptors(pid, func(fd int, target string) bool {
+		targets[fd] = target
+		return true
+	})
+	in := targets[0]
+	for fd, target := range targets {
+		if fd != 0 && target == in && strings.HasPrefix(in, "pipe:") {
 			return true
 		}
 	}
