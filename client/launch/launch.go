@@ -746,11 +746,19 @@ func (s *Server) stop(ctx context.Context) error {
 // SIGTERM rclone and gocryptfs try to unmount, and go-fuse ends quietly at
 // end of stream. It waits up to the grace period; Stop then goes on from
 // end of stream, without a second SIGTERM.
+//
+// The signal goes to the processes that hold the socket, which an
+// unmount would end, and not to helpers the server started: sshfs's ssh,
+// killed beside it, makes sshfs say "remote host has disconnected". The
+// whole session gets it where no holder is found.
 func (s *Server) termBeforeEOF(ctx context.Context) {
 	if s.cmd == nil {
 		return
 	}
 	p := s.started()
+	if holders := s.sessionHolders(); len(holders) > 0 {
+		p.signal = func(sig unix.Signal) { signalPids(holders, sig) }
+	}
 	select {
 	case <-s.done:
 		// Daemonized: the daemon holds the socket.
@@ -769,6 +777,21 @@ func (s *Server) termBeforeEOF(ctx context.Context) {
 	s.logf("launch: sending SIGTERM to %s", p.what)
 	p.signal(unix.SIGTERM)
 	p.exited(ctx, s.grace)
+}
+
+// sessionHolders returns the processes of the server's session that hold
+// its end of the socket; nil if none or if that cannot be told.
+func (s *Server) sessionHolders() []int {
+	if s.remoteIno == 0 {
+		return nil
+	}
+	var out []int
+	for _, pid := range sessionProcs(s.cmd.Process.Pid) {
+		if holdsSocket(pid, s.remoteIno) {
+			out = append(out, pid)
+		}
+	}
+	return out
 }
 
 // proc is a server process that Stop ends: how to name it, signal it and

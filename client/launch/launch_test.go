@@ -324,6 +324,48 @@ func TestStopStubborn(t *testing.T) {
 	checkGone(t, pid)
 }
 
+// TestStopSignalsHolders: Stop's SIGTERM reaches the server, which holds
+// the socket, and not a helper it started that does not (sshfs's ssh),
+// which an unmount would not signal either.
+func TestStopSignalsHolders(t *testing.T) {
+	marks := filepath.Join(t.TempDir(), "marks")
+	// $0 is /dev/fd/N, the server's end of the socket; the helper closes
+	// its copy. A trapped signal ends wait at once, so that a helper
+	// signalled writes its mark before Stop kills what is left.
+	script := `fd=${0#/dev/fd/}
+(eval "exec $fd>&-"; trap 'echo helper >>"$MARKS"; exit 0' TERM; sleep 1000 & wait) &
+trap 'echo server >>"$MARKS"; exit 0' TERM
+echo ready >>"$MARKS"
+wait`
+	s := startServer(t, Options{
+		Args:   []string{"sh", "-c", script, "{}"},
+		Env:    []string{"MARKS=" + marks},
+		Method: DevFD,
+	})
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if b, _ := os.ReadFile(marks); bytes.Contains(b, []byte("ready")) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the server script did not start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(sessionProcs(s.Pid())) < 2 {
+		t.Fatalf("the helper is not running: session %v", sessionProcs(s.Pid()))
+	}
+	if err := s.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(marks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Fields(string(b)); !slices.Equal(got, []string{"ready", "server"}) {
+		t.Errorf("signalled: %q, want the server alone", got)
+	}
+}
+
 // TestStartFailsHalfway: a shim-method server that never calls fusermount
 // makes Start time out, and nothing is left running or on disk.
 func TestStartFailsHalfway(t *testing.T) {

@@ -50,6 +50,19 @@ func killSession(sid int, timeout time.Duration) []int {
 	return left
 }
 
+// signalPids sends sig to each of pids that still runs, through a pidfd so
+// that a reused pid is not hit.
+func signalPids(pids []int, sig unix.Signal) {
+	for _, pid := range pids {
+		pfd, err := unix.PidfdOpen(pid, 0)
+		if err != nil {
+			continue // gone
+		}
+		unix.PidfdSendSignal(pfd, sig, nil, 0)
+		unix.Close(pfd)
+	}
+}
+
 // pollExit waits up to timeout, or until ctx ends, for the process of
 // pidfd pfd to exit.
 func pollExit(ctx context.Context, pfd int, timeout time.Duration) bool {
