@@ -71,13 +71,13 @@ func TestAppendDur(t *testing.T) {
 	}
 }
 
-func TestAppendMode(t *testing.T) {
+func TestModeString(t *testing.T) {
 	for m, want := range map[uint32]string{
 		0o100644: "-rw-r--r--", 0o40755: "drwxr-xr-x", 0o120777: "lrwxrwxrwx", 0o104755: "-rwsr-xr-x",
 		0o102644: "-rw-r-Sr--", 0o41777: "drwxrwxrwt", 0o20620: "crw--w----", 0o755: "0755", 0: "00",
 	} {
-		if got := string(appendMode(nil, m)); got != want {
-			t.Errorf("appendMode(%o) = %q, want %q", m, got, want)
+		if got := ModeString(m); got != want {
+			t.Errorf("ModeString(%o) = %q, want %q", m, got, want)
 		}
 	}
 }

@@ -349,8 +349,13 @@ func appendSummary(b []byte, v []byte) []byte {
 	return b
 }
 
-// appendMode appends a file mode: symbolic (-rw-r--r--) when it has a type,
-// octal (0755) when it has only permission bits.
+// ModeString formats a Linux file mode as ls -l does (-rw-r--r--,
+// lrwxrwxrwx, drwxrwxrwt, crw-rw-rw-), or in octal (0755) when it has
+// only permission bits. Go's fs.FileMode prints other letters (Lrwxrwxrwx,
+// dtrwxrwxrwx).
+func ModeString(m uint32) string { return string(appendMode(nil, m)) }
+
+// appendMode appends a file mode as ModeString formats it.
 func appendMode(b []byte, m uint32) []byte {
 	typ := m & 0o170000
 	if typ == 0 {

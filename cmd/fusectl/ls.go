@@ -17,6 +17,7 @@ import (
 
 	"github.com/fusectl/fusectl/abi"
 	"github.com/fusectl/fusectl/client"
+	"github.com/fusectl/fusectl/decode"
 )
 
 // LsOptions are the inputs of `fusectl ls`.
@@ -121,7 +122,7 @@ func toJSON(name string, fi fs.FileInfo, target string) fileJSON {
 		a = &abi.Attr{}
 	}
 	return fileJSON{
-		Name: name, Type: typeName(a.Mode), Mode: fi.Mode().String(), Perm: a.Mode & 0o7777,
+		Name: name, Type: typeName(a.Mode), Mode: decode.ModeString(a.Mode), Perm: a.Mode & 0o7777,
 		Size: fi.Size(), Ino: a.Ino, Nlink: a.Nlink, UID: a.UID, GID: a.GID, Rdev: a.Rdev, Blocks: a.Blocks,
 		Atime:  attrTime(a.Atime, a.Atimensec).UTC().Format(time.RFC3339Nano),
 		Mtime:  attrTime(a.Mtime, a.Mtimensec).UTC().Format(time.RFC3339Nano),
@@ -229,11 +230,11 @@ func printLs(opts *LsOptions, ents []lsEntry) error {
 		}
 		mtime := attrTime(a.Mtime, a.Mtimensec)
 		if tty {
-			fmt.Fprintf(tw, "%s\t %d\t %d\t %d\t %d\t %s\t %s\t\n", e.info.Mode(), a.Nlink, a.UID, a.GID, e.info.Size(),
+			fmt.Fprintf(tw, "%s\t %d\t %d\t %d\t %d\t %s\t %s\t\n", decode.ModeString(a.Mode), a.Nlink, a.UID, a.GID, e.info.Size(),
 				mtime.Local().Format("Jan _2 15:04 2006"), strings.ReplaceAll(name, "\t", " "))
 			continue
 		}
-		if _, err := fmt.Fprintf(out, "%s\t%d\t%d\t%d\t%d\t%s\t%s\n", e.info.Mode(), a.Nlink, a.UID, a.GID, e.info.Size(),
+		if _, err := fmt.Fprintf(out, "%s\t%d\t%d\t%d\t%d\t%s\t%s\n", decode.ModeString(a.Mode), a.Nlink, a.UID, a.GID, e.info.Size(),
 			mtime.UTC().Format(time.RFC3339), name); err != nil {
 			return err
 		}

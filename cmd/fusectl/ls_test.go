@@ -53,6 +53,8 @@ func TestLsRun(t *testing.T) {
 		{name: "missing", path: "/nope", wantErr: fs.ErrNotExist},
 		{name: "long piped", path: "/sub", long: true, want: "-rw-------\t1\t"},
 		{name: "long tty", path: "/", long: true, tty: true, want: "link -> a.txt"},
+		// As ls -l writes a symbolic link's mode, not as Go's FileMode.
+		{name: "long symlink", path: "/", long: true, want: "lrwxrwxrwx\t1\t"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -99,7 +101,7 @@ func TestLsRun(t *testing.T) {
 		if f := byName["big.bin"]; f.Size != 300<<10 || f.Type != "regular file" || f.Perm != 0o644 {
 			t.Errorf("big.bin: %+v", f)
 		}
-		if f := byName["link"]; f.Type != "symbolic link" || f.Target != "a.txt" {
+		if f := byName["link"]; f.Type != "symbolic link" || f.Target != "a.txt" || f.Mode != "lrwxrwxrwx" {
 			t.Errorf("link: %+v", f)
 		}
 		if f := byName["sub"]; f.Type != "directory" {

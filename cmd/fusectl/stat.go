@@ -13,6 +13,7 @@ import (
 
 	"github.com/fusectl/fusectl/abi"
 	"github.com/fusectl/fusectl/client"
+	"github.com/fusectl/fusectl/decode"
 )
 
 // StatOptions are the inputs of `fusectl stat`.
@@ -100,7 +101,7 @@ func runStat(ctx context.Context, opts *StatOptions) error {
 	rows := [][2]string{
 		{"path", name},
 		{"type", typeName(a.Mode)},
-		{"mode", fmt.Sprintf("%s (%04o)", fi.Mode(), a.Mode&0o7777)},
+		{"mode", fmt.Sprintf("%s (%04o)", decode.ModeString(a.Mode), a.Mode&0o7777)},
 		{"size", fmt.Sprint(a.Size)},
 		{"blocks", fmt.Sprint(a.Blocks)},
 		{"blksize", fmt.Sprint(a.Blksize)},
