@@ -569,11 +569,12 @@ func emitSetattr(e emitter, s *abi.SetattrIn) {
 	if v, ok := s.GetMode(); ok {
 		e.mode("mode", v)
 	}
+	// Named apart from the caller's uid and gid, which JSON has already.
 	if v, ok := s.GetUID(); ok {
-		e.uint("uid", uint64(v))
+		e.uint("owner", uint64(v))
 	}
 	if v, ok := s.GetGID(); ok {
-		e.uint("gid", uint64(v))
+		e.uint("group", uint64(v))
 	}
 	if v, ok := s.GetSize(); ok {
 		e.uint("size", v)

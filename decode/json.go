@@ -14,7 +14,8 @@ import (
 // name for notifications), nodeid, uid, gid, pid, error (errno name or
 // null), latency_ns (replies; null when unpaired), path (when known), then
 // the decoded fields of the body with snake_case keys, nested objects for
-// structs (entry, attr, lk, statx), and malformed (the reason) when the
+// structs (entry, attr, lk, statx; a SETATTR's new uid and gid are owner
+// and group, apart from the caller's), and malformed (the reason) when the
 // message breaks the protocol. Payloads appear as key_len and key_head
 // (hex of the first bytes); with Hex, raw holds the whole message in hex.
 // The JSON is written by hand, not by reflection, for speed.
