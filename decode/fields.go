@@ -301,7 +301,7 @@ func emitReply(e emitter, r *Record, text bool) {
 	case abi.FUSE_OPEN, abi.FUSE_OPENDIR:
 		emitOpen(e, &out.Open, text)
 	case abi.FUSE_READLINK:
-		e.name("target", r.Data, true)
+		e.name("target", tail(r, r.Data), true)
 	case abi.FUSE_READ:
 		e.data("data", r.Data)
 	case abi.FUSE_WRITE, abi.FUSE_COPY_FILE_RANGE:
@@ -367,7 +367,7 @@ func emitReply(e emitter, r *Record, text bool) {
 		e.uint("max_write", uint64(c.MaxWrite))
 		e.uint("dev_major", uint64(c.DevMajor))
 		e.uint("dev_minor", uint64(c.DevMinor))
-		e.name("info", trimNUL(r.Data), false)
+		e.name("info", tail(r, trimNUL(r.Data)), false)
 	case abi.FUSE_BMAP:
 		e.uint("block", out.Bmap.Block)
 	case abi.FUSE_IOCTL:
@@ -395,7 +395,9 @@ func emitReply(e emitter, r *Record, text bool) {
 	case abi.FUSE_POLL:
 		e.hex("revents", uint64(out.Poll.Revents))
 	case abi.FUSE_READDIR:
-		e.uint("count", uint64(r.Count))
+		if !r.Truncated {
+			e.uint("count", uint64(r.Count))
+		}
 		e.list("entries")
 		n := 0
 		for b := r.Entries; len(b) > 0 && (n < maxItems || !text); n++ {
@@ -414,7 +416,9 @@ func emitReply(e emitter, r *Record, text bool) {
 		e.endList(r.Count - n)
 		trailing(e, r)
 	case abi.FUSE_READDIRPLUS:
-		e.uint("count", uint64(r.Count))
+		if !r.Truncated {
+			e.uint("count", uint64(r.Count))
+		}
 		e.list("entries")
 		n := 0
 		for b := r.Entries; len(b) > 0 && (n < maxItems || !text); n++ {
@@ -605,8 +609,21 @@ func emitLock(e emitter, l *abi.FileLock) {
 	e.close()
 }
 
-// emitRecord emits a whole record's body for its direction.
+// emitBody emits a whole record's body for its direction, without the
+// fields a snap length cut.
 func emitBody(e emitter, r *Record, text bool) {
+	if r.Truncated {
+		c := &cutEmitter{e: e}
+		if r.cut {
+			c.cut = r.cutFields()
+		}
+		e = c
+	}
+	emitFields(e, r, text)
+}
+
+// emitFields emits a record's body for its direction, every field.
+func emitFields(e emitter, r *Record, text bool) {
 	switch r.Dir {
 	case capture.DirRequest:
 		emitRequest(e, r, text)
@@ -619,6 +636,16 @@ func emitBody(e emitter, r *Record, text bool) {
 	}
 }
 
+// tail returns a string that runs to the end of r's message (a READLINK
+// target, CUSE's device info), marked with "…" when the snap length cut
+// it.
+func tail(r *Record, v []byte) []byte {
+	if !r.Truncated {
+		return v
+	}
+	return append(v[:len(v):len(v)], cutMark...)
+}
+
 func trimNUL(b []byte) []byte {
 	for len(b) > 0 && b[len(b)-1] == 0 {
 		b = b[:len(b)-1]
@@ -629,7 +656,7 @@ func trimNUL(b []byte) []byte {
 // trailing shows the bytes of a directory listing's last record cut short,
 // which the kernel ignores.
 func trailing(e emitter, r *Record) {
-	if r.Trailing > 0 {
+	if r.Trailing > 0 && !r.Truncated {
 		e.uint("trailing_bytes", uint64(r.Trailing))
 	}
 }

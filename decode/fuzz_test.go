@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/fusectl/fusectl/abi"
@@ -105,6 +107,121 @@ func FuzzDecodeReply(f *testing.F) {
 			checkPrint(t, n)
 		}
 	})
+}
+
+// FuzzTruncated cuts a message as a snap length would and checks that
+// every field the cut record shows has the value the whole message gives
+// it: what was cut is left out, never shown as a zero.
+func FuzzTruncated(f *testing.F) {
+	ops := map[uint64]abi.Opcode{}
+	for _, m := range seedSessions() {
+		if len(m.Data) < 16 {
+			continue
+		}
+		op := uint32(0)
+		if m.Dir == capture.DirRequest {
+			if len(m.Data) < 40 {
+				continue
+			}
+			ops[le.Uint64(m.Data[8:])] = abi.Opcode(le.Uint32(m.Data[4:]))
+		} else {
+			op = uint32(ops[le.Uint64(m.Data[8:])])
+		}
+		for _, cut := range []uint16{16, 41, 48, 64, 100} {
+			if int(cut) < len(m.Data) {
+				f.Add(m.Data, m.Dir == capture.DirRequest, op, uint32(45), cut)
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, msg []byte, request bool, op, minor uint32, cut uint16) {
+		// fusectl's snap lengths keep the header (at least 64 bytes).
+		hdr := abi.OutHeaderSize
+		if request {
+			hdr = abi.InHeaderSize
+		}
+		if int(cut) >= len(msg) || int(cut) < hdr {
+			return
+		}
+		p := decode.Proto{Major: 7, Minor: minor, Flags: abi.DefaultInitFlags}
+		c := decode.Call{Op: abi.Opcode(op)}
+		decodeAs := func(r *decode.Record, b []byte) {
+			if request {
+				decode.DecodeRequestInto(r, b, le, &p)
+			} else {
+				decode.DecodeReplyInto(r, b, c, le, &p)
+			}
+		}
+		var whole, part decode.Record
+		decodeAs(&whole, msg)
+		if whole.Malformed != nil {
+			return // no whole truth to hold the cut record to
+		}
+		part.Truncated, part.OrigLen = true, len(msg)
+		decodeAs(&part, msg[:cut])
+		fm := &decode.Formatter{Time: decode.TimeUTC}
+		fields := func(r *decode.Record) map[string]any {
+			js := fm.AppendJSON(nil, r)
+			var m map[string]any
+			if err := json.Unmarshal(js, &m); err != nil {
+				t.Fatalf("invalid JSON: %v: %s", err, js)
+			}
+			return m
+		}
+		w, got := fields(&whole), fields(&part)
+		for k, v := range got {
+			switch k {
+			case "truncated", "orig_len", "malformed":
+				continue
+			}
+			// Payloads show what was captured of them.
+			if strings.HasSuffix(k, "_len") || strings.HasSuffix(k, "_head") {
+				continue
+			}
+			if wv, ok := w[k]; ok && !within(v, wv) {
+				t.Fatalf("cut at %d of %d, %q is %v; whole, %v", cut, len(msg), k, v, wv)
+			}
+		}
+	})
+}
+
+// within reports whether part, a value of a record cut at the snap
+// length, holds what the whole record's value does: objects may leave out
+// keys, lists may leave out their last items, and a string may be a
+// prefix of the whole one marked with "…".
+func within(part, whole any) bool {
+	switch p := part.(type) {
+	case map[string]any:
+		w, ok := whole.(map[string]any)
+		if !ok {
+			return false
+		}
+		for k, v := range p {
+			if wv, ok := w[k]; !ok || !within(v, wv) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		w, ok := whole.([]any)
+		if !ok || len(p) > len(w) {
+			return false
+		}
+		for i := range p {
+			if !within(p[i], w[i]) {
+				return false
+			}
+		}
+		return true
+	case string:
+		w, ok := whole.(string)
+		if prefix, cut := strings.CutSuffix(p, "…"); cut && ok {
+			// A cut inside a character leaves its first bytes, which
+			// JSON shows as U+FFFD.
+			return strings.HasPrefix(w, strings.TrimRight(prefix, "\ufffd"))
+		}
+		return ok && p == w
+	}
+	return reflect.DeepEqual(part, whole)
 }
 
 func FuzzDirents(f *testing.F) {

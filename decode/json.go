@@ -53,7 +53,9 @@ func (f *Formatter) AppendJSON(b []byte, r *Record) []byte {
 	j.b = append(j.b, '"')
 	j.b = append(j.b, r.OpName()...)
 	j.b = append(j.b, '"')
-	j.uint("nodeid", r.NodeID)
+	if !r.nodeCut {
+		j.uint("nodeid", r.NodeID)
+	}
 	if r.Dir != capture.DirNotify {
 		j.uint("uid", uint64(r.UID))
 		j.uint("gid", uint64(r.GID))

@@ -170,6 +170,18 @@ type Record struct {
 	// problem are valid.
 	Malformed error
 
+	// cut reports that the snap length fell inside the body's fixed
+	// arguments, which were decoded zero-padded; proto and call are what
+	// the body was decoded with, for cutFields. fill is the padding byte
+	// (cutFields decodes a twin padded with 0xff).
+	cut   bool
+	fill  byte
+	proto Proto
+	call  Call
+	// nodeCut: the node ID of a notification, which its body holds, was
+	// cut.
+	nodeCut bool
+
 	order    abi.ByteOrder
 	pathBuf  []byte
 	nameBuf  []byte
@@ -293,6 +305,7 @@ func (r *Record) reset(msg []byte, o abi.ByteOrder) {
 	r.Name, r.Name2, r.Data, r.Entries, r.Count, r.Trailing = nil, nil, nil, nil, 0, 0
 	r.Ext, r.NrSecctx, r.SecctxName, r.SecctxValue, r.Groups, r.GroupCount = nil, 0, nil, nil, nil, 0
 	r.Malformed = nil
+	r.cut, r.nodeCut = false, false
 }
 
 // MalformedError says how a message breaks the protocol. It matches

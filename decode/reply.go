@@ -60,6 +60,9 @@ func DecodeReplyInto(r *Record, msg []byte, c Call, o abi.ByteOrder, p *Proto) e
 		return r.Malformed
 	}
 	r.decodeReplyBody(body, c, o, p)
+	if r.cut {
+		r.proto, r.call = *p, c
+	}
 	return r.Malformed
 }
 
@@ -127,11 +130,12 @@ func (r *Record) decodeReplyBody(b []byte, c Call, o abi.ByteOrder, p *Proto) {
 	case abi.FUSE_INIT:
 		// fuse_init_out is out_argvar: 8 bytes before 7.5, 24 before 7.23,
 		// 64 since; the kernel accepts any length up to 64.
-		if len(b) < 8 {
+		whole := r.wholeLen(b, abi.OutHeaderSize)
+		if whole < 8 {
 			r.fixed("init_out", &out.Init, b, 8, o)
 			break
 		}
-		r.end(r.fixed("init_out", &out.Init, b, min(len(b), 64), o))
+		r.end(r.fixed("init_out", &out.Init, b, min(whole, 64), o))
 	case abi.CUSE_INIT:
 		b = r.fixed("cuse_init_out", &out.CuseInit, b, 72, o)
 		r.Data = b
@@ -256,24 +260,27 @@ func (r *Record) decodeNotifyBody(b []byte, o abi.ByteOrder) {
 		r.end(r.fixed("notify_poll_wakeup_out", &n.Poll, b, 8, o))
 	case abi.FUSE_NOTIFY_INVAL_INODE:
 		r.end(r.fixed("notify_inval_inode_out", &n.InvalInode, b, 24, o))
-		r.NodeID = n.InvalInode.Ino
+		r.notifyNode(b, 0, n.InvalInode.Ino)
 	case abi.FUSE_NOTIFY_INVAL_ENTRY:
+		body := b
 		b = r.fixed("notify_inval_entry_out", &n.InvalEntry, b, 16, o)
-		r.NodeID = n.InvalEntry.Parent
+		r.notifyNode(body, 0, n.InvalEntry.Parent)
 		r.notifyName(b, n.InvalEntry.Namelen)
 	case abi.FUSE_NOTIFY_STORE:
+		body := b
 		b = r.fixed("notify_store_out", &n.Store, b, 24, o)
-		r.NodeID = n.Store.NodeID
+		r.notifyNode(body, 0, n.Store.NodeID)
 		r.Data = b
 		if int(n.Store.Size) != len(b) && !r.Truncated && r.Malformed == nil {
 			r.fail("notify_store_out.size %d, %d data bytes", n.Store.Size, len(b))
 		}
 	case abi.FUSE_NOTIFY_RETRIEVE:
 		r.end(r.fixed("notify_retrieve_out", &n.Retrieve, b, 32, o))
-		r.NodeID = n.Retrieve.NodeID
+		r.notifyNode(b, 8, n.Retrieve.NodeID)
 	case abi.FUSE_NOTIFY_DELETE:
+		body := b
 		b = r.fixed("notify_delete_out", &n.Delete, b, 24, o)
-		r.NodeID = n.Delete.Parent
+		r.notifyNode(body, 0, n.Delete.Parent)
 		r.notifyName(b, n.Delete.Namelen)
 	case abi.FUSE_NOTIFY_RESEND, abi.FUSE_NOTIFY_INC_EPOCH:
 		// No body; the kernel ignores the size.
@@ -286,12 +293,22 @@ func (r *Record) decodeNotifyBody(b []byte, o abi.ByteOrder) {
 	}
 }
 
+// notifyNode sets the record's node ID to id, a notification's, which
+// body holds at offset off; a snap length that cut it leaves none.
+func (r *Record) notifyNode(body []byte, off int, id uint64) {
+	if len(body) < off+8 {
+		r.NodeID, r.nodeCut = 0, true
+		return
+	}
+	r.NodeID = id
+}
+
 // notifyName reads the name of INVAL_ENTRY and DELETE: namelen bytes and a
 // NUL, exactly.
 func (r *Record) notifyName(b []byte, namelen uint32) {
 	if int64(namelen) >= int64(len(b)) {
 		if r.Truncated {
-			r.Name = b
+			r.Name = r.unterminated(&r.nameBuf, b)
 			return
 		}
 		r.fail("name of %d bytes in %d", namelen, len(b))

@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/fusectl/fusectl/abi"
@@ -71,6 +72,9 @@ func DecodeRequestInto(r *Record, msg []byte, o abi.ByteOrder, p *Proto) error {
 		}
 	}
 	r.decodeRequestBody(body, o, p)
+	if r.cut {
+		r.proto = *p
+	}
 	return r.Malformed
 }
 
@@ -136,19 +140,43 @@ func (r *Record) names(b []byte, n int) []byte {
 	var err error
 	if n >= 1 {
 		if r.Name, b, err = abi.CString(b); err != nil {
-			r.Name = b // shown as it is
+			r.Name = r.unterminated(&r.nameBuf, b)
 			r.failErr("name", err)
 			return nil
 		}
 	}
 	if n >= 2 {
 		if r.Name2, b, err = abi.CString(b); err != nil {
-			r.Name2 = b
+			r.Name2 = r.unterminated(&r.name2Buf, b)
 			r.failErr("second name", err)
 			return nil
 		}
 	}
 	return b
+}
+
+// unterminated returns a name that runs to the end of the message without
+// its NUL: as it is in a whole message (malformed, shown as sent), and
+// with "…" after it when the snap length cut it, so that neither the
+// record nor the paths the session learns from it pass it off as whole.
+func (r *Record) unterminated(buf *[]byte, b []byte) []byte {
+	if !r.Truncated {
+		return b
+	}
+	*buf = append(append((*buf)[:0], b...), cutMark...)
+	return *buf
+}
+
+// cutMark follows a name that the snap length cut.
+const cutMark = "…"
+
+// wholeLen is the length body b had before the snap length cut it (hdr
+// is the header's size), for the structs whose size goes by the body's.
+func (r *Record) wholeLen(b []byte, hdr int) int {
+	if r.Truncated && int(r.Len)-hdr > len(b) {
+		return int(r.Len) - hdr
+	}
+	return len(b)
 }
 
 // end checks that nothing follows the last argument.
@@ -165,13 +193,24 @@ type unmarshaler interface {
 
 // fixed decodes the first n bytes of b into s (the wire size at the
 // negotiated minor) and returns the rest. When the message is cut at the
-// snap length, what is there is decoded and the rest zeroed.
+// snap length, what is there is decoded and the rest padded with r.fill
+// (zero), and r.cut set: the formatters then leave out the fields the cut
+// took (cutFields).
 func (r *Record) fixed(what string, s unmarshaler, b []byte, n int, o abi.ByteOrder) []byte {
 	if len(b) < n {
-		s.UnmarshalPrefix(b, len(b), o)
 		if !r.Truncated {
+			s.UnmarshalPrefix(b, len(b), o)
 			r.fail("%s: %d bytes, want %d", what, len(b), n)
+			return nil
 		}
+		r.cut = true
+		if r.fill == 0 {
+			s.UnmarshalPrefix(b, len(b), o)
+			return nil
+		}
+		buf := bytes.Repeat([]byte{r.fill}, n)
+		copy(buf, b)
+		s.UnmarshalPrefix(buf, n, o)
 		return nil
 	}
 	rest, err := s.UnmarshalPrefix(b, n, o)
@@ -256,7 +295,13 @@ func (r *Record) decodeRequestBody(b []byte, o abi.ByteOrder, p *Proto) {
 		if !p.Known {
 			// No INIT seen (a capture begun mid-session): take the size
 			// whose value length matches the message.
-			n = setxattrSize(b, o, n)
+			var sure bool
+			if n, sure = setxattrSize(b, r.wholeLen(b, abi.InHeaderSize), o, n); !sure && r.Truncated {
+				// The cut leaves it open: keep the 8 bytes both sizes
+				// share and take the rest for cut.
+				r.fixed("setxattr_in", &in.Setxattr, b[:min(len(b), abi.FUSE_COMPAT_SETXATTR_IN_SIZE)], 16, o)
+				break
+			}
 		}
 		b = r.fixed("setxattr_in", &in.Setxattr, b, n, o)
 		b = r.names(b, 1)
@@ -274,9 +319,10 @@ func (r *Record) decodeRequestBody(b []byte, o abi.ByteOrder, p *Proto) {
 	case abi.FUSE_INIT:
 		// The kernel's fuse_init_in was 16 bytes before 7.36; since, 64
 		// bytes with flags2. Decide by the kernel's own minor.
-		n := min(len(b), 64)
+		whole := r.wholeLen(b, abi.InHeaderSize)
+		n := min(whole, 64)
 		if len(b) >= 8 && o.Uint32(b[4:]) < 36 {
-			n = min(len(b), abi.FUSE_COMPAT_INIT_IN_SIZE)
+			n = min(whole, abi.FUSE_COMPAT_INIT_IN_SIZE)
 		}
 		if n < 8 {
 			r.fixed("init_in", &in.Init, b, 8, o)
@@ -366,23 +412,25 @@ func (r *Record) createTail(b []byte, p *Proto) {
 	r.end(b)
 }
 
-// setxattrSize guesses the fuse_setxattr_in size of a SETXATTR body when
-// the negotiated flags are unknown: the one (16 or 8) after which a name
-// and exactly size value bytes follow; guess if neither or both fit.
-func setxattrSize(b []byte, o abi.ByteOrder, guess int) int {
+// setxattrSize guesses the fuse_setxattr_in size of a SETXATTR body b,
+// whole bytes long before any snap length cut it, when the negotiated
+// flags are unknown: the one (16 or 8) after which a name and exactly size
+// value bytes follow, and sure; guess and not sure if neither or both fit.
+func setxattrSize(b []byte, whole int, o abi.ByteOrder, guess int) (n int, sure bool) {
 	fits := func(n int) bool {
 		if len(b) < n {
 			return false
 		}
 		_, rest, err := abi.CString(b[n:])
-		return err == nil && int64(len(rest)) == int64(o.Uint32(b))
+		// The value is what follows the name in the whole body.
+		return err == nil && int64(whole-(len(b)-len(rest))) == int64(o.Uint32(b))
 	}
 	f16, f8 := fits(16), fits(abi.FUSE_COMPAT_SETXATTR_IN_SIZE)
 	switch {
 	case f16 && !f8:
-		return 16
+		return 16, true
 	case f8 && !f16:
-		return abi.FUSE_COMPAT_SETXATTR_IN_SIZE
+		return abi.FUSE_COMPAT_SETXATTR_IN_SIZE, true
 	}
-	return guess
+	return guess, false
 }

@@ -1,6 +1,7 @@
 package decode_test
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -344,6 +345,92 @@ func TestTruncatedRecord(t *testing.T) {
 	}
 	if !r.Truncated || r.In.Write.Size != 100 || len(r.Data) != 100-40-40 {
 		t.Errorf("truncated=%v size=%d data=%d", r.Truncated, r.In.Write.Size, len(r.Data))
+	}
+}
+
+// TestCutFieldsLeftOut: a snap length inside a message's fixed arguments
+// leaves the fields it cut out of the text and the JSON, rather than
+// showing them as zeros (a zero flags field reads as O_RDONLY).
+func TestCutFieldsLeftOut(t *testing.T) {
+	b := decodetest.New()
+	b.Request(abi.FUSE_WRITE, 2, &abi.WriteIn{Fh: 7, Offset: 4096, Size: 3, WriteFlags: abi.FUSE_WRITE_LOCKOWNER, LockOwner: 0x55, Flags: 1}, decodetest.Data(3))
+	u := b.Request(abi.FUSE_LOOKUP, 1, decodetest.Name("f"))
+	b.Reply(u, 0, decodetest.Entry(5, 1234, false))
+	s := decode.NewSession(decode.Options{})
+	f := &decode.Formatter{Time: decode.TimeUTC}
+	var r decode.Record
+	// 64 bytes: the WRITE's fh, offset, size and write_flags (24 of
+	// write_in's 40); the LOOKUP reply's out-header, entry_out's first 40
+	// bytes (up to attr_valid_nsec) and attr's ino.
+	for i, c := range []struct {
+		dir        capture.Dir
+		keep, drop []string
+	}{
+		{capture.DirRequest, []string{"fh=7 ", "offset=4096 ", "size=3 ", "write_flags=LOCKOWNER"}, []string{"lock_owner", " flags=", "data="}},
+		{capture.DirRequest, []string{`"f"`}, nil},
+		{capture.DirReply, []string{"n5 ", "entry_valid=1s", "attr_valid=1s", "attr{ino=5}"}, []string{"size=", "mode="}},
+	} {
+		m := b.Msgs[i]
+		msg := m.Data
+		flags := capture.Flags(0)
+		if len(msg) > 64 {
+			msg, flags = msg[:64], capture.FlagTruncated
+		}
+		if err := s.DecodeMsg(m.Time, c.dir, flags, msg, len(m.Data), b.O, &r); err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+		text := string(f.AppendText(nil, &r))
+		for _, k := range c.keep {
+			if !strings.Contains(text, k) {
+				t.Errorf("record %d lacks %q: %s", i, k, text)
+			}
+		}
+		for _, d := range c.drop {
+			if strings.Contains(text, d) {
+				t.Errorf("record %d shows %q, which the snap length cut: %s", i, d, text)
+			}
+		}
+		var obj map[string]any
+		js := f.AppendJSON(nil, &r)
+		if err := json.Unmarshal(js, &obj); err != nil {
+			t.Fatalf("record %d: %v: %s", i, err, js)
+		}
+		if i == 0 {
+			if _, ok := obj["flags"]; ok {
+				t.Errorf("JSON shows flags, which the snap length cut: %s", js)
+			}
+			if _, ok := obj["lock_owner"]; ok {
+				t.Errorf("JSON shows lock_owner, which the snap length cut: %s", js)
+			}
+			if obj["fh"] != 7.0 || obj["size"] != 3.0 {
+				t.Errorf("JSON lost the fields before the cut: %s", js)
+			}
+		}
+	}
+}
+
+// TestCutNamePath: a name the snap length cut is marked as cut, in its
+// record and in the paths the session learns from it.
+func TestCutNamePath(t *testing.T) {
+	b := decodetest.New()
+	long := "a-name-longer-than-a-64-byte-snap-length-keeps"
+	u := b.Request(abi.FUSE_LOOKUP, 1, decodetest.Name(long))
+	b.Reply(u, 0, decodetest.Entry(9, 1, false))
+	b.Request(abi.FUSE_GETATTR, 9, &abi.GetattrIn{})
+	s := decode.NewSession(decode.Options{})
+	var r decode.Record
+	want := "/" + long[:64-40] + "…"
+	for i, m := range b.Msgs {
+		msg, flags := m.Data, capture.Flags(0)
+		if len(msg) > 64 {
+			msg, flags = msg[:64], capture.FlagTruncated
+		}
+		if err := s.DecodeMsg(m.Time, m.Dir, flags, msg, len(m.Data), b.O, &r); err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+		if string(r.Path) != want {
+			t.Errorf("record %d (%s): path %q, want %q", i, r.OpName(), r.Path, want)
+		}
 	}
 }
 
