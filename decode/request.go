@@ -160,7 +160,9 @@ func (r *Record) names(b []byte, n int) []byte {
 // with "…" after it when the snap length cut it, so that neither the
 // record nor the paths the session learns from it pass it off as whole.
 func (r *Record) unterminated(buf *[]byte, b []byte) []byte {
-	if !r.Truncated {
+	// One byte short: the cut took the NUL alone (what follows a name
+	// needs more).
+	if !r.Truncated || r.OrigLen-len(r.Msg) == 1 {
 		return b
 	}
 	*buf = append(append((*buf)[:0], b...), cutMark...)

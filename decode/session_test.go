@@ -432,6 +432,16 @@ func TestCutNamePath(t *testing.T) {
 			t.Errorf("record %d (%s): path %q, want %q", i, r.OpName(), r.Path, want)
 		}
 	}
+	// A cut that takes the NUL alone leaves the name whole.
+	b = decodetest.New()
+	b.Request(abi.FUSE_LOOKUP, 1, decodetest.Name(long[:64-40]))
+	m := b.Msgs[0]
+	if err := s.DecodeMsg(m.Time, m.Dir, capture.FlagTruncated, m.Data[:64], len(m.Data), b.O, &r); err != nil {
+		t.Fatal(err)
+	}
+	if string(r.Name) != long[:64-40] {
+		t.Errorf("name %q, want %q", r.Name, long[:64-40])
+	}
 }
 
 // TestDecodeSteadyStateAllocs checks that decoding and printing the mixed
