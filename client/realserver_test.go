@@ -293,6 +293,19 @@ func TestDemofs(t *testing.T) {
 	if err := fstest.TestFS(fsys, "a.txt", "x/y", "big.bin"); err != nil {
 		t.Errorf("fstest after writes: %v", err)
 	}
+	// A SETATTR reply carries what a GETATTR reply does: the inode
+	// number and the attribute timeout (demofs's -ttl, 1 s by default).
+	ent, err := c.Lookup(t.Context(), abi.FUSE_ROOT_ID, "a.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Setattr(t.Context(), ent.NodeID, abi.SetattrIn{Valid: abi.FATTR_MODE, Mode: 0o600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Attr.Ino != ent.Attr.Ino || got.AttrValid != 1 || got.Attr.Mode != syscall.S_IFREG|0o600 {
+		t.Errorf("SETATTR reply: ino %d (lookup %d), attr_valid %d s, mode %o", got.Attr.Ino, ent.Attr.Ino, got.AttrValid, got.Attr.Mode)
+	}
 }
 
 func TestJacobsaMemfs(t *testing.T) {

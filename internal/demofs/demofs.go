@@ -29,11 +29,14 @@ type Options struct {
 
 // FS is one in-memory file system.
 type FS struct {
-	mu    sync.Mutex
-	root  *node
-	seed  []seedChild
-	nodes atomic.Int64 // live nodes, for statfs
-	bytes atomic.Int64 // file contents, for statfs
+	mu   sync.Mutex
+	root *node
+	seed []seedChild
+	// attrTTL is the attribute timeout Mount gave go-fuse, which fills
+	// it in GETATTR replies and not in SETATTR's.
+	attrTTL time.Duration
+	nodes   atomic.Int64 // live nodes, for statfs
+	bytes   atomic.Int64 // file contents, for statfs
 }
 
 // New returns an empty file system, or a copy of Options.Seed.
@@ -188,6 +191,10 @@ func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn
 	}
 	n.ctime = now
 	n.fill(&out.Attr)
+	// go-fuse fills these for GETATTR only; without them the kernel
+	// drops what it cached of the file at every chmod.
+	out.Ino = n.StableAttr().Ino
+	out.SetTimeout(n.fsys.attrTTL)
 	return 0
 }
 

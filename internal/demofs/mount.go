@@ -27,6 +27,7 @@ type MountConfig struct {
 // (which fails for /dev/fd/N: the peer ends the session by closing it).
 func (f *FS) Mount(mountpoint string, c MountConfig) (*fuse.Server, error) {
 	ttl := c.TTL
+	f.attrTTL = ttl
 	srv, err := fs.Mount(mountpoint, f.Root(), &fs.Options{
 		EntryTimeout:    &ttl,
 		AttrTimeout:     &ttl,
