@@ -82,6 +82,30 @@ func dataDir(tb testing.TB) (string, []byte) {
 	return dir, big
 }
 
+// TestStartServerExits: a server that exits before answering INIT is
+// reported by its exit status and output, not by how the socket failed.
+func TestStartServerExits(t *testing.T) {
+	for _, c := range []struct {
+		script, want string
+	}{
+		{"echo no such image >&2; exit 3", "server exited before answering INIT (exit status 3)"},
+		{"exit 0", "server exited before answering INIT (status 0)"},
+	} {
+		_, _, err := Start(t.Context(), launch.Options{Args: []string{"sh", "-c", c.script, "{}"}, Logf: t.Logf}, Options{Logf: t.Logf})
+		var se *StartError
+		if !errors.As(err, &se) || err.Error() != c.want || !errors.Is(err, syscall.ENOTCONN) {
+			t.Errorf("%q: Start: %v, want a StartError %q that is ENOTCONN", c.script, err, c.want)
+			continue
+		}
+		if !strings.Contains(c.script, "echo") {
+			continue
+		}
+		if !bytes.Contains(se.Output, []byte("no such image")) {
+			t.Errorf("output %q lacks the server's message", se.Output)
+		}
+	}
+}
+
 // startReal launches a real server and dials it; both end with the test.
 func startReal(tb testing.TB, args []string, opts Options, lopts launch.Options) (*Conn, *launch.Server) {
 	tb.Helper()

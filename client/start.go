@@ -63,11 +63,29 @@ func Start(ctx context.Context, lopts launch.Options, opts Options) (*Conn, *lau
 			t.Stop()
 		}
 		srv.Stop(context.Background())
-		if werr := srv.Wait(); exited && werr != nil {
-			// Most often the server refused its arguments and exited.
-			err = fmt.Errorf("%w (server exited: %v)", err, werr)
+		if werr := srv.Wait(); exited {
+			// Most often the server refused its arguments; a program
+			// that is no FUSE server ends at once with status 0.
+			status := "status 0"
+			if werr != nil {
+				status = werr.Error()
+			}
+			err = &exitedError{status: status, err: err}
 		}
 		return nil, nil, &StartError{Err: err, Output: srv.Output(), Method: srv.Method()}
 	}
 	return c, srv, nil
 }
+
+// exitedError says that the server exited before it answered INIT, which
+// says more than how the socket failed; it wraps that error.
+type exitedError struct {
+	status string // "exit status 3", "signal: killed"
+	err    error
+}
+
+func (e *exitedError) Error() string {
+	return "server exited before answering INIT (" + e.status + ")"
+}
+
+func (e *exitedError) Unwrap() error { return e.err }
