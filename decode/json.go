@@ -12,11 +12,11 @@ import (
 // time (RFC 3339 with nanoseconds), dir, iface, unique (without the
 // resend bit; "resend": true marks it), op (opcode name, or notify code
 // name for notifications), nodeid, uid, gid, pid, error (errno name or
-// null), latency_ns (replies; null when unpaired), path (when known), then
-// the decoded fields of the body with snake_case keys, nested objects for
-// structs (entry, attr, lk, statx; a SETATTR's new uid and gid are owner
-// and group, apart from the caller's), and malformed (the reason) when the
-// message breaks the protocol. Payloads appear as key_len and key_head
+// null), latency_ns (replies; null when unpaired or synthesized), path
+// (when known), then the decoded fields of the body with snake_case keys,
+// nested objects for structs (entry, attr, lk, statx; a SETATTR's new uid
+// and gid are owner and group, apart from the caller's), and malformed
+// (the reason) when the message breaks the protocol. Payloads appear as key_len and key_head
 // (hex of the first bytes); with Hex, raw holds the whole message in hex.
 // The JSON is written by hand, not by reflection, for speed.
 func (f *Formatter) AppendJSON(b []byte, r *Record) []byte {
@@ -71,7 +71,7 @@ func (f *Formatter) AppendJSON(b []byte, r *Record) []byte {
 	}
 	if r.Dir == capture.DirReply {
 		j.key("latency_ns")
-		if r.Paired {
+		if r.Paired && r.Flags&capture.FlagSynthesized == 0 {
 			j.b = strconv.AppendInt(j.b, int64(r.Latency), 10)
 		} else {
 			j.b = append(j.b, "null"...)

@@ -90,9 +90,13 @@ func (f *Formatter) AppendText(b []byte, r *Record) []byte {
 			b = append(b, "OK"...)
 		}
 		b = append(b, ' ')
-		if r.Paired {
+		switch {
+		case r.Paired && r.Flags&capture.FlagSynthesized != 0:
+			// fusectl made the pair up: it has no latency.
+			b = append(b, '-')
+		case r.Paired:
 			b = appendDur(b, int64(r.Latency))
-		} else {
+		default:
 			b = append(b, '?')
 		}
 		b = append(b, ' ')
