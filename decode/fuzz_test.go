@@ -309,7 +309,8 @@ func FuzzSession(f *testing.F) {
 		fm := &decode.Formatter{Time: decode.TimeRelative}
 		for len(stream) >= 3 {
 			// The direction byte also says whether the record is
-			// synthesized, as a mid-session capture's first ones are.
+			// synthesized, as a mid-session capture's first ones are,
+			// and whether it was cut at a snap length (by how much).
 			dir := capture.Dir(stream[0]%3 + 1)
 			var flags capture.Flags
 			if stream[0]/3%2 == 1 {
@@ -317,8 +318,13 @@ func FuzzSession(f *testing.F) {
 			}
 			n := min(int(le.Uint16(stream[1:])), len(stream)-3)
 			msg := stream[3 : 3+n]
+			origLen := len(msg)
+			if cut := int(stream[0] / 6); cut > 0 {
+				flags |= capture.FlagTruncated
+				origLen += cut
+			}
 			stream = stream[3+n:]
-			s.DecodeMsg(r.Time, dir, flags, msg, len(msg), le, &r)
+			s.DecodeMsg(r.Time, dir, flags, msg, origLen, le, &r)
 			st.Add(&r)
 			fm.AppendText(nil, &r)
 			if js := fm.AppendJSON(nil, &r); !json.Valid(js) {
