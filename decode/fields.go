@@ -613,11 +613,8 @@ func emitLock(e emitter, l *abi.FileLock) {
 // fields a snap length cut.
 func emitBody(e emitter, r *Record, text bool) {
 	if r.Truncated {
-		c := &cutEmitter{e: e}
-		if r.cut {
-			c.cut = r.cutFields()
-		}
-		e = c
+		emitCut(e, r, text)
+		return
 	}
 	emitFields(e, r, text)
 }
