@@ -20,6 +20,9 @@ var (
 	ErrLength = errors.New("length mismatch")
 	// ErrErrno means a reply's error field is outside -511..0.
 	ErrErrno = errors.New("error out of range")
+	// ErrNoReply means a reply answers a request that takes none (FORGET,
+	// BATCH_FORGET); the kernel refuses it.
+	ErrNoReply = errors.New("reply to a request that takes none")
 )
 
 // Proto is what a connection negotiated in INIT, the input that selects

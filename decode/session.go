@@ -87,6 +87,20 @@ type Session struct {
 	// such request"), and that reply pairs with it here.
 	late     [16]lateInterrupt
 	lateNext int
+	// forgets holds the last FORGET and BATCH_FORGET requests. They take
+	// no reply, but a server that does not know BATCH_FORGET (ntfs-3g's
+	// fuse-lite) answers it ENOSYS; the reply pairs here, as the protocol
+	// error it is, rather than as a reply to nothing.
+	forgets    [16]forgetSeen
+	forgetNext int
+}
+
+// forgetSeen is a FORGET or BATCH_FORGET request.
+type forgetSeen struct {
+	unique uint64 // 0: empty
+	op     abi.Opcode
+	start  int64
+	nodeid uint64
 }
 
 // lateInterrupt is an INTERRUPT request outliving the request it
@@ -99,6 +113,24 @@ type lateInterrupt struct {
 	ofPID  uint32
 	ofNode uint64
 	ofPath []byte
+}
+
+// forgot remembers a FORGET or BATCH_FORGET request.
+func (s *Session) forgot(r *Record) {
+	s.forgets[s.forgetNext] = forgetSeen{unique: r.Unique, op: r.Op, start: r.Time.UnixNano(), nodeid: r.NodeID}
+	s.forgetNext = (s.forgetNext + 1) % len(s.forgets)
+}
+
+// takeForget removes and returns the FORGET or BATCH_FORGET with unique u,
+// if any.
+func (s *Session) takeForget(u uint64) (forgetSeen, bool) {
+	for i := range s.forgets {
+		if f := s.forgets[i]; f.unique == u && u != 0 {
+			s.forgets[i] = forgetSeen{}
+			return f, true
+		}
+	}
+	return forgetSeen{}, false
 }
 
 // takeLate removes and returns the late INTERRUPT with unique u, if any.
@@ -315,12 +347,14 @@ func (s *Session) request(r *Record) {
 		s.offerSet = true
 	case abi.FUSE_FORGET:
 		s.nodes.forget(r.NodeID, r.In.Forget.Nlookup)
+		s.forgot(r)
 		return
 	case abi.FUSE_BATCH_FORGET:
 		o := r.order
 		for e := r.Entries; len(e) >= 16; e = e[16:] {
 			s.nodes.forget(o.Uint64(e), o.Uint64(e[8:]))
 		}
+		s.forgot(r)
 		return
 	case abi.FUSE_NOTIFY_REPLY:
 		return
@@ -364,11 +398,15 @@ func (s *Session) request(r *Record) {
 func (s *Session) reply(r *Record, msg []byte, o abi.ByteOrder) error {
 	var sl *slot
 	var late lateInterrupt
-	lateOK := false
+	var forget forgetSeen
+	lateOK, forgetOK := false, false
 	if len(msg) >= abi.OutHeaderSize {
 		u := o.Uint64(msg[8:])
 		if sl = s.pend.get(u); sl == nil && u&1 != 0 {
 			late, lateOK = s.takeLate(u)
+		}
+		if sl == nil && !lateOK {
+			forget, forgetOK = s.takeForget(u)
 		}
 	}
 	c := Call{}
@@ -377,6 +415,8 @@ func (s *Session) reply(r *Record, msg []byte, o abi.ByteOrder) error {
 		c.Op, c.XattrSize = sl.op, sl.aux2
 	case lateOK:
 		c.Op = abi.FUSE_INTERRUPT
+	case forgetOK:
+		c.Op = forget.op
 	}
 	err := DecodeReplyInto(r, msg, c, o, &s.proto)
 	if r.Dir == capture.DirNotify {
@@ -394,6 +434,11 @@ func (s *Session) reply(r *Record, msg []byte, o abi.ByteOrder) error {
 				r.Path = r.pathBuf
 			}
 			return err
+		}
+		if forgetOK {
+			r.Paired, r.NodeID = true, forget.nodeid
+			r.Latency = time.Duration(r.Time.UnixNano() - forget.start)
+			return r.failWith(ErrNoReply, "reply to %v, which takes none; the kernel refuses it", forget.op)
 		}
 		s.counters.Unpaired++
 		return err

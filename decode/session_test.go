@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/fusectl/fusectl/abi"
@@ -441,6 +442,34 @@ func TestCutNamePath(t *testing.T) {
 	}
 	if string(r.Name) != long[:64-40] {
 		t.Errorf("name %q, want %q", r.Name, long[:64-40])
+	}
+}
+
+// TestReplyToForget: a server that answers BATCH_FORGET (ntfs-3g answers
+// it ENOSYS) gets its reply paired with the request and reported as the
+// protocol error it is, not counted as a reply to nothing.
+func TestReplyToForget(t *testing.T) {
+	b := decodetest.New()
+	u := b.Request(abi.FUSE_BATCH_FORGET, 0, &abi.BatchForgetIn{Count: 1}, &abi.ForgetOne{NodeID: 5, Nlookup: 1})
+	b.Reply(u, abi.Errno(syscall.ENOSYS))
+	b.Reply(u+100, abi.Errno(syscall.ENOSYS)) // a reply to nothing
+	s := decode.NewSession(decode.Options{})
+	var r decode.Record
+	for i, m := range b.Msgs {
+		err := s.DecodeMsg(m.Time, m.Dir, 0, m.Data, len(m.Data), b.O, &r)
+		switch i {
+		case 1:
+			if !errors.Is(err, decode.ErrNoReply) || r.Op != abi.FUSE_BATCH_FORGET || !r.Paired {
+				t.Errorf("reply to BATCH_FORGET: op %v paired %v, error %v; want ErrNoReply", r.Op, r.Paired, err)
+			}
+		case 2:
+			if err != nil || r.Paired {
+				t.Errorf("reply to nothing: paired %v, error %v", r.Paired, err)
+			}
+		}
+	}
+	if c := s.Counters(); c.Unpaired != 1 || c.Malformed != 1 {
+		t.Errorf("unpaired %d, malformed %d; want 1 and 1", c.Unpaired, c.Malformed)
 	}
 }
 
