@@ -22,6 +22,9 @@ type Filter struct {
 	Ops *OpSet
 	// ErrorsOnly selects replies with a non-zero error.
 	ErrorsOnly bool
+	// MalformedOnly selects records that break the protocol (a
+	// Record's Malformed says how).
+	MalformedOnly bool
 	// MinLatency selects paired replies at least this slow.
 	MinLatency time.Duration
 	// NodeID selects records about this node (the request's node, the
@@ -111,6 +114,9 @@ func (f *Filter) Match(r *Record) bool {
 		return false
 	}
 	if f.ErrorsOnly && r.Errno == 0 {
+		return false
+	}
+	if f.MalformedOnly && r.Malformed == nil {
 		return false
 	}
 	if f.MinLatency > 0 && (!r.Paired || r.Latency < f.MinLatency) {

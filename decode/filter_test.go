@@ -42,6 +42,7 @@ func TestFilterMatch(t *testing.T) {
 		{"none", decode.Filter{}, true, true, true},
 		{"op", decode.Filter{Ops: ops}, true, true, false},
 		{"errors", decode.Filter{ErrorsOnly: true}, false, true, false},
+		{"malformed", decode.Filter{MalformedOnly: true}, false, false, false},
 		{"slow", decode.Filter{MinLatency: 2 * time.Millisecond}, false, true, false},
 		{"too slow", decode.Filter{MinLatency: 4 * time.Millisecond}, false, false, false},
 		{"node", decode.Filter{NodeID: 5, HasNodeID: true}, true, true, true},
@@ -54,6 +55,10 @@ func TestFilterMatch(t *testing.T) {
 		{"glob", decode.Filter{Path: "/home/*/*.txt"}, true, true, true},
 		{"glob of a parent", decode.Filter{Path: "/home/*"}, true, true, true},
 		{"glob miss", decode.Filter{Path: "/var/*"}, false, false, false},
+	}
+	bad := &decode.Record{Dir: capture.DirReply, Malformed: &decode.MalformedError{Reason: "x", Err: decode.ErrNoReply}}
+	if !(&decode.Filter{MalformedOnly: true}).Match(bad) {
+		t.Error("the malformed filter drops a malformed record")
 	}
 	// An INTERRUPT has pid 0; its interrupted request's pid selects it.
 	intr := &decode.Record{Dir: capture.DirRequest, Op: abi.FUSE_INTERRUPT, InterruptsOp: abi.FUSE_READ, InterruptsPID: 10}

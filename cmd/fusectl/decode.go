@@ -40,8 +40,10 @@ type DecodeOptions struct {
 	UTC, Relative bool
 	// Live flushes the output after every record; set for a pipe input.
 	Live bool
-	// Errors, MinLatency and the shared filter flags select records.
+	// Errors, Malformed, MinLatency and the shared filter flags select
+	// records.
 	Errors     bool
+	Malformed  bool
 	MinLatency time.Duration
 	filterFlags
 
@@ -85,6 +87,7 @@ func NewCmdDecode(f *Factory, runF func(*DecodeOptions) error) *cobra.Command {
 			$ fusectl decode --op LOOKUP,READ --errors session.fcap
 			$ fusectl decode --min-latency 1ms --path '/home/*' session.fcap
 			$ fusectl decode --stats session.fcap
+			$ fusectl decode --malformed session.fcap   # where the protocol was broken, and how
 			$ fusectl capture -o - | fusectl decode -
 		`),
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -109,7 +112,7 @@ func NewCmdDecode(f *Factory, runF func(*DecodeOptions) error) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			flt.ErrorsOnly, flt.MinLatency = opts.Errors, opts.MinLatency
+			flt.ErrorsOnly, flt.MinLatency, flt.MalformedOnly = opts.Errors, opts.MinLatency, opts.Malformed
 			opts.filter = flt
 			if runF != nil {
 				return runF(opts)
@@ -125,6 +128,7 @@ func NewCmdDecode(f *Factory, runF func(*DecodeOptions) error) *cobra.Command {
 	fl.BoolVar(&opts.Relative, "relative", false, "print times as seconds since the first record")
 	opts.filterFlags.register(fl)
 	fl.BoolVar(&opts.Errors, "errors", false, "only replies with an error")
+	fl.BoolVar(&opts.Malformed, "malformed", false, "only records that break the protocol, with how")
 	fl.DurationVar(&opts.MinLatency, "min-latency", 0, "only replies at least this slow (e.g. 1ms)")
 	return cmd
 }

@@ -72,7 +72,7 @@ func peakRSSkB() int {
 // TestScript runs the end-to-end scripts of testdata/script. Captures the
 // decode scripts read are built here with capture's writer: session.fcap
 // (a realistic session), truncated.fcap (the same cut inside its last
-// record) and corrupt.fcap (a block length overwritten).
+// record), corrupt.fcap (a block length overwritten) and malformed.fcap.
 func TestScript(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: filepath.Join("testdata", "script"),
@@ -87,8 +87,8 @@ func TestScript(t *testing.T) {
 	})
 }
 
-// writeTestCaptures writes session.fcap, truncated.fcap and corrupt.fcap
-// into dir.
+// writeTestCaptures writes session.fcap, truncated.fcap, corrupt.fcap and
+// malformed.fcap (messages that break the protocol) into dir.
 func writeTestCaptures(dir string) error {
 	session := filepath.Join(dir, "session.fcap")
 	if err := decodetest.WriteFile(session, decodetest.Realistic); err != nil {
@@ -99,6 +99,9 @@ func writeTestCaptures(dir string) error {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "truncated.fcap"), data[:len(data)-20], 0o600); err != nil {
+		return err
+	}
+	if err := decodetest.WriteFile(filepath.Join(dir, "malformed.fcap"), decodetest.Malformed); err != nil {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, "corrupt.fcap"), corrupt(data), 0o600)
