@@ -159,20 +159,22 @@ func TestFaultServerStoppedThenSIGTERM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(stuckAfter)
+	start := time.Now()
+	deadline := start.Add(stuckAfter)
 	for n, _ := Waiting(fm.Conn()); n < 2; n, _ = Waiting(fm.Conn()) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d requests waiting on the stopped server, want 2", n)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	release()
+	waited := time.Since(start)
 
 	// What ps shows of the mount: the request that waits longest, with
 	// its path. It is stat's or cat's, or the RELEASE of d/f that the
 	// kernel sent (as pid 0) after the setup's echo closed it, if the
 	// server was stopped before answering that.
 	var oldest *Pending
+	deadline = time.Now().Add(stuckAfter)
 	for oldest == nil {
 		r, err := FindRunning(context.Background(), filepath.Join(p.runDir, "fusectl"), p.mnt)
 		if err != nil {
@@ -180,11 +182,15 @@ func TestFaultServerStoppedThenSIGTERM(t *testing.T) {
 		}
 		if oldest = r.Status.Oldest; oldest == nil {
 			if time.Now().After(deadline) {
-				t.Fatal("no request waits for the stopped server in the mount's status")
+				n, _ := Waiting(fm.Conn())
+				st := r.Status
+				t.Fatalf("no request waits for the stopped server in the mount's status (%d requests, %d replies, %d in flight); the kernel counts %d waiting, 2 after %v",
+					st.Requests, st.Replies, st.InFlight, n, waited.Round(time.Millisecond))
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
+	release()
 	comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", oldest.Pid))
 	c := strings.TrimSpace(string(comm))
 	caller := c == "stat" || c == "cat"
