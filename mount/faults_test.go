@@ -184,6 +184,13 @@ func TestFaultServerStoppedThenSIGTERM(t *testing.T) {
 			if time.Now().After(deadline) {
 				n, _ := Waiting(fm.Conn())
 				st := r.Status
+				// fusectl prints its goroutines' stacks on SIGQUIT,
+				// which the cleanup logs with the rest of its stderr.
+				p.cmd.Process.Signal(syscall.SIGQUIT)
+				select {
+				case <-p.done:
+				case <-time.After(10 * time.Second):
+				}
 				t.Fatalf("no request waits for the stopped server in the mount's status (%d requests, %d replies, %d in flight); the kernel counts %d waiting, 2 after %v",
 					st.Requests, st.Replies, st.InFlight, n, waited.Round(time.Millisecond))
 			}
