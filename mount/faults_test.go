@@ -159,6 +159,7 @@ func TestFaultServerStoppedThenSIGTERM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer release() // also when a wait below fails; release runs once
 	start := time.Now()
 	deadline := start.Add(stuckAfter)
 	for n, _ := Waiting(fm.Conn()); n < 2; n, _ = Waiting(fm.Conn()) {
