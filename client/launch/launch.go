@@ -687,8 +687,9 @@ func (s *Server) Output() []byte { return s.out.Bytes() }
 // end of stream), sends SIGTERM to the server's session after the grace
 // period and SIGKILL after another, reaps it, ends a daemonized server
 // (one that still holds the socket) the same way, and removes the
-// temporary directory. A server that is not a Go binary gets the SIGTERM
-// first, and end of stream after the grace period (see termBeforeEOF). It
+// temporary directory. A server that is not a Go binary gets a SIGTERM
+// first, to the processes that hold the socket, and end of stream after
+// the grace period (see termBeforeEOF). It
 // is idempotent. A non-zero exit caused by the closed socket is not an
 // error; Stop fails only if the server could not be reaped before ctx
 // ended (it keeps trying in the background).
