@@ -16,8 +16,9 @@ import (
 // (when known), then the decoded fields of the body with snake_case keys,
 // nested objects for structs (entry, attr, lk, statx; a SETATTR's new uid
 // and gid are owner and group, apart from the caller's), and malformed
-// (the reason) when the message breaks the protocol. Payloads appear as key_len and key_head
-// (hex of the first bytes); with Hex, raw holds the whole message in hex.
+// (the reason) when the message breaks the protocol. Payloads appear as
+// key_len and key_head (hex of the first bytes); with Hex, raw holds the
+// whole message in hex.
 // The JSON is written by hand, not by reflection, for speed.
 func (f *Formatter) AppendJSON(b []byte, r *Record) []byte {
 	if !f.started {
@@ -71,7 +72,7 @@ func (f *Formatter) AppendJSON(b []byte, r *Record) []byte {
 	}
 	if r.Dir == capture.DirReply {
 		j.key("latency_ns")
-		if r.Paired && r.Flags&capture.FlagSynthesized == 0 {
+		if r.timed() {
 			j.b = strconv.AppendInt(j.b, int64(r.Latency), 10)
 		} else {
 			j.b = append(j.b, "null"...)

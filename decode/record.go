@@ -175,8 +175,8 @@ type Record struct {
 
 	// cut reports that the snap length fell inside the body's fixed
 	// arguments, which were decoded zero-padded; proto and call are what
-	// the body was decoded with, for cutFields. fill is the padding byte
-	// (cutFields decodes a twin padded with 0xff).
+	// the body was decoded with, for findCut. fill is the padding byte
+	// (findCut decodes a twin padded with 0xff).
 	cut   bool
 	fill  byte
 	proto Proto
@@ -309,6 +309,12 @@ func (r *Record) reset(msg []byte, o abi.ByteOrder) {
 	r.Ext, r.NrSecctx, r.SecctxName, r.SecctxValue, r.Groups, r.GroupCount = nil, 0, nil, nil, nil, 0
 	r.Malformed = nil
 	r.cut, r.nodeCut = false, false
+}
+
+// timed reports whether r is a reply whose Latency was measured: paired,
+// and not a pair fusectl made up for a mid-session capture.
+func (r *Record) timed() bool {
+	return r.Paired && r.Flags&capture.FlagSynthesized == 0
 }
 
 // MalformedError says how a message breaks the protocol. It matches

@@ -255,19 +255,18 @@ func DecodeNotifyInto(r *Record, msg []byte, o abi.ByteOrder) error {
 // decodeNotifyBody decodes the body of notification r.Notify.
 func (r *Record) decodeNotifyBody(b []byte, o abi.ByteOrder) {
 	n := &r.Note
+	body := b // b moves past the fixed part; the node ID is in body
 	switch r.Notify {
 	case abi.FUSE_NOTIFY_POLL:
 		r.end(r.fixed("notify_poll_wakeup_out", &n.Poll, b, 8, o))
 	case abi.FUSE_NOTIFY_INVAL_INODE:
 		r.end(r.fixed("notify_inval_inode_out", &n.InvalInode, b, 24, o))
-		r.notifyNode(b, 0, n.InvalInode.Ino)
+		r.notifyNode(body, 0, n.InvalInode.Ino)
 	case abi.FUSE_NOTIFY_INVAL_ENTRY:
-		body := b
 		b = r.fixed("notify_inval_entry_out", &n.InvalEntry, b, 16, o)
 		r.notifyNode(body, 0, n.InvalEntry.Parent)
 		r.notifyName(b, n.InvalEntry.Namelen)
 	case abi.FUSE_NOTIFY_STORE:
-		body := b
 		b = r.fixed("notify_store_out", &n.Store, b, 24, o)
 		r.notifyNode(body, 0, n.Store.NodeID)
 		r.Data = b
@@ -276,9 +275,8 @@ func (r *Record) decodeNotifyBody(b []byte, o abi.ByteOrder) {
 		}
 	case abi.FUSE_NOTIFY_RETRIEVE:
 		r.end(r.fixed("notify_retrieve_out", &n.Retrieve, b, 32, o))
-		r.notifyNode(b, 8, n.Retrieve.NodeID)
+		r.notifyNode(body, 8, n.Retrieve.NodeID)
 	case abi.FUSE_NOTIFY_DELETE:
-		body := b
 		b = r.fixed("notify_delete_out", &n.Delete, b, 24, o)
 		r.notifyNode(body, 0, n.Delete.Parent)
 		r.notifyName(b, n.Delete.Namelen)

@@ -197,7 +197,7 @@ type unmarshaler interface {
 // negotiated minor) and returns the rest. When the message is cut at the
 // snap length, what is there is decoded and the rest padded with r.fill
 // (zero), and r.cut set: the formatters then leave out the fields the cut
-// took (cutFields).
+// took (findCut).
 func (r *Record) fixed(what string, s unmarshaler, b []byte, n int, o abi.ByteOrder) []byte {
 	if len(b) < n {
 		if !r.Truncated {

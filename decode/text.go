@@ -91,11 +91,10 @@ func (f *Formatter) AppendText(b []byte, r *Record) []byte {
 		}
 		b = append(b, ' ')
 		switch {
-		case r.Paired && r.Flags&capture.FlagSynthesized != 0:
-			// fusectl made the pair up: it has no latency.
-			b = append(b, '-')
-		case r.Paired:
+		case r.timed():
 			b = appendDur(b, int64(r.Latency))
+		case r.Paired:
+			b = append(b, '-') // synthesized
 		default:
 			b = append(b, '?')
 		}
