@@ -25,7 +25,8 @@ type Filter struct {
 	// MalformedOnly selects records that break the protocol (a
 	// Record's Malformed says how).
 	MalformedOnly bool
-	// MinLatency selects paired replies at least this slow.
+	// MinLatency selects paired replies at least this slow; a synthesized
+	// pair has no measured latency and never passes.
 	MinLatency time.Duration
 	// NodeID selects records about this node (the request's node, the
 	// node an entry reply names, or an INTERRUPT's interrupted node);
@@ -119,7 +120,7 @@ func (f *Filter) Match(r *Record) bool {
 	if f.MalformedOnly && r.Malformed == nil {
 		return false
 	}
-	if f.MinLatency > 0 && (!r.Paired || r.Latency < f.MinLatency) {
+	if f.MinLatency > 0 && (!r.timed() || r.Latency < f.MinLatency) {
 		return false
 	}
 	if f.Ops != nil {

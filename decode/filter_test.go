@@ -57,6 +57,13 @@ func TestFilterMatch(t *testing.T) {
 		{"glob miss", decode.Filter{Path: "/var/*"}, false, false, false},
 	}
 	bad := &decode.Record{Dir: capture.DirReply, Malformed: &decode.MalformedError{Reason: "x", Err: decode.ErrNoReply}}
+	// A pair fusectl made up for a mid-session capture has no latency to
+	// compare, whatever its timestamps say.
+	synth := *rep
+	synth.Flags = capture.FlagSynthesized
+	if (&decode.Filter{MinLatency: time.Millisecond}).Match(&synth) {
+		t.Error("the latency filter selects a synthesized reply")
+	}
 	if !(&decode.Filter{MalformedOnly: true}).Match(bad) {
 		t.Error("the malformed filter drops a malformed record")
 	}
