@@ -612,6 +612,9 @@ func emitLock(e emitter, l *abi.FileLock) {
 // emitBody emits a whole record's body for its direction, without the
 // fields a snap length cut.
 func emitBody(e emitter, r *Record, text bool) {
+	if r.headCut {
+		return
+	}
 	if r.Truncated {
 		emitCut(e, r, text)
 		return

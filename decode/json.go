@@ -46,7 +46,9 @@ func (f *Formatter) AppendJSON(b []byte, r *Record) []byte {
 	if r.Lost > 0 {
 		j.uint("lost_before", r.Lost)
 	}
-	j.uint("unique", r.ID())
+	if r.headHas(headUnique) {
+		j.uint("unique", r.ID())
+	}
 	if r.IsResend() {
 		j.boolean("resend", true)
 	}
@@ -54,21 +56,27 @@ func (f *Formatter) AppendJSON(b []byte, r *Record) []byte {
 	j.b = append(j.b, '"')
 	j.b = append(j.b, r.OpName()...)
 	j.b = append(j.b, '"')
-	if !r.nodeCut {
-		j.uint("nodeid", r.NodeID)
-	}
-	if r.Dir != capture.DirNotify {
-		j.uint("uid", uint64(r.UID))
-		j.uint("gid", uint64(r.GID))
-		j.uint("pid", uint64(r.PID))
-	}
-	j.key("error")
-	if r.Errno != 0 {
-		j.b = append(j.b, '"')
-		j.b = append(j.b, r.Errno.String()...)
-		j.b = append(j.b, '"')
+	// What is not known is left out: a node ID or caller the snap length
+	// cut, and those of a reply paired with no request.
+	if r.Dir == capture.DirNotify {
+		if !r.nodeCut && !r.headCut {
+			j.uint("nodeid", r.NodeID)
+		}
 	} else {
-		j.b = append(j.b, "null"...)
+		j.callerUint(r, headNodeID, "nodeid", r.NodeID)
+		j.callerUint(r, headUID, "uid", uint64(r.UID))
+		j.callerUint(r, headGID, "gid", uint64(r.GID))
+		j.callerUint(r, headPID, "pid", uint64(r.PID))
+	}
+	if r.Dir != capture.DirReply || r.headHas(headUnique) {
+		j.key("error")
+		if r.Errno != 0 {
+			j.b = append(j.b, '"')
+			j.b = append(j.b, r.Errno.String()...)
+			j.b = append(j.b, '"')
+		} else {
+			j.b = append(j.b, "null"...)
+		}
 	}
 	if r.Dir == capture.DirReply {
 		j.key("latency_ns")
@@ -186,6 +194,14 @@ func (j *jsonEmitter) key2(k, suffix string) {
 func (j *jsonEmitter) uint(k string, v uint64) {
 	j.key(k)
 	j.b = strconv.AppendUint(j.b, v, 10)
+}
+
+// callerUint emits a request header field, which ends at byte end, if r
+// knows it.
+func (j *jsonEmitter) callerUint(r *Record, end int, k string, v uint64) {
+	if r.callerHas(end) {
+		j.uint(k, v)
+	}
 }
 
 func (j *jsonEmitter) int(k string, v int64) {

@@ -184,6 +184,14 @@ type Record struct {
 	// nodeCut: the node ID of a notification, which its body holds, was
 	// cut.
 	nodeCut bool
+	// headCut: the message ends inside its header, cut at the snap
+	// length or malformed. Only the header fields wholly before its end
+	// are set (headHas), and there is no body.
+	headCut bool
+	// caller is how many bytes of its in-header the request had, for a
+	// request or the reply paired with it: which of NodeID, UID, GID and
+	// PID are known (callerHas). 0 for a reply paired with no request.
+	caller int
 
 	order    abi.ByteOrder
 	pathBuf  []byte
@@ -279,9 +287,11 @@ func (r *Record) ID() uint64 { return r.Unique &^ abi.FUSE_UNIQUE_RESEND }
 
 // OpName returns the name printed for the record: the opcode's name, the
 // notify code's name for a notification, "?" for a reply to an unknown
-// request.
+// request or a code the snap length cut.
 func (r *Record) OpName() string {
 	switch {
+	case !r.headHas(headOp):
+		return "?"
 	case r.Dir == capture.DirNotify:
 		return r.Notify.String()
 	case r.Dir == capture.DirReply && r.Op == 0:
@@ -308,7 +318,61 @@ func (r *Record) reset(msg []byte, o abi.ByteOrder) {
 	r.Name, r.Name2, r.Data, r.Entries, r.Count, r.Trailing = nil, nil, nil, nil, 0, 0
 	r.Ext, r.NrSecctx, r.SecctxName, r.SecctxValue, r.Groups, r.GroupCount = nil, 0, nil, nil, nil, 0
 	r.Malformed = nil
-	r.cut, r.nodeCut = false, false
+	r.cut, r.nodeCut, r.headCut, r.caller = false, false, false, 0
+}
+
+// headHas reports whether the header field that ends at byte end is in
+// the record: always, unless the message ends inside its header.
+func (r *Record) headHas(end int) bool { return !r.headCut || len(r.Msg) >= end }
+
+// callerHas reports whether the request header field that ends at byte
+// end is known for r, a request or a reply.
+func (r *Record) callerHas(end int) bool { return r.caller >= end }
+
+// Ends of the header fields (struct fuse_in_header, fuse_out_header), for
+// a header the snap length cut.
+const (
+	headLen    = 4  // len, both headers
+	headOp     = 8  // opcode; error in the out-header
+	headUnique = 16 // unique, both headers
+	headNodeID = 24
+	headUID    = 28
+	headGID    = 32
+	headPID    = 36
+	headExtlen = 38
+)
+
+// cutInHeader sets the fields of a request header that ends early (cut
+// at the snap length or malformed): those it has whole, the rest stay
+// zero.
+func (r *Record) cutInHeader(msg []byte, o abi.ByteOrder) {
+	r.headCut = true
+	n := len(msg)
+	r.caller = n
+	if n >= headLen {
+		r.Len = o.Uint32(msg)
+	}
+	if n >= headOp {
+		r.Op = abi.Opcode(o.Uint32(msg[4:]))
+	}
+	if n >= headUnique {
+		r.Unique = o.Uint64(msg[8:])
+	}
+	if n >= headNodeID {
+		r.NodeID = o.Uint64(msg[16:])
+	}
+	if n >= headUID {
+		r.UID = o.Uint32(msg[24:])
+	}
+	if n >= headGID {
+		r.GID = o.Uint32(msg[28:])
+	}
+	if n >= headPID {
+		r.PID = o.Uint32(msg[32:])
+	}
+	if n >= headExtlen {
+		r.TotalExtlen = o.Uint16(msg[36:])
+	}
 }
 
 // timed reports whether r is a reply whose Latency was measured: paired,

@@ -36,6 +36,10 @@ func DecodeReplyInto(r *Record, msg []byte, c Call, o abi.ByteOrder, p *Proto) e
 	if !ok {
 		return r.Malformed
 	}
+	if r.headCut {
+		r.Error = 0
+		return nil // without its unique, not even a reply to c for sure
+	}
 	if r.Unique == 0 {
 		r.Dir = capture.DirNotify
 		r.Notify = abi.NotifyCode(r.Error)
@@ -70,10 +74,20 @@ func DecodeReplyInto(r *Record, msg []byte, c Call, o abi.ByteOrder, p *Proto) e
 // header's length.
 func (r *Record) outHeader(msg []byte, o abi.ByteOrder) ([]byte, bool) {
 	if len(msg) < abi.OutHeaderSize {
+		// Short of its unique: a reply to no request that can be known,
+		// or a notification, whose code is where a reply's error is.
+		r.headCut = true
+		if len(msg) >= headLen {
+			r.Len = o.Uint32(msg)
+		}
+		if len(msg) >= headOp {
+			r.Error = int32(o.Uint32(msg[4:]))
+		}
 		if !r.Truncated {
 			r.fail("message of %d bytes, shorter than the out-header", len(msg))
+			return nil, false
 		}
-		return nil, false
+		return nil, true
 	}
 	var h abi.OutHeader
 	if _, err := h.Unmarshal(msg, o); err != nil {
@@ -247,6 +261,9 @@ func DecodeNotifyInto(r *Record, msg []byte, o abi.ByteOrder) error {
 	r.Error = 0
 	if r.Unique != 0 {
 		r.fail("notification with unique %d", r.Unique)
+	}
+	if r.headCut {
+		return nil
 	}
 	r.decodeNotifyBody(body, o)
 	return r.Malformed

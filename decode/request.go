@@ -37,6 +37,7 @@ func DecodeRequestInto(r *Record, msg []byte, o abi.ByteOrder, p *Proto) error {
 	r.reset(msg, o)
 	r.Dir = capture.DirRequest
 	if len(msg) < abi.InHeaderSize {
+		r.cutInHeader(msg, o)
 		if r.Truncated {
 			return nil
 		}
@@ -47,6 +48,7 @@ func DecodeRequestInto(r *Record, msg []byte, o abi.ByteOrder, p *Proto) error {
 		return r.failErr("in-header", err)
 	}
 	r.Len, r.Op, r.Unique, r.NodeID = h.Len, h.Opcode, h.Unique, h.NodeID
+	r.caller = abi.InHeaderSize
 	r.UID, r.GID, r.PID, r.TotalExtlen = h.UID, h.GID, h.PID, h.TotalExtlen
 	body := msg[abi.InHeaderSize:]
 	switch {

@@ -101,6 +101,7 @@ type forgetSeen struct {
 	op     abi.Opcode
 	start  int64
 	nodeid uint64
+	caller int // the request's, at most up to the node ID
 }
 
 // lateInterrupt is an INTERRUPT request outliving the request it
@@ -117,7 +118,7 @@ type lateInterrupt struct {
 
 // forgot remembers a FORGET or BATCH_FORGET request.
 func (s *Session) forgot(r *Record) {
-	s.forgets[s.forgetNext] = forgetSeen{unique: r.Unique, op: r.Op, start: r.Time.UnixNano(), nodeid: r.NodeID}
+	s.forgets[s.forgetNext] = forgetSeen{unique: r.Unique, op: r.Op, start: r.Time.UnixNano(), nodeid: r.NodeID, caller: min(r.caller, headNodeID)}
 	s.forgetNext = (s.forgetNext + 1) % len(s.forgets)
 }
 
@@ -328,8 +329,8 @@ func (s *Session) request(r *Record) {
 	if len(r.pathBuf) > 0 {
 		r.Path = r.pathBuf
 	}
-	if r.Len == 0 {
-		return // not even a header
+	if r.Len == 0 || !r.headHas(headUnique) {
+		return // not even a header, or no unique to pair a reply with
 	}
 	u := r.Unique
 	if u&abi.FUSE_UNIQUE_RESEND != 0 {
@@ -338,15 +339,23 @@ func (s *Session) request(r *Record) {
 		s.counters.Resends++
 		s.pend.drop(u &^ abi.FUSE_UNIQUE_RESEND)
 	}
+	// A request the snap length cut inside its header has no arguments:
+	// r.In holds an earlier record's.
+	args := !r.headCut
 	switch r.Op {
 	case abi.FUSE_INIT:
+		if !args {
+			break
+		}
 		s.offered = abi.InitFlags(uint64(r.In.Init.Flags))
 		if uint64(r.In.Init.Flags)&uint64(abi.FUSE_INIT_EXT) != 0 {
 			s.offered |= abi.InitFlags(uint64(r.In.Init.Flags2) << 32)
 		}
 		s.offerSet = true
 	case abi.FUSE_FORGET:
-		s.nodes.forget(r.NodeID, r.In.Forget.Nlookup)
+		if args {
+			s.nodes.forget(r.NodeID, r.In.Forget.Nlookup)
+		}
 		s.forgot(r)
 		return
 	case abi.FUSE_BATCH_FORGET:
@@ -360,6 +369,9 @@ func (s *Session) request(r *Record) {
 		return
 	case abi.FUSE_INTERRUPT:
 		s.counters.Interrupts++
+		if !args {
+			break
+		}
 		if sl := s.pend.get(r.In.Interrupt.Unique); sl != nil {
 			sl.interrupted = true
 			r.InterruptsOp, r.InterruptsPID, r.InterruptsNodeID = sl.op, sl.pid, sl.nodeid
@@ -378,6 +390,10 @@ func (s *Session) request(r *Record) {
 	sl.name = append(sl.name[:0], r.Name...)
 	sl.name2 = append(sl.name2[:0], r.Name2...)
 	sl.aux, sl.aux2, sl.aux3, sl.auxOp = 0, 0, 0, 0
+	sl.caller = r.caller
+	if !args {
+		return
+	}
 	switch r.Op {
 	case abi.FUSE_RENAME:
 		sl.aux = r.In.Rename.NewDir
@@ -436,7 +452,7 @@ func (s *Session) reply(r *Record, msg []byte, o abi.ByteOrder) error {
 			return err
 		}
 		if forgetOK {
-			r.Paired, r.NodeID = true, forget.nodeid
+			r.Paired, r.NodeID, r.caller = true, forget.nodeid, forget.caller
 			r.Latency = time.Duration(r.Time.UnixNano() - forget.start)
 			return r.failWith(ErrNoReply, "reply to %v, which takes none; the kernel refuses it", forget.op)
 		}
@@ -446,6 +462,7 @@ func (s *Session) reply(r *Record, msg []byte, o abi.ByteOrder) error {
 	r.Paired = true
 	r.Latency = time.Duration(r.Time.UnixNano() - sl.start)
 	r.NodeID, r.UID, r.GID, r.PID = sl.nodeid, sl.uid, sl.gid, sl.pid
+	r.caller = sl.caller
 	r.Interrupted = sl.interrupted
 	if sl.op == abi.FUSE_INTERRUPT {
 		r.Interrupts, r.InterruptsOp, r.InterruptsPID, r.InterruptsNodeID = sl.aux, sl.auxOp, sl.aux2, sl.aux3
@@ -453,8 +470,8 @@ func (s *Session) reply(r *Record, msg []byte, o abi.ByteOrder) error {
 	if len(sl.name) > 0 {
 		r.Name = sl.name
 	}
-	if r.Error == 0 && r.Malformed == nil {
-		s.track(r, sl)
+	if r.Error == 0 && r.Malformed == nil && (sl.caller == abi.InHeaderSize || sl.op == abi.FUSE_INIT) {
+		s.track(r, sl) // INIT's tracking needs only the reply
 	}
 	switch {
 	case r.Error == 0 && r.Malformed == nil && entryOp(sl.op) && r.Out.Entry.NodeID != 0:

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/fusectl/fusectl/abi"
 	"github.com/fusectl/fusectl/capture"
@@ -406,6 +407,92 @@ func TestCutFieldsLeftOut(t *testing.T) {
 			if obj["fh"] != 7.0 || obj["size"] != 3.0 {
 				t.Errorf("JSON lost the fields before the cut: %s", js)
 			}
+		}
+	}
+}
+
+// TestCutHeader: another writer's snap length can fall inside a
+// message's header. The fields it kept show, the rest are left out, and a
+// request that kept its unique still pairs with its reply.
+func TestCutHeader(t *testing.T) {
+	f := &decode.Formatter{Time: decode.TimeUTC}
+	for _, c := range []struct {
+		cut             int
+		reqText         string
+		reqKeys, noKeys []string
+		replyText       string
+	}{
+		{6, " #? ? truncated=6/", nil, []string{"unique", "nodeid", "uid", "pid"}, " #77 ? ? ? "},
+		{12, " #? RENAME truncated=12/", nil, []string{"unique", "nodeid", "uid"}, " #77 ? ? ? "},
+		{20, " #77 RENAME truncated=20/", []string{"unique"}, []string{"nodeid", "uid", "gid", "pid"}, " #77 OK 1ms RENAME\n"},
+		{30, " #77 RENAME n5 truncated=30/", []string{"unique", "nodeid", "uid"}, []string{"gid", "pid"}, " #77 OK 1ms RENAME\n"},
+	} {
+		b := decodetest.New()
+		b.Step = time.Millisecond
+		u := b.RequestHdr(abi.InHeader{Opcode: abi.FUSE_RENAME, Unique: 77, NodeID: 5, UID: 1, GID: 2, PID: 3}, 0,
+			&abi.RenameIn{NewDir: 6}, decodetest.Name("a"), decodetest.Name("b"))
+		b.Reply(u, 0)
+		s := decode.NewSession(decode.Options{})
+		var r decode.Record
+		m := b.Msgs[0]
+		if err := s.DecodeMsg(m.Time, m.Dir, capture.FlagTruncated, m.Data[:c.cut], len(m.Data), b.O, &r); err != nil {
+			t.Fatalf("cut at %d: %v", c.cut, err)
+		}
+		if text := string(f.AppendText(nil, &r)); !strings.Contains(text, c.reqText) || strings.Contains(text, "path=") {
+			t.Errorf("cut at %d: %q, want %q and no path", c.cut, text, c.reqText)
+		}
+		js := f.AppendJSON(nil, &r)
+		var obj map[string]any
+		if err := json.Unmarshal(js, &obj); err != nil {
+			t.Fatalf("cut at %d: %v: %s", c.cut, err, js)
+		}
+		for _, k := range c.reqKeys {
+			if _, ok := obj[k]; !ok {
+				t.Errorf("cut at %d: JSON lacks %q: %s", c.cut, k, js)
+			}
+		}
+		for _, k := range c.noKeys {
+			if _, ok := obj[k]; ok {
+				t.Errorf("cut at %d: JSON shows %q, which the cut took: %s", c.cut, k, js)
+			}
+		}
+		// The reply: whole, or itself cut before its unique.
+		m = b.Msgs[1]
+		msg, flags := m.Data, capture.Flags(0)
+		if c.cut < abi.OutHeaderSize {
+			msg, flags = msg[:c.cut], capture.FlagTruncated
+		}
+		if err := s.DecodeMsg(m.Time, m.Dir, flags, msg, len(m.Data), b.O, &r); err != nil {
+			t.Fatalf("cut at %d, reply: %v", c.cut, err)
+		}
+		want := c.replyText
+		if c.cut < abi.OutHeaderSize {
+			want = " #? ? ? ? truncated="
+		}
+		if text := string(f.AppendText(nil, &r)); !strings.Contains(text, want) {
+			t.Errorf("cut at %d, reply: %q, want %q", c.cut, text, want)
+		}
+		js = f.AppendJSON(nil, &r)
+		if err := json.Unmarshal(js, &obj); err != nil {
+			t.Fatalf("cut at %d, reply: %v: %s", c.cut, err, js)
+		}
+		if _, ok := obj["gid"]; ok {
+			t.Errorf("cut at %d, reply: JSON shows the gid its request's cut took: %s", c.cut, js)
+		}
+	}
+	// A notification, known by the capture's direction, has its code
+	// after the first 8 bytes.
+	b := decodetest.New()
+	b.Notify(abi.FUSE_NOTIFY_INVAL_INODE, &abi.NotifyInvalInodeOut{Ino: 5})
+	s := decode.NewSession(decode.Options{})
+	var r decode.Record
+	for cut, want := range map[int]string{6: " notify ? truncated=6/", 12: " notify INVAL_INODE truncated=12/"} {
+		m := b.Msgs[0]
+		if err := s.DecodeMsg(m.Time, m.Dir, capture.FlagTruncated, m.Data[:cut], len(m.Data), b.O, &r); err != nil {
+			t.Fatal(err)
+		}
+		if text := string(f.AppendText(nil, &r)); !strings.Contains(text, want) {
+			t.Errorf("notification cut at %d: %q, want %q", cut, text, want)
 		}
 	}
 }

@@ -24,6 +24,10 @@ type slot struct {
 	aux3        uint64
 	auxOp       abi.Opcode
 	name, name2 []byte
+	// caller is the request's record's caller; a request whose header
+	// the snap length cut (less than abi.InHeaderSize) has no arguments,
+	// so its reply cannot update the session.
+	caller int
 }
 
 // pendingTable maps uniques to slots. Freed slots are reused first, so

@@ -69,8 +69,7 @@ func (f *Formatter) AppendText(b []byte, r *Record) []byte {
 	b = appendIface(b, r)
 	switch r.Dir {
 	case capture.DirRequest:
-		b = append(b, " #"...)
-		b = strconv.AppendUint(b, r.ID(), 10)
+		b = appendUnique(b, r)
 		b = append(b, ' ')
 		b = append(b, r.OpName()...)
 		if r.Op == abi.FUSE_INTERRUPT {
@@ -81,12 +80,14 @@ func (f *Formatter) AppendText(b []byte, r *Record) []byte {
 		}
 		b = f.appendTarget(b, r)
 	case capture.DirReply:
-		b = append(b, " #"...)
-		b = strconv.AppendUint(b, r.ID(), 10)
+		b = appendUnique(b, r)
 		b = append(b, ' ')
-		if r.Errno != 0 {
+		switch {
+		case !r.headHas(headUnique): // an error, or a notification's code
+			b = append(b, '?')
+		case r.Errno != 0:
 			b = append(b, r.Errno.String()...)
-		} else {
+		default:
 			b = append(b, "OK"...)
 		}
 		b = append(b, ' ')
@@ -166,6 +167,16 @@ func (f *Formatter) AppendText(b []byte, r *Record) []byte {
 		b = appendHexDump(b, r.Msg)
 	}
 	return b
+}
+
+// appendUnique appends " #" and the record's unique, "?" where the snap
+// length cut it.
+func appendUnique(b []byte, r *Record) []byte {
+	b = append(b, " #"...)
+	if !r.headHas(headUnique) {
+		return append(b, '?')
+	}
+	return strconv.AppendUint(b, r.ID(), 10)
 }
 
 // nameNotify reports whether a notification names a child of its node.
