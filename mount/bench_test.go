@@ -58,6 +58,12 @@ import (
 // together: on a virtual machine most of a forwarder's time is the
 // kernel's, switching tasks and waking the next one in the chain, and it
 // comes to about what an in-memory server spends on the request itself.
+// Beside the CPU time, each reports the context switches per operation of
+// the forwarder and of the server (NAME-fwd-switches, NAME-server-switches:
+// each is a sleep and a wake-up, or a preemption), and the interposer's
+// variants the FUSE requests per operation (NAME-requests). A forwarder
+// sleeps at least twice per request, once for the request and once for its
+// reply; the server's own count is what a direct mount pays per request.
 // Each benchmark logs these figures as a table too, with the interposer's
 // ratios beside their targets (benchTarget). A capturing variant whose
 // recorder fell behind during the timed runs reports the records it
@@ -187,32 +193,66 @@ type benchVariant struct {
 	forwards bool
 }
 
-// cpuTime returns the CPU time, user and system, that process pid has used
-// so far, all its threads together.
-func cpuTime(pid int) (time.Duration, error) {
+// usage is what a process has used so far: CPU time, user and system, and
+// context switches, voluntary (a sleep) and not (a preemption).
+type usage struct {
+	cpu      time.Duration
+	switches uint64
+}
+
+func (u usage) add(o usage) usage { return usage{u.cpu + o.cpu, u.switches + o.switches} }
+func (u usage) sub(o usage) usage { return usage{u.cpu - o.cpu, u.switches - o.switches} }
+
+// processUsage returns process pid's usage, all its threads together. The
+// switches are those of its live threads (/proc keeps no total); a server's
+// threads outlive a benchmark's runs.
+func processUsage(pid int) (usage, error) {
+	var u usage
 	f := procfs.StatFields(pid)
 	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: cannot read utime and stime", pid)
+		return u, fmt.Errorf("/proc/%d/stat: cannot read utime and stime", pid)
 	}
 	var ticks time.Duration
 	for _, s := range f[11:13] {
 		n, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("/proc/%d/stat: %v", pid, err)
+			return u, fmt.Errorf("/proc/%d/stat: %v", pid, err)
 		}
 		ticks += time.Duration(n)
 	}
 	// /proc counts in USER_HZ, which Linux fixes at 100 for user space.
-	return ticks * (time.Second / 100), nil
+	u.cpu = ticks * (time.Second / 100)
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
+	if err != nil || len(tasks) == 0 {
+		return u, fmt.Errorf("/proc/%d/task: no threads", pid)
+	}
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue // a thread that just exited
+		}
+		for line := range strings.Lines(string(b)) {
+			k, v, ok := strings.Cut(line, ":")
+			if !ok || k != "voluntary_ctxt_switches" && k != "nonvoluntary_ctxt_switches" {
+				continue
+			}
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return u, fmt.Errorf("%s: %s: %v", t, k, err)
+			}
+			u.switches += n
+		}
+	}
+	return u, nil
 }
 
-// selfCPUTime returns the CPU time this process has used so far.
-func selfCPUTime(b *testing.B) time.Duration {
+// selfUsage returns this process's usage, its exited threads' included.
+func selfUsage(b *testing.B) usage {
 	var ru unix.Rusage
 	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
 		b.Fatal(err)
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return usage{time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), uint64(ru.Nvcsw + ru.Nivcsw)}
 }
 
 // state describes the variant's mount, for a failed workload's report.
@@ -292,21 +332,26 @@ func runVariants(b *testing.B, vs []*benchVariant, unit string, target benchTarg
 	// ratios can be read against it. (Reported after the loop, whose
 	// start deletes metrics reported before it.)
 	wake := wakeRoundTrip(b)
-	// CPU time used during the timed runs, by the forwarder and by the
-	// server: where a forwarded request's cost goes.
-	fwdCPU := make([]time.Duration, len(vs))
-	srvCPU := make([]time.Duration, len(vs))
-	cpu := func(v *benchVariant) (fwd, srv time.Duration) {
+	// CPU time and context switches during the timed runs, of the
+	// forwarder and of the server: where a forwarded request's cost goes.
+	// And the requests forwarded, for the interposer's variants.
+	fwdUse := make([]usage, len(vs))
+	srvUse := make([]usage, len(vs))
+	reqs := make([]uint64, len(vs))
+	use := func(v *benchVariant) (fwd, srv usage, n uint64) {
 		if v.forwards {
-			fwd = selfCPUTime(b)
+			fwd = selfUsage(b)
 		}
 		if v.pid != 0 {
 			var err error
-			if srv, err = cpuTime(v.pid); err != nil {
-				b.Fatalf("%s: server CPU time: %v", v.name, err)
+			if srv, err = processUsage(v.pid); err != nil {
+				b.Fatalf("%s: server usage: %v", v.name, err)
 			}
 		}
-		return fwd, srv
+		if v.m != nil {
+			n = v.m.Status().Requests
+		}
+		return fwd, srv, n
 	}
 	// Drops are counted from the mount's start; only the timed runs' count.
 	dropped := make([]uint64, len(vs))
@@ -324,13 +369,14 @@ func runVariants(b *testing.B, vs []*benchVariant, unit string, target benchTarg
 						b.Fatalf("drop caches: %v", err)
 					}
 				}
-				fwd0, srv0 := cpu(v)
+				fwd0, srv0, n0 := use(v)
 				start := time.Now()
 				amount[i] += work(b, v)
 				total[i] += time.Since(start)
-				fwd1, srv1 := cpu(v)
-				fwdCPU[i] += fwd1 - fwd0
-				srvCPU[i] += srv1 - srv0
+				fwd1, srv1, n1 := use(v)
+				fwdUse[i] = fwdUse[i].add(fwd1.sub(fwd0))
+				srvUse[i] = srvUse[i].add(srv1.sub(srv0))
+				reqs[i] += n1 - n0
 			}
 		}
 	}
@@ -341,7 +387,12 @@ func runVariants(b *testing.B, vs []*benchVariant, unit string, target benchTarg
 		perUnit := func(d time.Duration) float64 {
 			return float64(d) / float64(time.Microsecond) / amount[i]
 		}
-		res[i] = benchResult{rate: amount[i] / total[i].Seconds(), fwdCPU: perUnit(fwdCPU[i]), srvCPU: perUnit(srvCPU[i])}
+		res[i] = benchResult{
+			rate:   amount[i] / total[i].Seconds(),
+			fwdCPU: perUnit(fwdUse[i].cpu), srvCPU: perUnit(srvUse[i].cpu),
+			fwdSwitches: float64(fwdUse[i].switches) / amount[i], srvSwitches: float64(srvUse[i].switches) / amount[i],
+			requests: float64(reqs[i]) / amount[i],
+		}
 		if v.name == "minimal" {
 			floor = res[i].rate
 		}
@@ -353,13 +404,16 @@ func runVariants(b *testing.B, vs []*benchVariant, unit string, target benchTarg
 		}
 		if v.pid != 0 {
 			b.ReportMetric(res[i].srvCPU, v.name+"-server-cpu-µs/"+unit)
+			b.ReportMetric(res[i].srvSwitches, v.name+"-server-switches/"+unit)
 		}
 		if v.forwards {
 			b.ReportMetric(res[i].fwdCPU, v.name+"-fwd-cpu-µs/"+unit)
+			b.ReportMetric(res[i].fwdSwitches, v.name+"-fwd-switches/"+unit)
 		}
 		if v.m == nil {
 			continue
 		}
+		b.ReportMetric(res[i].requests, v.name+"-requests/"+unit)
 		// The interposer's variants also against the simplest forwarder:
 		// what fusectl costs beyond the two extra hops themselves.
 		if floor > 0 {
@@ -376,9 +430,13 @@ func runVariants(b *testing.B, vs []*benchVariant, unit string, target benchTarg
 // benchResult is one variant's figures from runVariants.
 type benchResult struct {
 	rate float64 // units per second
-	// CPU time per unit, in µs, of the forwarder (for variants that
-	// forward) and of the server (for those whose pid is known).
-	fwdCPU, srvCPU float64
+	// CPU time per unit, in µs, and context switches per unit, of the
+	// forwarder (for variants that forward) and of the server (for those
+	// whose pid is known).
+	fwdCPU, srvCPU           float64
+	fwdSwitches, srvSwitches float64
+	// requests is the FUSE requests per unit (the interposer's variants).
+	requests float64
 }
 
 // benchTarget is the least ratio to the direct mount that the interposer
@@ -399,9 +457,9 @@ func benchTable(vs []*benchVariant, unit string, target benchTarget, wake time.D
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "%d passes of each variant, wake-rtt %.0f µs:\n", benchPasses, float64(wake)/float64(time.Microsecond))
 	tw := tabwriter.NewWriter(&sb, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "%-8s\t%s/s\t/direct\ttarget\t\tfwd-cpu-µs\tserver-cpu-µs\t\n", "variant", unit)
+	fmt.Fprintf(tw, "%-8s\t%s/s\t/direct\ttarget\t\tfwd-cpu-µs\tserver-cpu-µs\tfwd-cs\tserver-cs\treqs\t\n", "variant", unit)
 	for i, v := range vs {
-		ratio, goal, verdict, fwd, srv := "", "", "", "-", "-"
+		ratio, goal, verdict, fwd, srv, fwdCS, srvCS, reqs := "", "", "", "-", "-", "-", "-", "-"
 		if i > 0 {
 			ratio = fmt.Sprintf("%.2f", res[i].rate/res[0].rate)
 		}
@@ -420,13 +478,16 @@ func benchTable(vs []*benchVariant, unit string, target benchTarget, wake time.D
 			}
 		}
 		if v.forwards {
-			fwd = fmt.Sprintf("%.1f", res[i].fwdCPU)
+			fwd, fwdCS = fmt.Sprintf("%.1f", res[i].fwdCPU), fmt.Sprintf("%.2f", res[i].fwdSwitches)
 		}
 		if v.pid != 0 {
-			srv = fmt.Sprintf("%.1f", res[i].srvCPU)
+			srv, srvCS = fmt.Sprintf("%.1f", res[i].srvCPU), fmt.Sprintf("%.2f", res[i].srvSwitches)
+		}
+		if v.m != nil {
+			reqs = fmt.Sprintf("%.2f", res[i].requests)
 		}
 		// Padded: names read better left-aligned, numbers right.
-		fmt.Fprintf(tw, "%-8s\t%.0f\t%s\t%s\t%s\t%s\t%s\t\n", v.name, res[i].rate, ratio, goal, verdict, fwd, srv)
+		fmt.Fprintf(tw, "%-8s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", v.name, res[i].rate, ratio, goal, verdict, fwd, srv, fwdCS, srvCS, reqs)
 	}
 	tw.Flush()
 	return strings.TrimSuffix(sb.String(), "\n")
