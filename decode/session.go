@@ -85,14 +85,39 @@ type Session struct {
 	// late holds the last INTERRUPTs whose request was answered before
 	// them: the server may still reply to such an INTERRUPT (EAGAIN, "no
 	// such request"), and that reply pairs with it here.
-	late     [16]lateInterrupt
-	lateNext int
+	late recent[lateInterrupt]
 	// forgets holds the last FORGET and BATCH_FORGET requests. They take
 	// no reply, but a server that does not know BATCH_FORGET (ntfs-3g's
 	// fuse-lite) answers it ENOSYS; the reply pairs here, as the protocol
 	// error it is, rather than as a reply to nothing.
-	forgets    [16]forgetSeen
-	forgetNext int
+	forgets recent[forgetSeen]
+}
+
+// recent keeps the last requests of a kind that the pending table does
+// not, for a reply that may still come; the oldest makes way.
+type recent[T any] struct {
+	items [16]T
+	next  int
+}
+
+// add returns the entry to fill: the oldest, whose buffers may be reused.
+func (q *recent[T]) add() *T {
+	e := &q.items[q.next]
+	q.next = (q.next + 1) % len(q.items)
+	return e
+}
+
+// take removes and returns the entry with unique u (never 0, which marks
+// an empty entry), if any; empty(e) is what stays in its place.
+func (q *recent[T]) take(u uint64, unique func(*T) uint64, empty func(T) T) (T, bool) {
+	for i := range q.items {
+		if e := q.items[i]; u != 0 && unique(&e) == u {
+			q.items[i] = empty(e)
+			return e, true
+		}
+	}
+	var zero T
+	return zero, false
 }
 
 // forgetSeen is a FORGET or BATCH_FORGET request.
@@ -118,34 +143,21 @@ type lateInterrupt struct {
 
 // forgot remembers a FORGET or BATCH_FORGET request.
 func (s *Session) forgot(r *Record) {
-	s.forgets[s.forgetNext] = forgetSeen{unique: r.Unique, op: r.Op, start: r.Time.UnixNano(), nodeid: r.NodeID, caller: min(r.caller, headNodeID)}
-	s.forgetNext = (s.forgetNext + 1) % len(s.forgets)
+	*s.forgets.add() = forgetSeen{unique: r.Unique, op: r.Op, start: r.Time.UnixNano(), nodeid: r.NodeID, caller: min(r.caller, headNodeID)}
 }
 
 // takeForget removes and returns the FORGET or BATCH_FORGET with unique u,
 // if any.
 func (s *Session) takeForget(u uint64) (forgetSeen, bool) {
-	for i := range s.forgets {
-		if f := s.forgets[i]; f.unique == u && u != 0 {
-			s.forgets[i] = forgetSeen{}
-			return f, true
-		}
-	}
-	return forgetSeen{}, false
+	return s.forgets.take(u, func(f *forgetSeen) uint64 { return f.unique }, func(forgetSeen) forgetSeen { return forgetSeen{} })
 }
 
 // takeLate removes and returns the late INTERRUPT with unique u, if any.
 func (s *Session) takeLate(u uint64) (lateInterrupt, bool) {
-	for i := range s.late {
-		if s.late[i].unique == u {
-			li := s.late[i]
-			// The entry keeps its path buffer for reuse; li's copy of
-			// it is read before the next INTERRUPT overwrites it.
-			s.late[i] = lateInterrupt{ofPath: li.ofPath[:0]}
-			return li, true
-		}
-	}
-	return lateInterrupt{}, false
+	// The entry keeps its path buffer for reuse; the copy returned is
+	// read before the next INTERRUPT overwrites it.
+	return s.late.take(u, func(li *lateInterrupt) uint64 { return li.unique },
+		func(li lateInterrupt) lateInterrupt { return lateInterrupt{ofPath: li.ofPath[:0]} })
 }
 
 // NewSession returns a Session with the given bounds.
@@ -492,9 +504,8 @@ func (s *Session) reply(r *Record, msg []byte, o abi.ByteOrder) error {
 			// The interrupt of an answered request usually gets no
 			// reply; it leaves the pending table, and an EAGAIN may
 			// still pair with it.
-			li := &s.late[s.lateNext]
+			li := s.late.add()
 			*li = lateInterrupt{unique: isl.unique, start: isl.start, of: isl.aux, ofOp: isl.auxOp, ofPID: isl.aux2, ofNode: isl.aux3, ofPath: append(li.ofPath[:0], isl.name2...)}
-			s.lateNext = (s.lateNext + 1) % len(s.late)
 			s.pend.release(isl)
 		}
 	}
