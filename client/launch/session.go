@@ -35,32 +35,34 @@ func killSession(sid int, timeout time.Duration) []int {
 	deadline := time.Now().Add(timeout)
 	var left []int
 	for _, pid := range procs {
-		// A pidfd pins the process we saw, so the kill cannot hit a
-		// reused pid, and polls readable when it has exited.
-		pfd, err := unix.PidfdOpen(pid, 0)
-		if err != nil {
-			continue // already gone
-		}
-		unix.PidfdSendSignal(pfd, unix.SIGKILL, nil, 0)
-		if !pollExit(context.Background(), pfd, time.Until(deadline)) {
-			left = append(left, pid)
-		}
-		unix.Close(pfd)
+		withPidfd(pid, func(pfd int) {
+			unix.PidfdSendSignal(pfd, unix.SIGKILL, nil, 0)
+			// The pidfd polls readable when the process has exited.
+			if !pollExit(context.Background(), pfd, time.Until(deadline)) {
+				left = append(left, pid)
+			}
+		})
 	}
 	return left
 }
 
-// signalPids sends sig to each of pids that still runs, through a pidfd so
-// that a reused pid is not hit.
+// signalPids sends sig to each of pids that still runs.
 func signalPids(pids []int, sig unix.Signal) {
 	for _, pid := range pids {
-		pfd, err := unix.PidfdOpen(pid, 0)
-		if err != nil {
-			continue // gone
-		}
-		unix.PidfdSendSignal(pfd, sig, nil, 0)
-		unix.Close(pfd)
+		withPidfd(pid, func(pfd int) { unix.PidfdSendSignal(pfd, sig, nil, 0) })
 	}
+}
+
+// withPidfd calls fn with a pidfd of pid, if it still runs. A pidfd pins
+// the process seen, so that a signal sent through it cannot hit a reused
+// pid.
+func withPidfd(pid int, fn func(pfd int)) {
+	pfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return // gone
+	}
+	defer unix.Close(pfd)
+	fn(pfd)
 }
 
 // pollExit waits up to timeout, or until ctx ends, for the process of
