@@ -577,7 +577,23 @@ func OpenFeed(ctx context.Context, path string, opts FeedOptions) (*FeedReader, 
 	if err != nil {
 		return nil, err
 	}
-	return &FeedReader{c: c, r: bufio.NewReaderSize(c, 256<<10), onLive: opts.OnLive}, nil
+	f := &FeedReader{c: c, onLive: opts.OnLive}
+	f.r = bufio.NewReaderSize(patientReader{f}, 256<<10)
+	return f, nil
+}
+
+// patientReader reads the feed's socket. Once the feed is stopped, each
+// read may wait stopPatience: patience counts from the last data, as a
+// slow output may take a while to drain the backlog, and a read for the
+// rest of a frame half in the buffer must not inherit a deadline that ran
+// out while the buffer was drained.
+type patientReader struct{ f *FeedReader }
+
+func (p patientReader) Read(b []byte) (int, error) {
+	if p.f.stopped.Load() {
+		p.f.c.SetReadDeadline(time.Now().Add(stopPatience))
+	}
+	return p.f.c.Read(b)
 }
 
 // Next returns the next event. The event's Msg is only valid until the
@@ -589,16 +605,11 @@ func (f *FeedReader) Next() (*Event, error) {
 		if f.ended {
 			return nil, io.EOF
 		}
-		if f.stopped.Load() && f.r.Buffered() == 0 {
-			// Patience counts from the last data, not from Stop:
-			// a slow output may take a while to drain the backlog.
-			f.c.SetReadDeadline(time.Now().Add(stopPatience))
-		}
 		if _, err := io.ReadFull(f.r, hdr[:]); err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil, fmt.Errorf("the fusectl mount went away without ending its feed (killed?): %w", io.ErrUnexpectedEOF)
 			}
-			return nil, fmt.Errorf("read feed: %w", err)
+			return nil, f.readErr(err)
 		}
 		n := int(ne.Uint32(hdr[0:]))
 		if n < frameHeaderSize || n > maxFrame {
@@ -609,7 +620,7 @@ func (f *FeedReader) Next() (*Event, error) {
 		}
 		payload := f.buf[:n-frameHeaderSize]
 		if _, err := io.ReadFull(f.r, payload); err != nil {
-			return nil, fmt.Errorf("read feed: %w", err)
+			return nil, f.readErr(err)
 		}
 		t := time.Unix(0, int64(ne.Uint64(hdr[16:])))
 		switch hdr[4] {
@@ -642,6 +653,14 @@ func (f *FeedReader) Next() (*Event, error) {
 	}
 }
 
+// readErr says why reading the feed failed.
+func (f *FeedReader) readErr(err error) error {
+	if f.stopped.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("read feed: the mount sent nothing for %v after being asked to end it: %w", stopPatience, err)
+	}
+	return fmt.Errorf("read feed: %w", err)
+}
+
 // takeGap returns the events lost before the event being returned, told
 // by the gap frames since the last one.
 func (f *FeedReader) takeGap() uint64 {
@@ -656,7 +675,7 @@ func (f *FeedReader) Dropped() uint64 { return f.dropped }
 
 // stopPatience is how long Next waits, after Stop, for the mount to end
 // the feed.
-const stopPatience = 2 * time.Second
+var stopPatience = 2 * time.Second
 
 // Stop asks the mount to end the feed, as a reader about to stop does to
 // learn how many events were dropped for it in all: Next goes on returning

@@ -1,11 +1,19 @@
 package mount
 
 import (
+	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
+	"net"
+	"os"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/fusectl/fusectl/capture"
 )
@@ -239,4 +247,101 @@ func TestPreludeStopsOnClose(t *testing.T) {
 	if ev, ok := s.Next(); ok {
 		t.Errorf("event %q of the prelude after Close", ev.Msg)
 	}
+}
+
+// TestFeedStopPatience: once a reader has asked the mount to end its
+// feed, it waits for the mount's data up to stopPatience from the last of
+// it, however long it took to drain what it had already read. Before, a
+// frame that began in the read buffer and ended in the socket was read
+// under the deadline set when the feed was stopped, long past, and the
+// capture ended without the mount's final count of dropped records.
+func TestFeedStopPatience(t *testing.T) {
+	defer func(p time.Duration) { stopPatience = p }(stopPatience)
+	stopPatience = 300 * time.Millisecond
+	mountSide, readerSide := unixPair(t)
+	defer mountSide.Close()
+	frame := func(kind byte, payload []byte) []byte {
+		b := make([]byte, frameHeaderSize, frameHeaderSize+len(payload))
+		ne.PutUint32(b, uint32(frameHeaderSize+len(payload)))
+		b[4], b[5] = kind, byte(capture.DirRequest)
+		ne.PutUint64(b[16:], uint64(time.Now().UnixNano()))
+		return append(b, payload...)
+	}
+	drops := make([]byte, 8)
+	ne.PutUint64(drops, 42)
+	third := frame(frameEvent, []byte("three"))
+	var first []byte
+	first = append(first, frame(frameEvent, []byte("one"))...)
+	first = append(first, frame(frameEvent, []byte("two"))...)
+	first = append(first, third[:10]...) // a frame cut at the socket
+	if _, err := mountSide.Write(first); err != nil {
+		t.Fatal(err)
+	}
+	f := &FeedReader{c: readerSide}
+	f.r = bufio.NewReaderSize(patientReader{f}, 256<<10)
+	defer f.Close()
+	f.Stop()
+	reading := make(chan struct{})
+	wrote := make(chan error, 1)
+	go func() {
+		<-reading
+		rest := append(third[10:], frame(frameDrops, drops)...)
+		_, err := mountSide.Write(append(rest, frame(frameEnd, nil)...))
+		wrote <- err
+	}()
+	for i, want := range []string{"one", "two", "three"} {
+		if i == 1 {
+			// A slow output drains the backlog, past the patience.
+			time.Sleep(2 * stopPatience)
+		}
+		if i == 2 {
+			close(reading)
+		}
+		ev, err := f.Next()
+		if err != nil {
+			t.Fatalf("event %d: %v", i+1, err)
+		}
+		if string(ev.Msg) != want {
+			t.Fatalf("event %d is %q, want %q", i+1, ev.Msg, want)
+		}
+	}
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Next(); err != io.EOF {
+		t.Fatalf("after the end: %v, want io.EOF", err)
+	}
+	if f.Dropped() != 42 {
+		t.Errorf("final count of drops %d, want 42", f.Dropped())
+	}
+	// A mount that sends nothing more is given up on, saying so.
+	quiet, other := unixPair(t)
+	defer quiet.Close()
+	g := &FeedReader{c: other}
+	g.r = bufio.NewReaderSize(patientReader{g}, 256<<10)
+	defer g.Close()
+	g.Stop()
+	if _, err := g.Next(); err == nil || !errors.Is(err, os.ErrDeadlineExceeded) || !strings.Contains(err.Error(), "asked to end it") {
+		t.Errorf("a silent mount after Stop: %v", err)
+	}
+}
+
+// unixPair returns the two ends of a connected pair of Unix stream sockets.
+func unixPair(t *testing.T) (*net.UnixConn, *net.UnixConn) {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c [2]*net.UnixConn
+	for i, fd := range fds {
+		f := os.NewFile(uintptr(fd), "socketpair")
+		nc, err := net.FileConn(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c[i] = nc.(*net.UnixConn)
+	}
+	return c[0], c[1]
 }

@@ -171,15 +171,19 @@ func runCapture(ctx context.Context, opts *CaptureOptions) error {
 	// liveFlushEvery while a busy feed never runs dry.
 	unflushed := false
 	var flushed time.Time
-	ended := false // the mount ended, and with it the feed
+	ended := false    // the mount ended, and with it the feed
+	var unended error // why the feed, asked to end, ended otherwise
 	for opts.Count == 0 || live < opts.Count {
 		ev, err := feed.Next()
 		if err != nil {
-			if ctx.Err() == nil { // not Ctrl-C, -c or --duration
+			switch {
+			case ctx.Err() == nil: // not Ctrl-C or --duration
 				ended = errors.Is(err, io.EOF)
 				if !ended {
 					ferr = err
 				}
+			case !errors.Is(err, io.EOF):
+				unended = err
 			}
 			break
 		}
@@ -219,6 +223,11 @@ func runCapture(ctx context.Context, opts *CaptureOptions) error {
 	}
 	cerr := w.Close()
 	progress.stop()
+	if unended != nil {
+		// Never silent: what was still on its way is missing, and so
+		// may be the last of the drops.
+		fmt.Fprintf(opts.IO.ErrOut, "fusectl: warning: the capture ended without the mount's final count (%v): records still on their way are not in it, and the count of dropped records may be short\n", unended)
+	}
 	if d := feed.Dropped(); d > 0 {
 		fmt.Fprintf(opts.IO.ErrOut, "fusectl: warning: %s dropped: the capture could not keep up with the mount\n", counted(d, "record", "records"))
 	}

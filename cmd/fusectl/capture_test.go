@@ -1,14 +1,23 @@
 package main
 
 import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"fmt"
 	"io"
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fusectl/fusectl/abi"
 	"github.com/fusectl/fusectl/capture"
 	"github.com/fusectl/fusectl/decode"
 	"github.com/fusectl/fusectl/decode/decodetest"
+	"github.com/fusectl/fusectl/internal/testenv"
 	"github.com/fusectl/fusectl/mount"
 )
 
@@ -124,4 +133,79 @@ func describe(r *decode.Record) string {
 		return r.Op.String() + "<"
 	}
 	return r.Notify.String()
+}
+
+// TestCaptureUnendedFeed: a mount that, asked at Ctrl-C to end the feed,
+// sends nothing more (hung, stopped) is given up on, and the capture says
+// that records on their way and the final count of drops are missing,
+// rather than end as if it had them all.
+func TestCaptureUnendedFeed(t *testing.T) {
+	base, err := os.MkdirTemp("", "ctl") // short: socket paths are bounded
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	t.Setenv("XDG_RUNTIME_DIR", base)
+	dir := mount.DefaultControlDir()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("unix", filepath.Join(dir, "m.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold := make(chan struct{})
+	t.Cleanup(func() { close(hold); ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				req, _ := bufio.NewReader(c).ReadString('\n')
+				if strings.Contains(req, `"status"`) {
+					fmt.Fprintln(c, `{"mountpoint":"/mnt/m","minor":45}`)
+					return
+				}
+				// The feed: "live" (a bare 24-byte frame header of
+				// kind 4), then silence, whatever the reader does.
+				var live [24]byte
+				binary.NativeEndian.PutUint32(live[:], 24)
+				live[4] = 4
+				c.Write(live[:])
+				<-hold
+			}()
+		}
+	}()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var errOut testenv.Buffer
+	done := make(chan error, 1)
+	go func() {
+		done <- runCommand(ctx, nil, pw, &errOut, "capture", "-o", "-")
+		pw.Close()
+	}()
+	// The file's header: the capture is attached.
+	if _, err := io.ReadFull(pr, make([]byte, 16)); err != nil {
+		t.Fatalf("capture's output: %v (stderr %q)", err, errOut.String())
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("capture: %v", err)
+		}
+	case <-time.After(stuck):
+		t.Fatal("capture did not end after Ctrl-C")
+	}
+	if want := "the capture ended without the mount's final count"; !strings.Contains(errOut.String(), want) {
+		t.Errorf("capture's stderr %q, want it to say %q", errOut.String(), want)
+	}
 }
