@@ -351,8 +351,8 @@ func (s *Session) request(r *Record) {
 		s.counters.Resends++
 		s.pend.drop(u &^ abi.FUSE_UNIQUE_RESEND)
 	}
-	// A request the snap length cut inside its header has no arguments:
-	// r.In holds an earlier record's.
+	// A request that ends inside its header (cut, or malformed) has no
+	// arguments: r.In holds an earlier record's.
 	args := !r.headCut
 	switch r.Op {
 	case abi.FUSE_INIT:

@@ -24,8 +24,8 @@ type slot struct {
 	aux3        uint64
 	auxOp       abi.Opcode
 	name, name2 []byte
-	// caller is the request's record's caller; a request whose header
-	// the snap length cut (less than abi.InHeaderSize) has no arguments,
+	// caller is the request's record's caller; a request that ends
+	// inside its header (less than abi.InHeaderSize) has no arguments,
 	// so its reply cannot update the session.
 	caller int
 }
