@@ -345,3 +345,51 @@ func unixPair(t *testing.T) (*net.UnixConn, *net.UnixConn) {
 	}
 	return c[0], c[1]
 }
+
+// byteConn is a net.Conn that reads from a byte slice, for FuzzFeedReader.
+type byteConn struct {
+	net.Conn
+	r *bytes.Reader
+}
+
+func (c byteConn) Read(b []byte) (int, error)      { return c.r.Read(b) }
+func (c byteConn) Close() error                    { return nil }
+func (c byteConn) SetReadDeadline(time.Time) error { return nil }
+
+// FuzzFeedReader reads arbitrary bytes as a mount's feed: the reader
+// returns events, io.EOF after an end frame, or an error; it never panics
+// and never returns an event larger than a frame may be.
+func FuzzFeedReader(f *testing.F) {
+	frame := func(kind byte, payload []byte) []byte {
+		b := make([]byte, frameHeaderSize, frameHeaderSize+len(payload))
+		ne.PutUint32(b, uint32(frameHeaderSize+len(payload)))
+		b[4], b[5] = kind, byte(capture.DirReply)
+		return append(b, payload...)
+	}
+	var valid []byte
+	for _, fr := range [][]byte{frame(frameLive, nil), frame(frameEvent, []byte("abc")), frame(frameGap, make([]byte, 8)),
+		frame(frameEvent, nil), frame(frameDrops, []byte{1, 0, 0, 0, 0, 0, 0, 0}), frame(frameEnd, nil)} {
+		valid = append(valid, fr...)
+	}
+	f.Add(valid)
+	f.Add(valid[:30])
+	f.Add(frame(frameEvent, make([]byte, 5))[:20])
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fr := &FeedReader{c: byteConn{r: bytes.NewReader(data)}}
+		fr.r = bufio.NewReaderSize(patientReader{fr}, 4096)
+		for range len(data)/frameHeaderSize + 1 {
+			ev, err := fr.Next()
+			if err != nil {
+				return
+			}
+			if len(ev.Msg) > maxFrame-frameHeaderSize {
+				t.Fatalf("event of %d bytes", len(ev.Msg))
+			}
+		}
+		// Every frame takes at least a header's bytes: the reader must
+		// have ended by now.
+		if _, err := fr.Next(); err == nil {
+			t.Fatalf("more events than %d bytes can frame", len(data))
+		}
+	})
+}
