@@ -465,11 +465,21 @@ func TestServerOutputUnshowable(t *testing.T) {
 func TestTeardownKeepsLastReplies(t *testing.T) {
 	capPath := filepath.Join(t.TempDir(), "s.fcap")
 	m, mnt := startMount(t, demofsArgs(t), Options{CapturePath: capPath})
+	sub := m.Subscribe(SubscribeOptions{})
+	defer sub.Close()
 	run(t, mnt, "echo x > f")
 	if err := unix.Setxattr(filepath.Join(mnt, "f"), demofs.ReleaseSleepXattr, []byte("300ms"), 0); err != nil {
 		t.Fatal(err)
 	}
 	run(t, mnt, "cat f >/dev/null")
+	// The kernel queues cat's RELEASE as cat exits. An unmount that
+	// comes before fusectl has read it ends it in the kernel, where no
+	// server (direct or through fusectl) ever sees it: with GOMAXPROCS=1
+	// this goroutine can reach the unmount first. The case under test is
+	// the RELEASE the server holds, so wait for both to be forwarded.
+	waitEvents(t, sub, 2, func(ev *Event) bool {
+		return ev.Dir == capture.DirRequest && len(ev.Msg) >= 8 && ne.Uint32(ev.Msg[4:]) == uint32(abi.FUSE_RELEASE)
+	})
 	if err := m.Close(); err != nil {
 		t.Fatalf("close: %v", err)
 	}
