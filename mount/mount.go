@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fusectl/fusectl/abi"
 	"github.com/fusectl/fusectl/capture"
 	"github.com/fusectl/fusectl/client/launch"
 	"github.com/fusectl/fusectl/client/transport"
@@ -376,6 +377,31 @@ func (m *Mount) Subscribe(opts SubscribeOptions) *Subscriber {
 	return m.feed.add(opts, prelude)
 }
 
+// catchUpLimit bounds how long teardown waits for the reader to take what
+// the kernel has queued.
+const catchUpLimit = 100 * time.Millisecond
+
+// catchUp waits, at most limit, until the reader has taken every request
+// the kernel had queued. The unmount ends whatever is still queued inside
+// the kernel, unseen by the server and the capture, and a stop often comes
+// right after the last files were closed, whose RELEASEs the kernel
+// queues as they close. A reader held up (a stopped server, or an
+// application that keeps sending) costs the limit, no more.
+func (m *Mount) catchUp(limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for {
+		pending, err := m.kern.Pending()
+		if err != nil || !pending {
+			return
+		}
+		if time.Now().After(deadline) {
+			m.logf("the kernel still holds requests after %v; unmounting", limit)
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // stop asks for teardown with the given cause (nil: requested).
 func (m *Mount) stop(cause error) {
 	select {
@@ -384,13 +410,21 @@ func (m *Mount) stop(cause error) {
 	}
 }
 
+// beforeKernelRead, if set, runs before each read of a request with the
+// opcode of the request read last: tests hold the reader back with it.
+var beforeKernelRead func(last abi.Opcode)
+
 // kernelToServer forwards requests. It ends when the kernel ends the
 // connection (unmount or abort) or the device is closed.
 func (m *Mount) kernelToServer() {
 	defer close(m.kernDone)
 	buf := make([]byte, DefaultMaxWrite+2*os.Getpagesize())
 	procs := newProcessCache(ProcessOf)
+	var last abi.Opcode
 	for {
+		if beforeKernelRead != nil {
+			beforeKernelRead(last)
+		}
 		msg, err := m.kern.ReadMsg(buf)
 		if err != nil {
 			if errors.Is(err, transport.ErrPeerGone) || errors.Is(err, os.ErrClosed) {
@@ -421,6 +455,7 @@ func (m *Mount) kernelToServer() {
 		}
 		op := ne.Uint32(msg[4:])
 		unique := ne.Uint64(msg[8:])
+		last = abi.Opcode(op)
 		if m.failing.Load() {
 			if !noReply(op) {
 				m.inject(unique, syscall.ENOTCONN)
@@ -593,6 +628,7 @@ func (m *Mount) teardown(cause error) error {
 		m.startFailing()
 	}
 	if !errors.Is(cause, ErrUnmounted) {
+		m.catchUp(catchUpLimit)
 		// Unmount while the server still answers, so that the kernel can
 		// finish what it is doing; if that takes longer than the grace
 		// period (a stopped server), fail what waits for it.

@@ -1,6 +1,7 @@
 package mount
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -9,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -455,6 +458,94 @@ func TestServerOutputUnshowable(t *testing.T) {
 	work := startWorkload(t, mnt, "for i in $(seq 300); do echo $i > f$i && cat f$i >/dev/null && rm f$i; done")
 	if err := waitProcess(t, "the workload (the server's output not drained?)", work); err != nil {
 		t.Fatalf("workload: %v", err)
+	}
+}
+
+// TestTeardownCatchesUp: a request the kernel queued before the stop,
+// which the reader had not taken yet, reaches the server before the
+// unmount, which would end it inside the kernel: here the RELEASE of a
+// file closed just before fusectl is stopped.
+func TestTeardownCatchesUp(t *testing.T) {
+	// The hook parks the reader after it forwarded the holder's FLUSH,
+	// before it reads the RELEASE that follows. Set before the mount
+	// starts and cleared after it ended: the reader reads it without
+	// locks.
+	var hold atomic.Bool
+	parked := make(chan struct{}, 1)
+	gate := make(chan struct{})
+	var opened sync.Once
+	open := func() { opened.Do(func() { close(gate) }) }
+	defer open()
+	beforeKernelRead = func(last abi.Opcode) {
+		if hold.Load() && last == abi.FUSE_FLUSH {
+			select {
+			case parked <- struct{}{}:
+			default:
+			}
+			<-gate
+		}
+	}
+	defer func() { beforeKernelRead = nil }()
+	capPath := filepath.Join(t.TempDir(), "s.fcap")
+	m, mnt := startMount(t, demofsArgs(t), Options{CapturePath: capPath})
+	run(t, mnt, "echo x > f")
+	// A process holds f open until its standard input closes.
+	holder := testenv.ShellCommand(mnt, "exec 3<f; echo open; read x || true")
+	stdin, err := holder.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := holder.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != "open\n" {
+		holder.Process.Kill()
+		holder.Wait()
+		t.Fatalf("holder: %q, %v", line, err)
+	}
+	// The holder exits: its FLUSH is answered, and the kernel queues its
+	// RELEASE, which no one reads until the gate opens, after the stop
+	// has begun.
+	hold.Store(true)
+	stdin.Close()
+	if err := holder.Wait(); err != nil {
+		t.Fatalf("holder: %v", err)
+	}
+	select {
+	case <-parked:
+	case <-time.After(stuckAfter):
+		t.Fatal("the reader did not park after the holder's FLUSH")
+	}
+	time.AfterFunc(50*time.Millisecond, open)
+	if err := m.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	requireNotMounted(t, mnt)
+	releases := map[uint64]bool{} // by unique: answered by the server
+	if _, err := eachRecord(capPath, func(rec *capture.Record) {
+		unique := ne.Uint64(rec.Msg[8:])
+		switch {
+		case rec.Dir == capture.DirRequest && ne.Uint32(rec.Msg[4:]) == uint32(abi.FUSE_RELEASE):
+			releases[unique] = false
+		case rec.Dir == capture.DirReply:
+			if _, ok := releases[unique]; ok {
+				releases[unique] = rec.Flags&capture.FlagInjected == 0
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(releases) != 2 {
+		t.Fatalf("capture has %d RELEASE requests, want echo's and the holder's", len(releases))
+	}
+	for u, answered := range releases {
+		if !answered {
+			t.Errorf("RELEASE %d has no reply from the server in the capture", u)
+		}
 	}
 }
 

@@ -116,6 +116,30 @@ func (d *DevFuse) ReadMsg(buf []byte) ([]byte, error) {
 	return buf[:n], nil
 }
 
+// Pending reports whether the kernel holds a request that no reader has
+// taken yet. It does not wait.
+func (d *DevFuse) Pending() (bool, error) {
+	var revents int16
+	var perr error
+	err := d.rc.Control(func(fd uintptr) {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		for {
+			_, perr = unix.Poll(fds, 0)
+			if perr != unix.EINTR {
+				break
+			}
+		}
+		revents = fds[0].Revents
+	})
+	if err == nil {
+		err = perr
+	}
+	if err != nil {
+		return false, fmt.Errorf("poll /dev/fuse: %w", err)
+	}
+	return revents&unix.POLLIN != 0, nil
+}
+
 // WriteMsg writes parts as one reply with writev(2). ENOENT (the request
 // was interrupted and is gone) gives an error wrapping ErrNoRequest, which
 // is not fatal; ENODEV gives ErrPeerGone.
