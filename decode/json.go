@@ -59,7 +59,7 @@ func (f *Formatter) AppendJSON(b []byte, r *Record) []byte {
 	// What is not known is left out: a node ID or caller the snap length
 	// cut, and those of a reply paired with no request.
 	if r.Dir == capture.DirNotify {
-		if !r.nodeCut && !r.headCut {
+		if !r.nodeCut {
 			j.uint("nodeid", r.NodeID)
 		}
 	} else {

@@ -263,6 +263,7 @@ func DecodeNotifyInto(r *Record, msg []byte, o abi.ByteOrder) error {
 		r.fail("notification with unique %d", r.Unique)
 	}
 	if r.headCut {
+		r.nodeCut = true // the body that holds it is gone too
 		return nil
 	}
 	r.decodeNotifyBody(body, o)

@@ -110,14 +110,17 @@ func (q *recent[T]) add() *T {
 // take removes and returns the entry with unique u (never 0, which marks
 // an empty entry), if any; empty(e) is what stays in its place.
 func (q *recent[T]) take(u uint64, unique func(*T) uint64, empty func(T) T) (T, bool) {
+	var none T
+	if u == 0 {
+		return none, false
+	}
 	for i := range q.items {
-		if e := q.items[i]; u != 0 && unique(&e) == u {
+		if e := q.items[i]; unique(&e) == u {
 			q.items[i] = empty(e)
 			return e, true
 		}
 	}
-	var zero T
-	return zero, false
+	return none, false
 }
 
 // forgetSeen is a FORGET or BATCH_FORGET request.

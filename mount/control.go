@@ -673,8 +673,9 @@ func (f *FeedReader) takeGap() uint64 {
 // because it fell behind.
 func (f *FeedReader) Dropped() uint64 { return f.dropped }
 
-// stopPatience is how long Next waits, after Stop, for the mount to end
-// the feed.
+// stopPatience is how long each read of the feed waits for data once Stop
+// was called (patientReader): the mount's end of the feed is expected
+// within it of the last data.
 var stopPatience = 2 * time.Second
 
 // Stop asks the mount to end the feed, as a reader about to stop does to
