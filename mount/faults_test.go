@@ -19,6 +19,7 @@ import (
 
 	"github.com/fusectl/fusectl/abi"
 	"github.com/fusectl/fusectl/capture"
+	"github.com/fusectl/fusectl/client/launch"
 	"github.com/fusectl/fusectl/internal/testenv"
 )
 
@@ -510,4 +511,49 @@ func TestFaultServerExitsBeforeInit(t *testing.T) {
 			requireNotMounted(t, mnt)
 		})
 	}
+}
+
+// TestStartCancelled: a Ctrl-C while fusectl waits for a shim-launched
+// server to ask for its mount (a server deriving a key, or reading a
+// password) ends Start then, with the server stopped and nothing mounted,
+// rather than when the server gets round to mounting.
+func TestStartCancelled(t *testing.T) {
+	mnt := t.TempDir()
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		// Cancel once the server runs, so that the wait is what is cut.
+		for range 500 {
+			if b, _ := os.ReadFile(pidFile); len(b) > 0 {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel()
+	}()
+	m, err := Start(ctx, Options{
+		Mountpoint: mnt,
+		Method:     launch.ShimPath,
+		Args:       []string{"sh", "-c", `echo $$ > "$1"; exec sleep 1000`, "sh", pidFile},
+		NoControl:  true,
+		Grace:      time.Second,
+		Logf:       t.Logf,
+	})
+	if err == nil {
+		m.Close()
+		t.Fatal("Start succeeded without a mount")
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Start: %v, want it cancelled", err)
+	}
+	b, rerr := os.ReadFile(pidFile)
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	pid := strings.TrimSpace(string(b))
+	if _, serr := os.Stat("/proc/" + pid); serr == nil {
+		t.Errorf("server pid %s still exists after Start failed", pid)
+	}
+	requireNotMounted(t, mnt)
 }

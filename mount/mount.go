@@ -72,6 +72,8 @@ type Options struct {
 	// Stdout and Stderr receive the server's output (also kept in the
 	// server's ring buffer).
 	Stdout, Stderr io.Writer
+	// Stdin is the server's standard input (launch.Options.Stdin).
+	Stdin *os.File
 	// Grace bounds the waits of teardown (DefaultGrace if 0).
 	Grace time.Duration
 	// Logf receives diagnostics; nil discards them.
@@ -190,14 +192,17 @@ func Start(ctx context.Context, opts Options) (*Mount, error) {
 		}
 	}
 
-	// The server outlives ctx: it is stopped by the teardown, after the
+	// ctx bounds only the wait for a shim-launched server to ask for its
+	// mount (a server that derives a key or asks for a password first):
+	// once launched, the server is stopped by the teardown, after the
 	// unmount, never by a cancelled start context.
-	srv, err := launch.Start(context.WithoutCancel(ctx), launch.Options{
+	srv, err := launch.Start(ctx, launch.Options{
 		Args:       opts.Args,
 		Mountpoint: mnt,
 		Method:     opts.Method,
 		Stdout:     opts.Stdout,
 		Stderr:     opts.Stderr,
+		Stdin:      opts.Stdin,
 		Env:        opts.Env,
 		MaxWrite:   DefaultMaxWrite,
 		Logf:       m.logf,

@@ -64,6 +64,11 @@ type Options struct {
 	// seen the output, and an error from a server that exited does not
 	// repeat it.
 	Stdout, Stderr io.Writer
+	// Stdin is the server's standard input; nil means /dev/null. A server
+	// that asks for a password (gocryptfs, cryfs, securefs) reads it
+	// there: the server runs in a session of its own and has no terminal
+	// to open.
+	Stdin *os.File
 	// Env is added to the inherited environment of the server.
 	Env []string
 	// MaxWrite sizes the socket buffers (see transport.Options).
@@ -243,6 +248,9 @@ func start(ctx context.Context, opts Options, x executable, method Method, reaso
 		cmd.Args = append([]string{"fusectl-intercept", path}, argv[1:]...)
 	}
 	cmd.Env = env
+	if opts.Stdin != nil {
+		cmd.Stdin = opts.Stdin
+	}
 	s.outShown = opts.Stdout != nil || opts.Stderr != nil
 	if err := s.pipeOutput(cmd, opts.Stdout, opts.Stderr); err != nil {
 		return nil, err

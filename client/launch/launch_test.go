@@ -593,3 +593,35 @@ func TestFuseMountOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestServerStdin: the server reads Options.Stdin, where a server that
+// asks for a password reads it, and /dev/null without it.
+func TestServerStdin(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	w.WriteString("secret\n")
+	w.Close()
+	args := []string{"sh", "-c", `read -r x; echo "read [$x]"; exec sleep 1000`}
+	for _, c := range []struct {
+		name  string
+		stdin *os.File
+		want  string
+	}{
+		{"given", r, "read [secret]"},
+		{"none", nil, "read []"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := startServer(t, Options{Args: args, Method: DevFD, Stdin: c.stdin, StopGrace: 100 * time.Millisecond})
+			deadline := time.Now().Add(10 * time.Second)
+			for !bytes.Contains(s.Output(), []byte("read [")) && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if got := strings.TrimSpace(string(s.Output())); got != c.want {
+				t.Errorf("server printed %q, want %q", got, c.want)
+			}
+		})
+	}
+}

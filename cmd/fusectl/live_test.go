@@ -70,13 +70,20 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // unmounted.
 func fusectlMount(t *testing.T, demofs string) string {
 	t.Helper()
+	return fusectlMountServer(t, nil, demofs, "-ttl", "0", "{}")
+}
+
+// fusectlMountServer is fusectlMount for any server command line, with in
+// as fusectl's standard input.
+func fusectlMountServer(t *testing.T, in io.Reader, server ...string) string {
+	t.Helper()
 	mnt := t.TempDir()
 	testenv.UnmountOnInterrupt(t, mnt)
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errOut testenv.Buffer
 	done := make(chan error, 1)
 	go func() {
-		done <- runCommand(ctx, nil, &out, &errOut, "mount", mnt, "--", demofs, "-ttl", "0", "{}")
+		done <- runCommand(ctx, in, &out, &errOut, append([]string{"mount", mnt, "--"}, server...)...)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -93,14 +100,19 @@ func fusectlMount(t *testing.T, demofs string) string {
 			mount.Abort(mnt)
 		}
 	})
-	eventually(t, "fusectl mount", func() bool {
+	deadline := time.Now().Add(stuck)
+	for !strings.HasPrefix(out.String(), "mounted "+mnt+" ") {
 		select {
 		case err := <-done:
+			done <- err // for the cleanup
 			t.Fatalf("fusectl mount ended: %v\n%s", err, errOut.String())
 		default:
 		}
-		return strings.HasPrefix(out.String(), "mounted "+mnt+" ")
-	})
+		if time.Now().After(deadline) {
+			t.Fatalf("fusectl mount: not mounted after %v; its standard error:\n%s", stuck, errOut.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	return mnt
 }
 
@@ -906,4 +918,42 @@ func TestMountDaemonizingServer(t *testing.T) {
 		return st == "" || st == "Z"
 	})
 	daemon = 0
+}
+
+// TestMountPasswordOnStdin: a server that reads its password from standard
+// input (gocryptfs without -extpass) reads fusectl's.
+func TestMountPasswordOnStdin(t *testing.T) {
+	testenv.RequireFUSE(t)
+	testenv.RequireCommand(t, "gocryptfs")
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	cipher := filepath.Join(t.TempDir(), "cipher")
+	if err := os.Mkdir(cipher, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("gocryptfs", "-q", "-init", "-extpass", "echo pw", "-scryptn", "10", cipher).CombinedOutput(); err != nil {
+		t.Fatalf("gocryptfs -init: %v\n%s", err, out)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	w.WriteString("pw\n")
+	w.Close()
+	mnt := fusectlMountServer(t, r, "gocryptfs", "-f", "-q", cipher, "{}")
+	shell(t, mnt, `echo hello > f && test "$(cat f)" = hello`)
+	// The file went through gocryptfs: it is in cipher, its name encrypted.
+	ents, err := os.ReadDir(cipher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), "gocryptfs.") {
+			names = append(names, e.Name())
+		}
+	}
+	if len(names) != 1 || names[0] == "f" {
+		t.Errorf("cipher directory holds %q, want one encrypted name", names)
+	}
 }

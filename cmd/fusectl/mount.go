@@ -156,10 +156,20 @@ func runMount(ctx context.Context, opts *MountOptions) error {
 	mo.Warnf = func(format string, args ...any) {
 		fmt.Fprintf(opts.IO.ErrOut, "fusectl: warning: "+format+"\n", args...)
 	}
-	// Start is not cancelled by a Ctrl-C that arrives during it: the
-	// mount would be left half made. Teardown handles it right after.
-	m, err := opts.Start(context.WithoutCancel(ctx), mo)
+	mo.Stdin = serverStdin(opts.IO)
+	// A Ctrl-C during Start ends the wait for a server that has not
+	// asked for its mount yet, and Start stops it; once the server has,
+	// Start finishes the mount and teardown handles the Ctrl-C.
+	slowStart := time.AfterFunc(initPatience, func() {
+		fmt.Fprintf(opts.IO.ErrOut, "fusectl: waiting for the server to mount %s; Ctrl-C to give up\n", opts.Mountpoint)
+	})
+	m, err := opts.Start(ctx, mo)
+	slowStart.Stop()
 	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			fmt.Fprintf(opts.IO.ErrOut, "fusectl: stopped before the server mounted %s\n", opts.Mountpoint)
+			return nil
+		}
 		return err
 	}
 	// The mount is announced once the server has answered INIT: a server
@@ -209,6 +219,9 @@ func runMount(ctx context.Context, opts *MountOptions) error {
 		err = nil
 	}
 	summary(opts.IO.ErrOut, st, opts.CapturePath, ready)
+	if requested && !ready {
+		fmt.Fprintf(opts.IO.ErrOut, "fusectl: stopped before the server answered INIT\n")
+	}
 	if err != nil {
 		if errors.Is(err, mount.ErrUnmounted) {
 			// Unmounted from outside (umount, fusectl abort): a normal end.

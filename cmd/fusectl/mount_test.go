@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -120,7 +121,7 @@ func TestMountRun(t *testing.T) {
 		{name: "server exit", ended: mount.ErrServerExited, wantOut: mounted, wantErr: "/mnt/x: server exited"},
 		{name: "external unmount", ended: mount.ErrUnmounted, wantOut: mounted},
 		{name: "exit before INIT", notReady: true, ended: mount.ErrServerExited, wantErr: "/mnt/x: server exited before answering INIT"},
-		{name: "ctrl-c before INIT", notReady: true, cancel: true},
+		{name: "ctrl-c before INIT", notReady: true, cancel: true, wantErrIn: "fusectl: stopped before the server answered INIT\n"},
 		// A bazil server (rclone mount) given /dev/fd/3 runs the real
 		// fusermount with it.
 		{name: "fusermount under devfd", notReady: true, ended: mount.ErrServerExited, output: "mount helper error: fusermount: mount failed: No such file or directory\n",
@@ -197,5 +198,41 @@ func TestMountRun(t *testing.T) {
 				t.Errorf("stderr %q: says unmounted %v, want %v", errOut.String(), said, !said)
 			}
 		})
+	}
+}
+
+// TestMountInterruptedStart: while Start waits for the server to ask for
+// its mount, fusectl says that it waits, and a Ctrl-C ends the command
+// then, saying so, with no error and no mount announced.
+func TestMountInterruptedStart(t *testing.T) {
+	defer func(p time.Duration) { initPatience = p }(initPatience)
+	initPatience = 10 * time.Millisecond
+	var out, errOut bytes.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	opts := &MountOptions{
+		IO:         TestIO(nil, &out, &errOut, false),
+		Mountpoint: "/mnt/x",
+		Server:     []string{"cryfs", "{}"},
+		Start: func(ctx context.Context, o mount.Options) (mounter, error) {
+			time.Sleep(50 * time.Millisecond) // past initPatience
+			cancel()
+			<-ctx.Done()
+			return nil, fmt.Errorf("start server: wait for the server to mount: %w", ctx.Err())
+		},
+	}
+	if err := runMount(ctx, opts); err != nil {
+		t.Fatalf("runMount: %v", err)
+	}
+	want := "fusectl: waiting for the server to mount /mnt/x; Ctrl-C to give up\nfusectl: stopped before the server mounted /mnt/x\n"
+	if errOut.String() != want || out.Len() != 0 {
+		t.Errorf("stdout %q, stderr %q; want nothing and %q", out.String(), errOut.String(), want)
+	}
+	// A start that fails by itself still fails.
+	opts.Start = func(ctx context.Context, o mount.Options) (mounter, error) {
+		return nil, errors.New("start server: server exited before mounting")
+	}
+	if err := runMount(context.Background(), opts); err == nil {
+		t.Error("a failed start returned no error")
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/fusectl/fusectl/client/launch"
 	"github.com/fusectl/fusectl/decode/decodetest"
 )
 
@@ -19,6 +20,11 @@ import (
 // peak resident set (VmHWM) on standard error when it exits, for the
 // decode benchmark.
 func TestMain(m *testing.M) {
+	// A server started from this process by a shim method runs this
+	// binary as its fusermount or launcher.
+	if code, ok := launch.RunShimIfInvoked(); ok {
+		os.Exit(code)
+	}
 	testscript.Main(m, map[string]func(){
 		"fusectl": func() { os.Exit(Main()) },
 		"fusectl-rss": func() {

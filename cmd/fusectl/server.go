@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -121,6 +122,14 @@ func startServer(ctx context.Context, lopts launch.Options, copts client.Options
 	return c, s, nil
 }
 
+// serverStdin returns fusectl's standard input for the server, which
+// reads a password there; nil (the server gets /dev/null) when it is no
+// file.
+func serverStdin(ios *IOStreams) *os.File {
+	f, _ := ios.In.(*os.File)
+	return f
+}
+
 // session is a started server with its connection and recording.
 type session struct {
 	conn *client.Conn
@@ -134,7 +143,7 @@ func openSession(ctx context.Context, ios *IOStreams, sf *ServerFlags, start Sta
 	if sf.Verbose {
 		logf = func(format string, args ...any) { fmt.Fprintf(ios.ErrOut, "fusectl: "+format+"\n", args...) }
 	}
-	lopts := launch.Options{Args: sf.Server, Method: sf.Method, Logf: logf}
+	lopts := launch.Options{Args: sf.Server, Method: sf.Method, Stdin: serverStdin(ios), Logf: logf}
 	if sf.ServerOutput {
 		lopts.Stdout, lopts.Stderr = ios.ErrOut, ios.ErrOut
 	}
