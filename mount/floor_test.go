@@ -3,9 +3,11 @@ package mount
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -55,13 +57,38 @@ func minimalMount(b *testing.B, args []string) (mnt string, pid int) {
 		stopServer()
 		b.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	pump := func(from, to, size int) {
+	var (
+		wg      sync.WaitGroup
+		closing atomic.Bool
+	)
+	pump := func(what string, from, to, size int) {
 		defer wg.Done()
 		runtime.LockOSThread()
 		buf := make([]byte, size)
+		var err error
+		defer func() {
+			if closing.Swap(true) {
+				return // the teardown, or the other pump, came first
+			}
+			// Nothing answers the mount now (most often, its server
+			// died): without an abort the workload would wait for its
+			// replies until the benchmark's timeout.
+			srvState := "running"
+			select {
+			case <-srv.Done():
+				srvState = fmt.Sprintf("exited (%v), its output: %q", srv.Wait(), srv.Output())
+			case <-time.After(time.Second):
+			}
+			why := "end of stream"
+			if err != nil {
+				why = err.Error()
+			}
+			b.Logf("minimal forwarder: %s ended (%s); server %s; aborting the connection", what, why, srvState)
+			AbortConnection(km.conn)
+		}()
 		for {
-			n, err := unix.Read(from, buf)
+			var n int
+			n, err = unix.Read(from, buf)
 			if err == unix.EINTR {
 				continue
 			}
@@ -69,15 +96,16 @@ func minimalMount(b *testing.B, args []string) (mnt string, pid int) {
 				return
 			}
 			// ENOENT: the kernel dropped an interrupted request.
-			if _, err := unix.Write(to, buf[:n]); err != nil && err != unix.ENOENT {
+			if _, err = unix.Write(to, buf[:n]); err != nil && err != unix.ENOENT {
 				return
 			}
 		}
 	}
 	wg.Add(2)
-	go pump(kfd, sfd, DefaultMaxWrite+2*os.Getpagesize())
-	go pump(sfd, kfd, srv.Conn().MaxMsg())
+	go pump("kernel to server", kfd, sfd, DefaultMaxWrite+2*os.Getpagesize())
+	go pump("server to kernel", sfd, kfd, srv.Conn().MaxMsg())
 	b.Cleanup(func() {
+		closing.Store(true)
 		km.unmount()
 		// The server's end closes when it exits, which ends the socket
 		// pump; the unmount ended the kernel pump.
