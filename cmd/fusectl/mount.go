@@ -163,11 +163,15 @@ func runMount(ctx context.Context, opts *MountOptions) error {
 	// A Ctrl-C during Start ends the wait for a server that has not
 	// asked for its mount yet, and Start stops it; once the server has,
 	// Start finishes the mount and teardown handles the Ctrl-C.
+	startSaid := make(chan struct{})
 	slowStart := time.AfterFunc(initPatience, func() {
+		defer close(startSaid)
 		fmt.Fprintf(opts.IO.ErrOut, "fusectl: waiting for the server to mount %s; Ctrl-C to give up\n", opts.Mountpoint)
 	})
 	m, err := opts.Start(ctx, mo)
-	slowStart.Stop()
+	if !slowStart.Stop() {
+		<-startSaid // before anything else is said
+	}
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 			fmt.Fprintf(opts.IO.ErrOut, "fusectl: stopped before the server mounted %s\n", opts.Mountpoint)
