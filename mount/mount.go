@@ -386,21 +386,21 @@ func (m *Mount) Subscribe(opts SubscribeOptions) *Subscriber {
 // the kernel has queued.
 const catchUpLimit = 100 * time.Millisecond
 
-// catchUp waits, at most limit, until the reader has taken every request
-// the kernel had queued. The unmount ends whatever is still queued inside
-// the kernel, unseen by the server and the capture, and a stop often comes
-// right after the last files were closed, whose RELEASEs the kernel
-// queues as they close. A reader held up (a stopped server, or an
-// application that keeps sending) costs the limit, no more.
-func (m *Mount) catchUp(limit time.Duration) {
-	deadline := time.Now().Add(limit)
+// catchUp waits, at most catchUpLimit, until the reader has taken every
+// request the kernel had queued. The unmount ends whatever is still
+// queued inside the kernel, unseen by the server and the capture, and a
+// stop often comes right after the last files were closed, whose RELEASEs
+// the kernel queues as they close. A reader held up (a stopped server, or
+// an application that keeps sending) costs the limit, no more.
+func (m *Mount) catchUp() {
+	deadline := time.Now().Add(catchUpLimit)
 	for {
 		pending, err := m.kern.Pending()
 		if err != nil || !pending {
 			return
 		}
 		if time.Now().After(deadline) {
-			m.logf("the kernel still holds requests after %v; unmounting", limit)
+			m.logf("the kernel still holds requests after %v; unmounting", catchUpLimit)
 			return
 		}
 		time.Sleep(time.Millisecond)
@@ -633,7 +633,7 @@ func (m *Mount) teardown(cause error) error {
 		m.startFailing()
 	}
 	if !errors.Is(cause, ErrUnmounted) {
-		m.catchUp(catchUpLimit)
+		m.catchUp()
 		// Unmount while the server still answers, so that the kernel can
 		// finish what it is doing; if that takes longer than the grace
 		// period (a stopped server), fail what waits for it.

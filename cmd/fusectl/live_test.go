@@ -100,19 +100,22 @@ func fusectlMountServer(t *testing.T, in io.Reader, server ...string) string {
 			mount.Abort(mnt)
 		}
 	})
-	deadline := time.Now().Add(stuck)
-	for !strings.HasPrefix(out.String(), "mounted "+mnt+" ") {
+	ready := false
+	defer func() {
+		if !ready {
+			t.Logf("fusectl mount's standard error:\n%s", errOut.String())
+		}
+	}()
+	eventually(t, "fusectl mount", func() bool {
 		select {
 		case err := <-done:
 			done <- err // for the cleanup
-			t.Fatalf("fusectl mount ended: %v\n%s", err, errOut.String())
+			t.Fatalf("fusectl mount ended: %v", err)
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("fusectl mount: not mounted after %v; its standard error:\n%s", stuck, errOut.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return strings.HasPrefix(out.String(), "mounted "+mnt+" ")
+	})
+	ready = true
 	return mnt
 }
 
