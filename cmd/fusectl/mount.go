@@ -163,15 +163,11 @@ func runMount(ctx context.Context, opts *MountOptions) error {
 	// A Ctrl-C during Start ends the wait for a server that has not
 	// asked for its mount yet, and Start stops it; once the server has,
 	// Start finishes the mount and teardown handles the Ctrl-C.
-	startSaid := make(chan struct{})
-	slowStart := time.AfterFunc(initPatience, func() {
-		defer close(startSaid)
-		fmt.Fprintf(opts.IO.ErrOut, "fusectl: waiting for the server to mount %s; Ctrl-C to give up\n", opts.Mountpoint)
+	startDone := sayIfSlow(opts.IO.ErrOut, initPatience, func() string {
+		return fmt.Sprintf("fusectl: waiting for the server to mount %s; Ctrl-C to give up", opts.Mountpoint)
 	})
 	m, err := opts.Start(ctx, mo)
-	if !slowStart.Stop() {
-		<-startSaid // before anything else is said
-	}
+	startDone()
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 			fmt.Fprintf(opts.IO.ErrOut, "fusectl: stopped before the server mounted %s\n", opts.Mountpoint)
@@ -212,15 +208,11 @@ func runMount(ctx context.Context, opts *MountOptions) error {
 	}
 	// A stopped or busy server makes teardown wait for it: say so, rather
 	// than seem to ignore the Ctrl-C.
-	said := make(chan struct{})
-	slow := time.AfterFunc(teardownPatience, func() {
-		defer close(said)
-		fmt.Fprintf(opts.IO.ErrOut, "fusectl: unmounting %s: waiting for the server (pid %d) to finish\n", m.Mountpoint(), m.Pid())
+	closeDone := sayIfSlow(opts.IO.ErrOut, teardownPatience, func() string {
+		return fmt.Sprintf("fusectl: unmounting %s: waiting for the server (pid %d) to finish", m.Mountpoint(), m.Pid())
 	})
 	err = m.Close()
-	if !slow.Stop() {
-		<-said // before the summary, on the same stream
-	}
+	closeDone()
 	st := m.Status()
 	if requested && errors.Is(err, mount.ErrUnmounted) {
 		err = nil
@@ -240,6 +232,22 @@ func runMount(ctx context.Context, opts *MountOptions) error {
 		return fmt.Errorf("%s: %w", m.Mountpoint(), err)
 	}
 	return nil
+}
+
+// sayIfSlow writes line() to w if the work that the returned function
+// ends lasts longer than d. That function returns once a line begun is
+// written whole, so that what follows on w comes after it.
+func sayIfSlow(w io.Writer, d time.Duration, line func() string) (done func()) {
+	said := make(chan struct{})
+	t := time.AfterFunc(d, func() {
+		defer close(said)
+		fmt.Fprintln(w, line())
+	})
+	return func() {
+		if !t.Stop() {
+			<-said
+		}
+	}
 }
 
 // initPatience is how long fusectl mount waits for the server's INIT
