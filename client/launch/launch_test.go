@@ -597,13 +597,7 @@ func TestFuseMountOptions(t *testing.T) {
 // TestServerStdin: the server reads Options.Stdin, where a server that
 // asks for a password reads it, and /dev/null without it.
 func TestServerStdin(t *testing.T) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	w.WriteString("secret\n")
-	w.Close()
+	r := testenv.Input(t, "secret\n")
 	args := []string{"sh", "-c", `read -r x; echo "read [$x]"; exec sleep 1000`}
 	for _, c := range []struct {
 		name  string

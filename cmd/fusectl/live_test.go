@@ -936,14 +936,7 @@ func TestMountPasswordOnStdin(t *testing.T) {
 	if out, err := exec.Command("gocryptfs", "-q", "-init", "-extpass", "echo pw", "-scryptn", "10", cipher).CombinedOutput(); err != nil {
 		t.Fatalf("gocryptfs -init: %v\n%s", err, out)
 	}
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	w.WriteString("pw\n")
-	w.Close()
-	mnt := fusectlMountServer(t, r, "gocryptfs", "-f", "-q", cipher, "{}")
+	mnt := fusectlMountServer(t, testenv.Input(t, "pw\n"), "gocryptfs", "-f", "-q", cipher, "{}")
 	shell(t, mnt, `echo hello > f && test "$(cat f)" = hello`)
 	// The file went through gocryptfs: it is in cipher, its name encrypted.
 	ents, err := os.ReadDir(cipher)

@@ -105,6 +105,23 @@ func ShellCommand(dir, script string) *exec.Cmd {
 	return cmd
 }
 
+// Input returns a file to give a process as its standard input that
+// holds text and then ends (the read end of a pipe, closed when tb ends).
+// text must fit in a pipe's buffer.
+func Input(tb testing.TB, text string) *os.File {
+	tb.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { r.Close() })
+	defer w.Close()
+	if _, err := w.WriteString(text); err != nil {
+		tb.Fatal(err)
+	}
+	return r
+}
+
 // Buffer is a bytes.Buffer that a process or command may write while the
 // test reads it.
 type Buffer struct {
