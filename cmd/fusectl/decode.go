@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"runtime/debug"
 	"syscall"
@@ -220,6 +221,10 @@ func decodeError(name string, err error) error {
 	var fe *capture.FormatError
 	if errors.As(err, &fe) {
 		return fmt.Errorf("%s: corrupt capture at byte offset %d: %w", name, fe.Offset, fe.Err)
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == name {
+		return err // names the file already
 	}
 	return fmt.Errorf("%s: %w", name, err)
 }
