@@ -502,6 +502,10 @@ func (m *Mount) serverToKernel() {
 			}
 			if errors.Is(err, transport.ErrPeerGone) {
 				m.stop(ErrServerExited)
+			} else if errors.Is(err, transport.ErrBadFrame) && !m.clamp {
+				// Two spliced replies interleaved their pieces, which the
+				// clamp exists to prevent.
+				m.stop(fmt.Errorf("read from server: %w (the server splices its replies: mount it without --no-clamp)", err))
 			} else {
 				m.stop(fmt.Errorf("read from server: %w", err))
 			}

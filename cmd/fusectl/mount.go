@@ -127,7 +127,7 @@ func NewCmdMount(f *Factory, runF func(*MountOptions) error) *cobra.Command {
 	cmd.Flags().StringArrayVarP(&opts.MountOpts, "options", "o", nil, "mount options (allow_other, default_permissions, max_read=N, fsname=S, subtype=S, ro, ...)")
 	cmd.Flags().StringVar(&opts.CapturePath, "capture", "", "record every message to this .fcap `file` (- for standard output, a live stream)")
 	cmd.Flags().StringVar(&method, "method", "auto", methodUsage)
-	cmd.Flags().BoolVar(&opts.NoClamp, "no-clamp", false, "keep the server's max_pages, for a server that never splices READ replies (jacobsa/fuse and bazil servers are recognised and never clamped)")
+	cmd.Flags().BoolVar(&opts.NoClamp, "no-clamp", false, "keep the server's max_pages, for a server that never splices READ replies (jacobsa/fuse and bazil servers are recognised and never clamped); a splicing server's concurrent READs then end the mount")
 	cmd.Flags().BoolVarP(&opts.Verbose, "verbose", "v", false, "log what the interposer does")
 	cmd.Flags().BoolVar(&opts.ServerOutput, "server-output", true, "pass the server's output through to standard error")
 	return cmd
