@@ -265,7 +265,8 @@ func emitRequest(e emitter, r *Record, text bool) {
 		e.data("body", r.Data)
 	}
 	if r.Ext != nil {
-		if r.NrSecctx > 0 || r.SecctxName != nil || !text {
+		// A count the snap length cut is left out, not shown as 0.
+		if r.NrSecctx > 0 || r.SecctxName != nil || (!text && !r.Truncated) {
 			e.open("secctx")
 			e.uint("nr", uint64(r.NrSecctx))
 			if r.SecctxName != nil {

@@ -61,6 +61,10 @@ type Call struct {
 	// asks for the value's length (a fuse_getxattr_out reply), more asks for
 	// the value itself.
 	XattrSize uint32
+	// XattrSizeCut says the snap length cut the request's size argument,
+	// so XattrSize is unknown: an 8-byte reply is then taken for a
+	// fuse_getxattr_out and any other for the value.
+	XattrSizeCut bool
 }
 
 // Record is one decoded message. Decoding fills only the fields that apply

@@ -131,6 +131,14 @@ func (r *Record) decodeReplyBody(b []byte, c Call, o abi.ByteOrder, p *Proto) {
 		// Before 7.4 fuse_kstatfs had no frsize (48 bytes).
 		r.end(r.fixed("statfs_out", &out.Statfs, b, abi.StatfsOutSize(p.Minor), o))
 	case abi.FUSE_GETXATTR, abi.FUSE_LISTXATTR:
+		if c.XattrSizeCut {
+			if r.wholeLen(b, abi.OutHeaderSize) == 8 {
+				r.end(r.fixed("getxattr_out", &out.Getxattr, b, 8, o))
+			} else {
+				r.Data = b
+			}
+			break
+		}
 		if c.XattrSize == 0 {
 			r.end(r.fixed("getxattr_out", &out.Getxattr, b, 8, o))
 			break

@@ -66,6 +66,13 @@ func DecodeRequestInto(r *Record, msg []byte, o abi.ByteOrder, p *Proto) error {
 		if end > len(body) || end < n {
 			if !r.Truncated {
 				r.fail("extensions of %d bytes do not fit a %d-byte body", n, len(body))
+			} else if start := end - n; start >= 0 && start < len(body) {
+				// The cut ended inside the extensions: set apart what
+				// is left of them from the arguments, and decode the
+				// whole ones.
+				r.Ext = body[start:]
+				body = body[:start]
+				r.decodeExt(o)
 			}
 		} else {
 			r.Ext = body[end-n : end]
@@ -130,6 +137,10 @@ func (r *Record) decodeSecctx(nr uint32, body []byte, o abi.ByteOrder) {
 		return
 	}
 	if int(c.Size) > len(rest) {
+		if r.Truncated {
+			r.SecctxName, r.SecctxValue = name, rest // what the cut left
+			return
+		}
 		r.fail("security context value of %d bytes in %d", c.Size, len(rest))
 		return
 	}
@@ -234,10 +245,11 @@ func (r *Record) decodeRequestBody(b []byte, o abi.ByteOrder, p *Proto) {
 	case abi.FUSE_FORGET:
 		r.end(r.fixed("forget_in", &in.Forget, b, 8, o))
 	case abi.FUSE_GETATTR:
-		if p.Minor < 9 {
-			// Before 7.9 GETATTR had no argument.
+		// GETATTR had no argument before 7.9. Kernels since send
+		// fuse_getattr_in whatever minor the server chose, so at an older
+		// one the message says which it is.
+		if p.Minor < 9 && r.wholeLen(b, abi.InHeaderSize) == 0 {
 			in.Getattr = abi.GetattrIn{}
-			r.end(b)
 			break
 		}
 		r.end(r.fixed("getattr_in", &in.Getattr, b, 16, o))
@@ -266,10 +278,11 @@ func (r *Record) decodeRequestBody(b []byte, o abi.ByteOrder, p *Proto) {
 	case abi.FUSE_OPEN, abi.FUSE_OPENDIR:
 		r.end(r.fixed("open_in", &in.Open, b, 8, o))
 	case abi.FUSE_READ, abi.FUSE_READDIR, abi.FUSE_READDIRPLUS:
-		// Before 7.9 fuse_read_in was 24 bytes (no lock_owner and flags);
-		// the kernel sends the full struct since.
+		// Before 7.9 fuse_read_in was 24 bytes (no lock_owner and flags).
+		// Kernels since send the full struct whatever minor the server
+		// chose, so at an older one the message says which it is.
 		n := 40
-		if p.Minor < 9 {
+		if p.Minor < 9 && r.wholeLen(b, abi.InHeaderSize) == 24 {
 			n = 24
 		}
 		r.end(r.fixed("read_in", &in.Read, b, n, o))
@@ -281,9 +294,10 @@ func (r *Record) decodeRequestBody(b []byte, o abi.ByteOrder, p *Proto) {
 			r.fail("write_in.size %d, %d data bytes", in.Write.Size, len(b))
 		}
 	case abi.FUSE_RELEASE, abi.FUSE_RELEASEDIR:
-		// Before 7.8 fuse_release_in had no lock_owner (16 bytes).
+		// Before 7.8 fuse_release_in had no lock_owner (16 bytes); as
+		// with READ, newer kernels send all of it to older servers.
 		n := 24
-		if p.Minor < 8 {
+		if p.Minor < 8 && r.wholeLen(b, abi.InHeaderSize) == 16 {
 			n = 16
 		}
 		r.end(r.fixed("release_in", &in.Release, b, n, o))
@@ -391,9 +405,14 @@ func (r *Record) decodeRequestBody(b []byte, o abi.ByteOrder, p *Proto) {
 // list keeps count fixed-size entries of size bytes each in Entries.
 func (r *Record) list(b []byte, count, size int) {
 	if count > len(b)/size {
-		if !r.Truncated {
-			r.fail("%d entries of %d bytes in %d bytes", count, size, len(b))
+		if r.Truncated {
+			// The cut ended inside an entry: what is left of it is no
+			// trailing garbage.
+			count = len(b) / size
+			r.Entries, r.Count = b[:count*size], count
+			return
 		}
+		r.fail("%d entries of %d bytes in %d bytes", count, size, len(b))
 		count = len(b) / size
 	}
 	r.Entries, r.Count = b[:count*size], count
@@ -410,6 +429,13 @@ func (r *Record) createTail(b []byte, p *Proto) {
 		if err == nil && int(h.Size) == len(b) {
 			r.Ext = b
 			r.decodeSecctx(h.NrSecctx, rest, r.order)
+			return
+		}
+		if r.Truncated && (err != nil || int(h.Size) > len(b)) {
+			r.Ext = b // the block, cut
+			if err == nil {
+				r.decodeSecctx(h.NrSecctx, rest, r.order)
+			}
 			return
 		}
 	}

@@ -418,6 +418,9 @@ func (s *Session) request(r *Record) {
 		sl.aux = r.In.Link.OldNodeID
 	case abi.FUSE_GETXATTR, abi.FUSE_LISTXATTR:
 		sl.aux2 = r.In.Getxattr.Size
+		if r.Truncated && len(r.Msg) < abi.InHeaderSize+4 {
+			sl.aux3 = 1 // the size was cut
+		}
 	case abi.FUSE_INTERRUPT:
 		sl.aux, sl.aux2, sl.aux3, sl.auxOp = r.In.Interrupt.Unique, r.InterruptsPID, r.InterruptsNodeID, r.InterruptsOp
 		sl.name2 = append(sl.name2[:0], r.Path...)
@@ -444,6 +447,7 @@ func (s *Session) reply(r *Record, msg []byte, o abi.ByteOrder) error {
 	switch {
 	case sl != nil:
 		c.Op, c.XattrSize = sl.op, sl.aux2
+		c.XattrSizeCut = (sl.op == abi.FUSE_GETXATTR || sl.op == abi.FUSE_LISTXATTR) && sl.aux3 != 0
 	case lateOK:
 		c.Op = abi.FUSE_INTERRUPT
 	case forgetOK:
@@ -503,7 +507,9 @@ func (s *Session) reply(r *Record, msg []byte, o abi.ByteOrder) error {
 	u := sl.unique
 	s.pend.release(sl)
 	if u&1 == 0 {
-		if isl := s.pend.get(u | 1); isl != nil {
+		// Only an INTERRUPT of this request: kernels before 4.20
+		// numbered requests 1, 2, 3..., odd uniques included.
+		if isl := s.pend.get(u | 1); isl != nil && isl.op == abi.FUSE_INTERRUPT && isl.aux == u {
 			// The interrupt of an answered request usually gets no
 			// reply; it leaves the pending table, and an EAGAIN may
 			// still pair with it.
@@ -529,10 +535,20 @@ func entryOp(op abi.Opcode) bool {
 // INIT and the nodeid-to-path map.
 func (s *Session) track(r *Record, sl *slot) {
 	synth := r.Flags&capture.FlagSynthesized != 0
+	if r.Truncated && entryOp(sl.op) && len(r.Msg) < abi.OutHeaderSize+8 {
+		return // the snap length cut the node ID
+	}
 	switch sl.op {
 	case abi.FUSE_INIT:
 		s.negotiate(&r.Out.Init)
-	case abi.FUSE_LOOKUP, abi.FUSE_MKNOD, abi.FUSE_MKDIR, abi.FUSE_SYMLINK, abi.FUSE_CREATE:
+	case abi.FUSE_LOOKUP:
+		// The kernel looks up "." and ".." of an exported file system
+		// (open_by_handle_at, NFS): the node itself and its parent, not
+		// a child.
+		if !dotName(sl.name) {
+			s.nodes.add(r.Out.Entry.NodeID, sl.nodeid, sl.name, synth, &s.counters)
+		}
+	case abi.FUSE_MKNOD, abi.FUSE_MKDIR, abi.FUSE_SYMLINK, abi.FUSE_CREATE:
 		s.nodes.add(r.Out.Entry.NodeID, sl.nodeid, sl.name, synth, &s.counters)
 	case abi.FUSE_LINK:
 		s.nodes.add(r.Out.Entry.NodeID, sl.nodeid, sl.name, synth, &s.counters)

@@ -699,3 +699,255 @@ func TestLostRecord(t *testing.T) {
 		t.Errorf("DecodeMsg left Lost = %d", r.Lost)
 	}
 }
+
+// decodeCut decodes b's messages in one session, each cut to at most cut
+// bytes (0: whole) and marked truncated if it was, and returns clones.
+func decodeCut(t *testing.T, s *decode.Session, b *decodetest.Builder, cut int) []*decode.Record {
+	t.Helper()
+	var out []*decode.Record
+	var r decode.Record
+	for _, m := range b.Msgs {
+		msg, flags := m.Data, m.Flags
+		if cut > 0 && len(msg) > cut {
+			msg, flags = msg[:cut], flags|capture.FlagTruncated
+		}
+		s.DecodeMsg(m.Time, m.Dir, flags, msg, len(m.Data), b.O, &r)
+		out = append(out, r.Clone())
+	}
+	b.Msgs = nil
+	return out
+}
+
+// TestCutInsideListsAndExtensions: a snap length that ends inside a list
+// entry (BATCH_FORGET) or inside the request extensions of a creating
+// request leaves a record that is cut, not malformed.
+func TestCutInsideListsAndExtensions(t *testing.T) {
+	b := decodetest.New()
+	s := decode.NewSession(decode.Options{})
+	b.Init(45, 0)
+	decodeCut(t, s, b, 0)
+
+	b.Request(abi.FUSE_BATCH_FORGET, 0, &abi.BatchForgetIn{Count: 2},
+		&abi.ForgetOne{NodeID: 5, Nlookup: 1}, &abi.ForgetOne{NodeID: 6, Nlookup: 1})
+	forget := b.Msgs[0]
+	for _, cut := range []int{50, 60, 70, 79} {
+		b.Msgs = []decodetest.Msg{forget}
+		r := decodeCut(t, s, b, cut)[0]
+		if r.Malformed != nil || r.Count != (cut-48)/16 {
+			t.Errorf("BATCH_FORGET cut at %d: %d entries, malformed %v; want %d, not malformed", cut, r.Count, r.Malformed, (cut-48)/16)
+		}
+	}
+	// Whole, a short list is still malformed.
+	b.Request(abi.FUSE_BATCH_FORGET, 0, &abi.BatchForgetIn{Count: 3}, &abi.ForgetOne{NodeID: 5, Nlookup: 1})
+	if r := decodeCut(t, s, b, 0)[0]; r.Malformed == nil {
+		t.Errorf("BATCH_FORGET of 3 entries with 1 decoded without error")
+	}
+
+	// A CREATE with a security context and a supplementary group, as a
+	// SELinux host sends it, cut anywhere after its name.
+	o := b.O
+	val, name := []byte("system_u:object_r:fusefs_t:s0\x00"), "security.selinux\x00"
+	sc := (&abi.Secctx{Size: uint32(len(val))}).Append(nil, o)
+	sc = append(append(sc, name...), val...)
+	for len(sc)%8 != 0 {
+		sc = append(sc, 0)
+	}
+	ext := (&abi.SecctxHeader{Size: uint32(8 + len(sc)), NrSecctx: 1}).Append(nil, o)
+	ext = append(ext, sc...)
+	g := o.AppendUint32((&abi.SuppGroups{NrGroups: 1}).Append(nil, o), 100)
+	ext = abi.AppendExt(ext, abi.FUSE_EXT_GROUPS, g, o)
+	b.RequestExt(abi.FUSE_CREATE, 1, ext, &abi.CreateIn{Flags: 0o101, Mode: 0o100644}, decodetest.Name("f"))
+	create := b.Msgs[0]
+	args := abi.InHeaderSize + 16 + 2
+	if r := decodeCut(t, s, b, 0)[0]; r.Malformed != nil || r.GroupCount != 1 || string(r.SecctxName) != "security.selinux" {
+		t.Fatalf("whole CREATE: malformed %v, %d groups, secctx %q", r.Malformed, r.GroupCount, r.SecctxName)
+	}
+	for cut := args; cut < len(create.Data); cut++ {
+		b.Msgs = []decodetest.Msg{create}
+		r := decodeCut(t, s, b, cut)[0]
+		if r.Malformed != nil || string(r.Name) != "f" {
+			t.Errorf("CREATE cut at %d of %d: name %q, malformed %v; want \"f\", not malformed", cut, len(create.Data), r.Name, r.Malformed)
+		}
+	}
+}
+
+// TestGetxattrSizeCut: when the snap length cut a GETXATTR's size, its
+// reply is a value unless it is exactly the 8 bytes of a getxattr_out,
+// and neither is malformed.
+func TestGetxattrSizeCut(t *testing.T) {
+	b := decodetest.New()
+	s := decode.NewSession(decode.Options{})
+	b.Init(45, 0)
+	decodeCut(t, s, b, 0)
+	for _, c := range []struct {
+		reply   any
+		value   string
+		xattrSz uint32
+	}{
+		{decodetest.Raw("v1"), "v1", 0},
+		{decodetest.Raw("a longer value"), "a longer value", 0},
+		{&abi.GetxattrOut{Size: 77}, "", 77},
+	} {
+		u := b.Request(abi.FUSE_GETXATTR, 1, &abi.GetxattrIn{Size: 64}, decodetest.Name("user.k"))
+		b.Reply(u, 0, c.reply)
+		req := b.Msgs[0]
+		recs := decodeCut(t, s, b, abi.InHeaderSize+2) // inside getxattr_in.size
+		if !recs[0].Truncated {
+			t.Fatalf("request of %d bytes not cut", len(req.Data))
+		}
+		r := recs[1]
+		if r.Malformed != nil || string(r.Data) != c.value || r.Out.Getxattr.Size != c.xattrSz {
+			t.Errorf("reply %v: value %q, size %d, malformed %v; want %q, %d", c.reply, r.Data, r.Out.Getxattr.Size, r.Malformed, c.value, c.xattrSz)
+		}
+	}
+}
+
+// TestOldServerOnNewKernel: a kernel since 7.9 sends GETATTR's, READ's and
+// RELEASE's arguments whole whatever minor the server chose; a session
+// that negotiated 7.7 decodes them as sent, and still reads an old
+// kernel's shorter ones.
+func TestOldServerOnNewKernel(t *testing.T) {
+	b := decodetest.New()
+	s := decode.NewSession(decode.Options{})
+	in := abi.InitIn{Major: 7, Minor: 45, MaxReadahead: 131072}
+	in.SetInitFlags(abi.DefaultInitFlags)
+	u := b.Request(abi.FUSE_INIT, 0, &in)
+	b.Reply(u, 0, decodetest.Prefix{V: &abi.InitOut{Major: 7, Minor: 7, MaxReadahead: 131072, MaxWrite: 4096}, N: 24})
+	b.Request(abi.FUSE_GETATTR, 1, &abi.GetattrIn{GetattrFlags: abi.FUSE_GETATTR_FH, Fh: 3})
+	b.Request(abi.FUSE_READ, 2, &abi.ReadIn{Fh: 3, Size: 4096, Flags: 0o100002})
+	b.Request(abi.FUSE_RELEASE, 2, &abi.ReleaseIn{Fh: 3, Flags: 0o100002, LockOwner: 9})
+	// An old kernel's.
+	b.Request(abi.FUSE_GETATTR, 1)
+	b.Request(abi.FUSE_READ, 2, decodetest.Prefix{V: &abi.ReadIn{Fh: 3, Size: 4096}, N: 24})
+	b.Request(abi.FUSE_RELEASE, 2, decodetest.Prefix{V: &abi.ReleaseIn{Fh: 3, Flags: 2}, N: 16})
+	recs := decodeCut(t, s, b, 0)
+	for i, r := range recs {
+		if r.Malformed != nil {
+			t.Errorf("record %d (%v %v) malformed: %v", i, r.Dir, r.Op, r.Malformed)
+		}
+	}
+	if g := recs[2].In.Getattr; g.Fh != 3 {
+		t.Errorf("GETATTR fh %d, want 3", g.Fh)
+	}
+	if rd := recs[3].In.Read; rd.Flags != 0o100002 || rd.Size != 4096 {
+		t.Errorf("READ flags %#o size %d, want 0100002 and 4096", rd.Flags, rd.Size)
+	}
+	if rl := recs[4].In.Release; rl.LockOwner != 9 {
+		t.Errorf("RELEASE lock_owner %d, want 9", rl.LockOwner)
+	}
+	if rd := recs[6].In.Read; rd.Size != 4096 || rd.Flags != 0 {
+		t.Errorf("old kernel's READ: size %d flags %#o", rd.Size, rd.Flags)
+	}
+}
+
+// TestSequentialUniques: kernels before 4.20 numbered requests 1, 2, 3...;
+// the reply to an even unique leaves the next odd one alone unless it is
+// that request's INTERRUPT.
+func TestSequentialUniques(t *testing.T) {
+	b := decodetest.New()
+	s := decode.NewSession(decode.Options{})
+	b.Init(22, 0)
+	decodeCut(t, s, b, 0)
+	h := abi.InHeader{Opcode: abi.FUSE_GETATTR, NodeID: 1}
+	h.Unique = 10
+	b.RequestHdr(h, 0, &abi.GetattrIn{})
+	h.Unique = 11
+	b.RequestHdr(h, 0, &abi.GetattrIn{})
+	b.Reply(10, 0, &abi.AttrOut{})
+	b.Reply(11, 0, &abi.AttrOut{})
+	recs := decodeCut(t, s, b, 0)
+	for i, r := range recs[2:] {
+		if !r.Paired || r.Op != abi.FUSE_GETATTR || r.Malformed != nil {
+			t.Errorf("reply %d: paired %v, op %v, malformed %v; want a GETATTR reply", i, r.Paired, r.Op, r.Malformed)
+		}
+	}
+	if s.Pending() != 0 {
+		t.Errorf("%d requests left pending", s.Pending())
+	}
+}
+
+// TestLookupDots: the kernel looks up "." and ".." in an exported file
+// system; neither names a child of the directory.
+func TestLookupDots(t *testing.T) {
+	b := decodetest.New()
+	s := decode.NewSession(decode.Options{})
+	b.Init(45, 0)
+	u := b.Request(abi.FUSE_LOOKUP, 1, decodetest.Name("dir"))
+	b.Reply(u, 0, decodetest.Entry(2, 0, true))
+	u = b.Request(abi.FUSE_LOOKUP, 2, decodetest.Name("sub"))
+	b.Reply(u, 0, decodetest.Entry(3, 0, true))
+	u = b.Request(abi.FUSE_LOOKUP, 3, decodetest.Name("f"))
+	b.Reply(u, 0, decodetest.Entry(4, 0, false))
+	u = b.Request(abi.FUSE_LOOKUP, 3, decodetest.Name(".."))
+	b.Reply(u, 0, decodetest.Entry(2, 0, true))
+	u = b.Request(abi.FUSE_LOOKUP, 3, decodetest.Name("."))
+	b.Reply(u, 0, decodetest.Entry(3, 0, true))
+	decodeCut(t, s, b, 0)
+	for id, want := range map[uint64]string{2: "/dir", 3: "/dir/sub", 4: "/dir/sub/f"} {
+		if p, ok := s.Path(id); p != want {
+			t.Errorf("path of n%d = %q, %v; want %q", id, p, ok, want)
+		}
+	}
+}
+
+// TestHardLinks: a node keeps a path while any of its names is left.
+func TestHardLinks(t *testing.T) {
+	b := decodetest.New()
+	s := decode.NewSession(decode.Options{})
+	b.Init(45, 0)
+	u := b.Request(abi.FUSE_LOOKUP, 1, decodetest.Name("a"))
+	b.Reply(u, 0, decodetest.Entry(5, 0, false))
+	u = b.Request(abi.FUSE_LINK, 1, &abi.LinkIn{OldNodeID: 5}, decodetest.Name("b"))
+	b.Reply(u, 0, decodetest.Entry(5, 0, false))
+	u = b.Request(abi.FUSE_LINK, 1, &abi.LinkIn{OldNodeID: 5}, decodetest.Name("c"))
+	b.Reply(u, 0, decodetest.Entry(5, 0, false))
+	decodeCut(t, s, b, 0)
+	path := func(want string) {
+		t.Helper()
+		p, ok := s.Path(5)
+		if want == "" && ok {
+			t.Errorf("n5 has path %q, want none", p)
+		} else if want != "" && p != want {
+			t.Errorf("path of n5 = %q, %v; want %q", p, ok, want)
+		}
+	}
+	path("/c")
+	step := func(op abi.Opcode, args ...any) {
+		u := b.Request(op, 1, args...)
+		b.Reply(u, 0)
+		decodeCut(t, s, b, 0)
+	}
+	step(abi.FUSE_UNLINK, decodetest.Name("c"))
+	path("/b")
+	step(abi.FUSE_RENAME, &abi.RenameIn{NewDir: 1}, decodetest.Name("a"), decodetest.Name("a2"))
+	path("/b")
+	step(abi.FUSE_UNLINK, decodetest.Name("b"))
+	path("/a2") // the renamed other name
+	// Another file replaces the name a2: n5 has none left.
+	u = b.Request(abi.FUSE_CREATE, 1, &abi.CreateIn{Mode: 0o100644}, decodetest.Name("a2"))
+	b.Reply(u, 0, decodetest.Entry(6, 0, false), &abi.OpenOut{Fh: 1})
+	decodeCut(t, s, b, 0)
+	path("")
+	if p, _ := s.Path(6); p != "/a2" {
+		t.Errorf("path of n6 = %q, want /a2", p)
+	}
+}
+
+// TestCutNodeIDNotTracked: an entry reply whose node ID the snap length
+// cut adds no node.
+func TestCutNodeIDNotTracked(t *testing.T) {
+	b := decodetest.New()
+	s := decode.NewSession(decode.Options{})
+	b.Init(45, 0)
+	decodeCut(t, s, b, 0)
+	n := s.Nodes()
+	u := b.Request(abi.FUSE_LOOKUP, 1, decodetest.Name("f"))
+	decodeCut(t, s, b, 0)
+	b.Reply(u, 0, decodetest.Entry(0x1234567890, 0, false))
+	if r := decodeCut(t, s, b, abi.OutHeaderSize+4)[0]; !r.Paired || !r.Truncated {
+		t.Fatalf("cut reply: paired %v, truncated %v", r.Paired, r.Truncated)
+	}
+	if s.Nodes() != n {
+		t.Errorf("%d nodes after a LOOKUP reply cut inside its node ID, want %d", s.Nodes(), n)
+	}
+}

@@ -1,6 +1,8 @@
 package decode
 
 import (
+	"slices"
+
 	"github.com/fusectl/fusectl/abi"
 )
 
@@ -121,17 +123,32 @@ type node struct {
 // nodeTable is the bounded nodeid-to-path map. dents indexes nodes by
 // (parent, name) through a hash, for RENAME, UNLINK and DELETE, which name
 // the child rather than give its node ID; a hit is checked against the
-// node, so a collision only loses a path.
+// node, so a collision only loses a path. A node has one name its path is
+// made of, the last the kernel used; alt keeps the other names of a node
+// seen under several (hard links), so that unlinking one leaves it the
+// next.
 type nodeTable struct {
 	m     map[uint64]node
 	dents map[uint64]uint64
+	alt   map[uint64][]dent
 	max   int
 }
+
+// dent is a name in a directory.
+type dent struct {
+	parent uint64
+	name   string
+}
+
+// maxAlt bounds the other names kept per node: a name renamed behind the
+// session's back (records lost) stays among them until it falls off.
+const maxAlt = 4
 
 func (t *nodeTable) init(max int) {
 	t.max = max
 	t.m = make(map[uint64]node)
 	t.dents = make(map[uint64]uint64)
+	t.alt = make(map[uint64][]dent)
 }
 
 // dentHash hashes a directory entry with FNV-1a.
@@ -167,7 +184,11 @@ func (t *nodeTable) add(child, parent uint64, name []byte, synth bool, c *Counte
 			break
 		}
 	}
-	if ok {
+	if ok && nd.parent != 0 && parent != 0 {
+		// Another name of the same node: a hard link. The new one makes
+		// the path; the old one is kept.
+		t.keepAlt(child, dent{nd.parent, nd.name}, parent, name)
+	} else if ok {
 		t.undent(child, nd)
 	}
 	nd.parent = parent
@@ -179,9 +200,8 @@ func (t *nodeTable) add(child, parent uint64, name []byte, synth bool, c *Counte
 		if old, ok := t.dents[h]; ok && old != child {
 			// Another node had this name: it was replaced (or the hash
 			// collided); it keeps its node ID but loses the name.
-			if o, ok := t.m[old]; ok && o.parent == parent && o.name == nd.name {
-				o.parent = 0
-				t.m[old] = o
+			if id, o, alt, ok := t.lookupDent(parent, name); ok && id == old {
+				t.dropName(id, o, alt)
 			}
 		}
 		t.dents[h] = child
@@ -189,13 +209,33 @@ func (t *nodeTable) add(child, parent uint64, name []byte, synth bool, c *Counte
 	t.m[child] = nd
 }
 
+// keepAlt adds old to the other names of id, unless it is the new name
+// (parent, name), which it drops from them.
+func (t *nodeTable) keepAlt(id uint64, old dent, parent uint64, name []byte) {
+	alts := t.alt[id]
+	if i := slices.Index(alts, dent{parent, string(name)}); i >= 0 {
+		alts = slices.Delete(alts, i, i+1)
+	}
+	if len(alts) == maxAlt {
+		t.undentName(id, alts[0].parent, alts[0].name)
+		alts = slices.Delete(alts, 0, 1)
+	}
+	t.alt[id] = append(alts, old)
+}
+
 // undent removes the dentry index entry of nd if it points at child.
 func (t *nodeTable) undent(child uint64, nd node) {
 	if nd.parent == 0 {
 		return
 	}
-	h := dentHash(nd.parent, []byte(nd.name))
-	if t.dents[h] == child {
+	t.undentName(child, nd.parent, nd.name)
+}
+
+// undentName removes the dentry index entry of name in parent if it points
+// at id.
+func (t *nodeTable) undentName(id, parent uint64, name string) {
+	h := dentHash(parent, []byte(name))
+	if t.dents[h] == id {
 		delete(t.dents, h)
 	}
 }
@@ -204,6 +244,10 @@ func (t *nodeTable) undent(child uint64, nd node) {
 func (t *nodeTable) remove(id uint64) {
 	if nd, ok := t.m[id]; ok {
 		t.undent(id, nd)
+		for _, a := range t.alt[id] {
+			t.undentName(id, a.parent, a.name)
+		}
+		delete(t.alt, id)
 		delete(t.m, id)
 	}
 }
@@ -225,29 +269,60 @@ func (t *nodeTable) forget(id, n uint64) {
 	t.m[id] = nd
 }
 
-// lookupDent returns the node named name in parent, if known.
-func (t *nodeTable) lookupDent(parent uint64, name []byte) (uint64, node, bool) {
+// lookupDent returns the node named name in parent, if known, and which
+// of its names that is: -1 for the one its path is made of, else the
+// index in its other names.
+func (t *nodeTable) lookupDent(parent uint64, name []byte) (uint64, node, int, bool) {
 	id, ok := t.dents[dentHash(parent, name)]
 	if !ok {
-		return 0, node{}, false
+		return 0, node{}, 0, false
 	}
 	nd, ok := t.m[id]
-	if !ok || nd.parent != parent || nd.name != string(name) {
-		return 0, node{}, false
+	if !ok {
+		return 0, node{}, 0, false
 	}
-	return id, nd, true
+	if nd.parent == parent && nd.name == string(name) {
+		return id, nd, -1, true
+	}
+	if i := slices.Index(t.alt[id], dent{parent, string(name)}); i >= 0 {
+		return id, nd, i, true
+	}
+	return 0, node{}, 0, false
 }
 
-// unlink removes the name of a node: it keeps its ID (open files, lookup
-// count) but has no path any more.
+// unlink removes a name of a node. A node left with none keeps its ID
+// (open files, lookup count) but has no path any more.
 func (t *nodeTable) unlink(parent uint64, name []byte) {
-	id, nd, ok := t.lookupDent(parent, name)
-	if !ok {
+	if id, nd, alt, ok := t.lookupDent(parent, name); ok {
+		t.dropName(id, nd, alt)
+	}
+}
+
+// dropName removes name alt of node id (-1: its path's name); the node's
+// path then takes the last of its other names, if it has any.
+func (t *nodeTable) dropName(id uint64, nd node, alt int) {
+	alts := t.alt[id]
+	if alt >= 0 {
+		t.undentName(id, alts[alt].parent, alts[alt].name)
+		t.setAlts(id, slices.Delete(alts, alt, alt+1))
 		return
 	}
 	t.undent(id, nd)
-	nd.parent = 0
+	nd.parent, nd.name = 0, ""
+	if n := len(alts); n > 0 {
+		nd.parent, nd.name = alts[n-1].parent, alts[n-1].name
+		t.setAlts(id, alts[:n-1])
+	}
 	t.m[id] = nd
+}
+
+// setAlts stores the other names of id.
+func (t *nodeTable) setAlts(id uint64, alts []dent) {
+	if len(alts) == 0 {
+		delete(t.alt, id)
+		return
+	}
+	t.alt[id] = alts
 }
 
 // RENAME_EXCHANGE from renameat2(2).
@@ -256,20 +331,23 @@ const renameExchange = 2
 // rename moves a name; the subtree below follows, since children refer to
 // their parent by node ID.
 func (t *nodeTable) rename(olddir uint64, oldname []byte, newdir uint64, newname []byte, flags uint32) {
-	id, nd, ok := t.lookupDent(olddir, oldname)
+	id, nd, alt, ok := t.lookupDent(olddir, oldname)
 	if flags&renameExchange != 0 {
-		id2, nd2, ok2 := t.lookupDent(newdir, newname)
+		id2, nd2, alt2, ok2 := t.lookupDent(newdir, newname)
 		if ok {
-			t.undent(id, nd)
+			t.undentName(id, olddir, string(oldname))
 		}
 		if ok2 {
-			t.undent(id2, nd2)
+			t.undentName(id2, newdir, string(newname))
 		}
 		if ok {
-			t.setName(id, nd, newdir, newname)
+			t.setName(id, nd, alt, newdir, newname)
 		}
 		if ok2 {
-			t.setName(id2, nd2, olddir, oldname)
+			if id2 == id {
+				nd2 = t.m[id] // both names were the same node's
+			}
+			t.setName(id2, nd2, alt2, olddir, oldname)
 		}
 		return
 	}
@@ -278,12 +356,24 @@ func (t *nodeTable) rename(olddir uint64, oldname []byte, newdir uint64, newname
 	if !ok {
 		return
 	}
-	t.undent(id, nd)
-	t.setName(id, nd, newdir, newname)
+	if alt >= 0 {
+		// unlink may have moved the alternates along.
+		if alt = slices.Index(t.alt[id], dent{olddir, string(oldname)}); alt < 0 {
+			return
+		}
+	}
+	nd = t.m[id]
+	t.undentName(id, olddir, string(oldname))
+	t.setName(id, nd, alt, newdir, newname)
 }
 
-func (t *nodeTable) setName(id uint64, nd node, parent uint64, name []byte) {
-	nd.parent, nd.name = parent, string(name)
+// setName makes (parent, name) name alt of node id (-1: its path's name).
+func (t *nodeTable) setName(id uint64, nd node, alt int, parent uint64, name []byte) {
 	t.dents[dentHash(parent, name)] = id
+	if alt >= 0 {
+		t.alt[id][alt] = dent{parent, string(name)}
+		return
+	}
+	nd.parent, nd.name = parent, string(name)
 	t.m[id] = nd
 }
