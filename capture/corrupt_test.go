@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"testing"
+	"time"
 )
 
 // TestCorrupt damages one block of a capture and checks the error: a
@@ -124,5 +126,56 @@ func TestMaxBlockSize(t *testing.T) {
 	}
 	if cap(r.buf) > 128<<10 {
 		t.Errorf("buffer grew to %d bytes", cap(r.buf))
+	}
+}
+
+// TestWriterFitsMaxBlockSize: a message too long for the reader's block
+// limit is cut to fit and flagged, so the file stays readable after it.
+func TestWriterFitsMaxBlockSize(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf, WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := make([]byte, DefaultMaxBlockSize+100)
+	binary.NativeEndian.PutUint32(big, uint32(len(big)))
+	for _, msg := range [][]byte{big, make([]byte, 40)} {
+		if err := w.WriteMsg(time.Now(), 0, DirRequest, 0, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewReader(&buf, ReaderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := readAll(t, r, false)
+	if err != io.EOF || len(got) != 2 {
+		t.Fatalf("read %d records, then %v; want 2, then EOF", len(got), err)
+	}
+	if g := got[0]; g.Flags&FlagTruncated == 0 || g.OrigLen != len(big) || len(g.Msg) >= len(big) {
+		t.Errorf("long record: flags %v, %d of %d bytes; want it cut and flagged", g.Flags, len(g.Msg), g.OrigLen)
+	}
+}
+
+// TestWriterRefusesOtherOrder: a record of a big-endian section cannot be
+// copied into a little-endian capture as it is.
+func TestWriterRefusesOtherOrder(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf, WriterOptions{ByteOrder: binary.LittleEndian})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := make([]byte, 40)
+	if err := w.Write(&Record{Dir: DirRequest, Msg: msg, Order: binary.BigEndian}); !errors.Is(err, ErrByteOrder) {
+		t.Errorf("big-endian record into a little-endian writer: %v, want ErrByteOrder", err)
+	}
+	if err := w.Write(&Record{Dir: DirRequest, Msg: msg, Order: binary.LittleEndian}); err != nil {
+		t.Errorf("little-endian record: %v", err)
+	}
+	if err := w.Write(&Record{Dir: DirRequest, Msg: msg}); err != nil {
+		t.Errorf("record of no stated order: %v", err)
 	}
 }

@@ -18,6 +18,9 @@ var (
 	// ErrBadDir means a pseudo-header direction that is not request, reply
 	// or notify.
 	ErrBadDir = errors.New("bad direction")
+	// ErrByteOrder means a record of one byte order given to a Writer of
+	// the other.
+	ErrByteOrder = errors.New("byte order differs")
 )
 
 // FormatError reports malformed data in a capture and where it is. Offset is

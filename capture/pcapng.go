@@ -34,6 +34,10 @@ const (
 	epbLostSize = countOptionSize
 	// isbLostSize is the length of the statistics block a Writer writes.
 	isbLostSize = isbMinSize + countOptionSize
+	// maxMsg is the longest message a packet block within
+	// DefaultMaxBlockSize holds, with its pseudo-header, a drop count and
+	// padding.
+	maxMsg = DefaultMaxBlockSize - epbMinSize - PseudoHeaderSize - epbLostSize - 3
 )
 
 // pad4 rounds n up to a multiple of 4.

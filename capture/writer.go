@@ -224,8 +224,13 @@ func (w *Writer) AddInterface(intf Interface) (int, error) {
 // r.OrigLen (the original length is the larger of r.OrigLen and len(r.Msg),
 // so a record read from a cut capture keeps its length) and r.Lost. A
 // message longer than the snap length is cut and flagged FlagTruncated. The
-// record is buffered until Flush.
+// record is buffered until Flush. A record read from a section of the
+// other byte order (r.Order) is refused: its messages cannot be copied
+// without decoding every struct in them.
 func (w *Writer) Write(r *Record) error {
+	if r.Order != nil && r.Order != w.order {
+		return fmt.Errorf("write record: %w: a %v message in a %v capture", ErrByteOrder, r.Order, w.order)
+	}
 	return w.write(r.Time, r.Iface, r.Dir, r.Flags, r.Msg, r.OrigLen, r.Lost)
 }
 
@@ -247,6 +252,11 @@ func (w *Writer) write(t time.Time, iface int, dir Dir, flags Flags, msg []byte,
 	}
 	if w.snapLen > 0 && len(msg) > w.snapLen {
 		msg = msg[:w.snapLen]
+	}
+	// A reader refuses blocks over DefaultMaxBlockSize, and with one the
+	// rest of the file: cut the message to fit, as a snap length would.
+	if len(msg) > maxMsg {
+		msg = msg[:maxMsg]
 	}
 	if origLen > len(msg) {
 		flags |= FlagTruncated
