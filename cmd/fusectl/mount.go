@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/MakeNowJust/heredoc"
@@ -114,13 +111,8 @@ func NewCmdMount(f *Factory, runF func(*MountOptions) error) *cobra.Command {
 			if runF != nil {
 				return runF(opts)
 			}
-			// A reader of standard output or standard error that goes
-			// away (| head, a --capture - reader that quits) must not
-			// kill fusectl by SIGPIPE, which would leave the mount
-			// stale: the write fails instead, and the mount goes on.
-			// Caught rather than ignored, so that the server, which
-			// inherits an ignored signal across exec, keeps the default.
-			signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+			// A --capture - reader that quits fails the capture's
+			// writes (Main catches SIGPIPE), and the mount goes on.
 			return runMount(cmd.Context(), opts)
 		},
 	}

@@ -23,6 +23,9 @@ const (
 	exitError     = 1 // the command failed
 	exitUsage     = 2 // bad flags or arguments
 	exitCancelled = 130
+	// exitBrokenPipe is what a shell reports of a writer SIGPIPE killed
+	// (128+13): fusectl ends so, quietly, when its reader went away.
+	exitBrokenPipe = 141
 )
 
 // flagError marks an error in the command line, so that usage is printed
@@ -87,6 +90,14 @@ func Main() int {
 	if code, ok := launch.RunShimIfInvoked(); ok {
 		return code
 	}
+	// A reader of standard output or standard error that goes away
+	// (| head) must not kill fusectl by SIGPIPE mid-session, which would
+	// leave a mount stale, a server running and temporary files behind:
+	// the write fails instead (EPIPE), the command ends as it would on
+	// any error, and exitCode ends quietly with the status a shell expects
+	// of a pipe's writer. Caught rather than ignored, so that servers,
+	// which inherit an ignored signal across exec, keep the default.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	f := NewFactory()
 	ctx, stop := signal.NotifyContext(context.Background(), stopSignals()...)
 	defer stop()
@@ -151,6 +162,8 @@ func exitCode(f *Factory, cmd *cobra.Command, err error) int {
 		return exitCancelled
 	case errors.Is(err, errSilent):
 		return exitError
+	case errors.Is(err, syscall.EPIPE):
+		return exitBrokenPipe
 	}
 	var ee *codeError
 	if errors.As(err, &ee) {
