@@ -673,6 +673,13 @@ func (c *Conn) lead(ctx context.Context, self *call) (result, bool) {
 		}
 		msg, err := c.read()
 		if err != nil {
+			var lr *lostReply
+			if errors.As(err, &lr) {
+				if r, own := c.lose(lr, self); own {
+					return r, true
+				}
+				continue
+			}
 			if errors.Is(err, errRetry) {
 				continue
 			}
@@ -748,6 +755,16 @@ func (c *Conn) kick(self *call) {
 // kick or a datagram the transport could not frame).
 var errRetry = errors.New("read again")
 
+// lostReply is what read returns for a reply the transport could not
+// frame but whose header names its request: the reader fails that call
+// (lose) and reads again.
+type lostReply struct {
+	unique uint64
+	err    error
+}
+
+func (e *lostReply) Error() string { return e.err.Error() }
+
 // read reads one message into rbuf; the caller is the reader. A fatal
 // error has already failed the connection when read returns it.
 func (c *Conn) read() ([]byte, error) {
@@ -763,6 +780,11 @@ func (c *Conn) read() ([]byte, error) {
 			c.badFrames++
 			c.stats.bad.Add(1)
 			c.logf("fuse client: %v", err)
+			var fe *transport.FrameError
+			if errors.As(err, &fe) && len(fe.Head) >= abi.OutHeaderSize {
+				// Its caller may have no deadline: it fails.
+				return nil, &lostReply{unique: c.order.Uint64(fe.Head[8:]), err: fe}
+			}
 			return nil, errRetry
 		}
 		c.fail(err)
@@ -783,6 +805,11 @@ func (c *Conn) idleReader() {
 	if c.rdl == nil {
 		for {
 			msg, err := c.read()
+			var lr *lostReply
+			if errors.As(err, &lr) {
+				c.lose(lr, nil)
+				continue
+			}
 			if errors.Is(err, errRetry) {
 				continue
 			}
@@ -824,6 +851,11 @@ func (c *Conn) idleReader() {
 		c.mu.Unlock()
 		for {
 			msg, err := c.read()
+			var lr *lostReply
+			if errors.As(err, &lr) {
+				c.lose(lr, nil)
+				continue
+			}
 			if errors.Is(err, errRetry) {
 				continue
 			}
@@ -864,16 +896,7 @@ func (c *Conn) handle(msg []byte, self *call) (result, bool) {
 		c.interruptReply(h, len(msg))
 		return result{}, false
 	}
-	c.mu.Lock()
-	cl := c.pending[h.Unique]
-	if cl != nil {
-		delete(c.pending, h.Unique)
-		if cl.following {
-			c.unfollowLocked(cl)
-		}
-	}
-	abandoned := cl != nil && cl.abandoned
-	c.mu.Unlock()
+	cl, abandoned := c.take(h.Unique)
 	switch {
 	case cl == nil:
 		c.stats.unknown.Add(1)
@@ -884,7 +907,41 @@ func (c *Conn) handle(msg []byte, self *call) (result, bool) {
 		c.logf("fuse client: late reply to %s %d dropped", cl.op, h.Unique)
 		return result{}, false
 	}
-	r := c.check(cl, h, msg)
+	return c.give(cl, self, c.check(cl, h, msg))
+}
+
+// take removes the call waiting for the reply to unique from the pending
+// ones and returns it (nil if none), and whether its caller gave up.
+func (c *Conn) take(unique uint64) (cl *call, abandoned bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cl = c.pending[unique]
+	if cl == nil {
+		return nil, false
+	}
+	delete(c.pending, unique)
+	if cl.following {
+		c.unfollowLocked(cl)
+	}
+	return cl, cl.abandoned
+}
+
+// lose fails the call whose reply the transport could not frame; see
+// handle for self and the results.
+func (c *Conn) lose(lr *lostReply, self *call) (result, bool) {
+	if lr.unique&1 == 1 {
+		return result{}, false // an INTERRUPT's reply: nobody waits for it
+	}
+	cl, abandoned := c.take(lr.unique)
+	if cl == nil || abandoned {
+		return result{}, false
+	}
+	return c.give(cl, self, result{err: badReply(cl.op, "%w", lr.err)})
+}
+
+// give hands r to cl: returned with true if cl is self, the reader, else
+// sent to its channel.
+func (c *Conn) give(cl, self *call, r result) (result, bool) {
 	if cl == self {
 		// Only now that msg is copied may another reader use rbuf.
 		c.mu.Lock()

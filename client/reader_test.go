@@ -334,3 +334,88 @@ func TestTransportWithoutReadDeadline(t *testing.T) {
 		t.Errorf("later call: %v, want ENOTCONN", err)
 	}
 }
+
+// TestUnframedReplyFailsItsCall: a reply the transport cannot frame (its
+// header claims more than any message may be) fails the call it names
+// instead of leaving a caller without a deadline waiting forever, and the
+// connection goes on.
+func TestUnframedReplyFailsItsCall(t *testing.T) {
+	local, rf, err := transport.SocketPair(transport.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote, err := transport.NewSeqPacket(rf, transport.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer remote.Close()
+	recv := func() fakeReq {
+		t.Helper()
+		m, err := remote.ReadMsg(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r fakeReq
+		rest, err := r.hdr.Unmarshal(m, ne)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.body = rest
+		return r
+	}
+	dialed := make(chan *Conn, 1)
+	go func() {
+		c, err := Dial(context.Background(), local, Options{Logf: t.Logf, DestroyTimeout: -1})
+		if err != nil {
+			t.Error(err)
+		}
+		dialed <- c
+	}()
+	if err := remote.WriteMsg(initReply(recv(), nil)); err != nil {
+		t.Fatal(err)
+	}
+	c := <-dialed
+	if c == nil {
+		return
+	}
+	defer c.Close()
+
+	for _, reader := range []string{"the caller", "the idle reader"} {
+		errc := make(chan error, 1)
+		go func() {
+			_, err := c.Getattr(context.Background(), 1, abi.GetattrIn{})
+			errc <- err
+		}()
+		r := recv()
+		if reader == "the idle reader" {
+			time.Sleep(50 * time.Millisecond) // the caller waits; the idle reader reads
+		}
+		// 32 bytes whose header says 1 GiB.
+		bad := reply(r.hdr.Unique, 0, make([]byte, 16))
+		ne.PutUint32(bad, 1<<30)
+		if err := remote.WriteMsg(bad); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-errc:
+			if !errors.Is(err, ErrBadReply) || !errors.Is(err, transport.ErrBadFrame) {
+				t.Errorf("read by %s: GETATTR error %v, want a bad reply of bad framing", reader, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("read by %s: the GETATTR whose reply could not be framed still waits", reader)
+		}
+	}
+	// The connection is still usable.
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Getattr(context.Background(), 1, abi.GetattrIn{})
+		errc <- err
+	}()
+	r := recv()
+	if err := remote.WriteMsg(reply(r.hdr.Unique, 0, attrBody(abi.Attr{Ino: 1, Mode: 0o40755}))); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		t.Errorf("GETATTR after the bad reply: %v", err)
+	}
+}

@@ -60,7 +60,7 @@ func readMessage(src datagramSource, buf []byte, maxMsg int, part *partial) ([]b
 		return nil, ErrPeerGone
 	}
 	if n > len(buf) {
-		return nil, &FrameError{Reason: "datagram larger than maximum message", Len: headerLen(buf), Got: n}
+		return nil, &FrameError{Reason: "datagram larger than maximum message", Len: headerLen(buf), Got: n, Head: head(buf, n)}
 	}
 	if ferr := checkFirst(buf[:n], n, maxMsg); ferr != nil {
 		return nil, ferr
@@ -90,7 +90,7 @@ func readRest(src datagramSource, buf []byte, got int, part *partial) ([]byte, e
 			return nil, ErrPeerGone
 		}
 		if m > l-got {
-			return nil, &FrameError{Reason: "piece overruns header len", Len: l, Got: got + m}
+			return nil, &FrameError{Reason: "piece overruns header len", Len: l, Got: got + m, Head: head(buf, l)}
 		}
 		got += m
 	}
@@ -106,13 +106,22 @@ func checkFirst(b []byte, n, maxMsg int) error {
 	l := msgLen(b)
 	switch {
 	case l < HeaderMin:
-		return &FrameError{Reason: "header len below minimum", Len: l, Got: n}
+		return &FrameError{Reason: "header len below minimum", Len: l, Got: n, Head: head(b, n)}
 	case l > maxMsg:
-		return &FrameError{Reason: "header len above maximum", Len: l, Got: n}
+		return &FrameError{Reason: "header len above maximum", Len: l, Got: n, Head: head(b, n)}
 	case n > l:
-		return &FrameError{Reason: "datagram longer than header len", Len: l, Got: n}
+		return &FrameError{Reason: "datagram longer than header len", Len: l, Got: n, Head: head(b, n)}
 	}
 	return nil
+}
+
+// head copies the header at the start of b, of which n bytes arrived, if
+// all of it did.
+func head(b []byte, n int) []byte {
+	if n < HeaderMin || len(b) < HeaderMin {
+		return nil
+	}
+	return append([]byte(nil), b[:HeaderMin]...)
 }
 
 // headerLen returns the len field if b holds one, else 0.

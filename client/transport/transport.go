@@ -52,6 +52,9 @@ type FrameError struct {
 	Len int
 	// Got is the number of bytes received for the message so far.
 	Got int
+	// Head is the message's header as received (HeaderMin bytes), when
+	// it was: its unique tells whose message was lost.
+	Head []byte
 }
 
 func (e *FrameError) Error() string {
