@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -555,5 +556,44 @@ func TestStartCancelled(t *testing.T) {
 	if _, serr := os.Stat("/proc/" + pid); serr == nil {
 		t.Errorf("server pid %s still exists after Start failed", pid)
 	}
+	requireNotMounted(t, mnt)
+}
+
+// TestFaultServerStopsReading: a server that stops reading (SIGSTOP, a
+// hang) while more requests are queued than its socket holds leaves the
+// request forwarder blocked in its write; teardown must still fail every
+// request and end.
+func TestFaultServerStopsReading(t *testing.T) {
+	m, mnt := startMount(t, demofsArgs(t), Options{Grace: time.Second})
+	const callers = 64 // of 60,000-byte values: beyond the socket's buffer
+	run(t, mnt, "for i in $(seq "+strconv.Itoa(callers)+"); do : > f$i; done")
+	if err := syscall.Kill(m.Pid(), syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(m.Pid(), syscall.SIGCONT) })
+	w := startWorkload(t, "/", `V=$(head -c 60000 /dev/zero | tr '\0' a)
+for i in $(seq `+strconv.Itoa(callers)+`); do setfattr -n user.big -v "$V" `+mnt+`/f$i 2>/dev/null & done
+wait`)
+	release, err := UseControlFS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	deadline := time.Now().Add(stuckAfter)
+	for n, _ := Waiting(m.Conn()); n < callers; n, _ = Waiting(m.Conn()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d requests waiting on the stopped server, want %d", n, callers)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	release()
+	closed := make(chan error, 1)
+	go func() { closed <- m.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(stuckAfter):
+		t.Fatalf("teardown is stuck with a server that stopped reading")
+	}
+	waitProcess(t, "the setfattr callers", w)
 	requireNotMounted(t, mnt)
 }

@@ -469,6 +469,12 @@ func (m *Mount) kernelToServer() {
 		}
 		m.sess.request(msg, now)
 		if err := m.srv.WriteMsg(msg); err != nil {
+			if m.failing.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
+				// startFailing cut the write short; this request is
+				// answered with the others.
+				m.failPending()
+				continue
+			}
 			// The server is gone or refuses: fail this request and every
 			// other pending one; the server reader reports the cause.
 			m.logf("write to server: %v", err)
@@ -580,6 +586,10 @@ func (m *Mount) inject(unique uint64, errno syscall.Errno) {
 // ENOTCONN from now on, and fails those already sent to the server.
 func (m *Mount) startFailing() {
 	m.failing.Store(true)
+	// Nothing goes to the server any more: a forwarder blocked writing to
+	// a server that stopped reading (its socket full) is let go, or it
+	// would never read the kernel's next request, nor see the end.
+	m.srv.SetWriteDeadline(time.Unix(1, 0))
 	m.failPending()
 }
 
