@@ -118,6 +118,8 @@ func (s *Subscriber) Next() (ev *Event, ok bool) {
 		return ev, true
 	}
 	for {
+		// The queue first: a closed subscriber still gets what was
+		// queued before it closed (a select would pick at random).
 		select {
 		case ev, ok = <-s.ch:
 			if ok {
@@ -125,7 +127,13 @@ func (s *Subscriber) Next() (ev *Event, ok bool) {
 				s.wait = minFeedWait
 			}
 			return ev, ok
+		default:
+		}
+		select {
 		case <-s.done:
+			if len(s.ch) > 0 {
+				continue // queued by a publish that raced with Close
+			}
 			return nil, false
 		default:
 		}
