@@ -170,6 +170,14 @@ func Start(ctx context.Context, opts Options) (*Mount, error) {
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("mountpoint %s: not a directory", mnt)
 	}
+	// mountinfo names the directory, not a symlink to it: found there
+	// under another name, the mount would have no connection (no abort,
+	// no check that the capture is not inside the mount). The server's
+	// argument is still matched against the name given.
+	given := mnt
+	if real, err := filepath.EvalSymlinks(mnt); err == nil {
+		mnt = real
+	}
 	m.mnt = mnt
 	m.cmdline = strings.Join(opts.Args, " ")
 	if _, ignored, err := parseMountOptions(opts.MountOptions); err != nil {
@@ -198,7 +206,7 @@ func Start(ctx context.Context, opts Options) (*Mount, error) {
 	// unmount, never by a cancelled start context.
 	srv, err := launch.Start(ctx, launch.Options{
 		Args:       opts.Args,
-		Mountpoint: mnt,
+		Mountpoint: given,
 		Method:     opts.Method,
 		Stdout:     opts.Stdout,
 		Stderr:     opts.Stderr,

@@ -585,3 +585,32 @@ func requireReleasesAnswered(t *testing.T, path, want string) {
 		}
 	}
 }
+
+// TestMountThroughSymlink: a mountpoint given through a symlink mounts the
+// directory it names, with its connection known (mountinfo names the
+// directory), and a server argument naming the symlink still takes the
+// mountpoint's place.
+func TestMountThroughSymlink(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "real")
+	link := filepath.Join(dir, "link")
+	if err := os.Mkdir(real, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("real", link); err != nil {
+		t.Fatal(err)
+	}
+	bin := demofsArgs(t)[0]
+	m, mnt := startMount(t, []string{bin, link}, Options{Mountpoint: link})
+	if mnt != real {
+		t.Errorf("mountpoint %s, want %s", mnt, real)
+	}
+	fm, err := FindFUSEMount(real)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Conn() == 0 || m.Conn() != fm.Conn() {
+		t.Errorf("connection %d, mountinfo says %d", m.Conn(), fm.Conn())
+	}
+	run(t, "/", "echo hi > "+link+"/f && cat "+real+"/f")
+}
