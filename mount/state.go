@@ -72,7 +72,11 @@ type pendingOp struct {
 	name    string
 	newDir  uint64 // RENAME: destination directory
 	newName string // RENAME: destination name
+	flags   uint32 // RENAME2: renameat2(2) flags
 }
+
+// renameExchange is RENAME_EXCHANGE of renameat2(2).
+const renameExchange = 2
 
 // waiting is a request forwarded to the server and not answered yet.
 type waiting struct {
@@ -147,6 +151,13 @@ func (s *session) request(msg []byte, now time.Time) {
 	body := msg[inHeaderSize:]
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if unique&abi.FUSE_UNIQUE_RESEND != 0 {
+		// NOTIFY_RESEND made the kernel queue the request again, under
+		// this unique: the first no longer waits, nor will be answered.
+		old := unique &^ abi.FUSE_UNIQUE_RESEND
+		delete(s.inflight, old)
+		delete(s.pending, old)
+	}
 	if !noReply(op) {
 		s.inflight[unique] = waiting{op: op, nodeid: nodeid, pid: ne.Uint32(msg[32:]), since: now}
 	}
@@ -198,6 +209,9 @@ func (s *session) request(msg []byte, now time.Time) {
 		ok = len(body) >= skip
 		if ok {
 			p.newDir = ne.Uint64(body)
+			if op == opRename2 {
+				p.flags = ne.Uint32(body[8:])
+			}
 			names, ok = cstrings(body[skip:], 2)
 			if ok {
 				p.newName = names[1]
@@ -289,21 +303,52 @@ func (s *session) reply(msg []byte) uint32 {
 	case opLink:
 		s.learn(p.newDir, p.name, body)
 	case opUnlink, opRmdir:
-		delete(s.children, childKey{p.nodeid, p.name})
+		s.unname(childKey{p.nodeid, p.name})
 	case opRename, opRename2:
-		k := childKey{p.nodeid, p.name}
-		if id, ok := s.children[k]; ok {
-			delete(s.children, k)
-			nk := childKey{p.newDir, p.newName}
-			s.children[nk] = id
-			if nd := s.nodes[id]; nd != nil {
-				nd.parent, nd.name = p.newDir, p.newName
+		from, to := childKey{p.nodeid, p.name}, childKey{p.newDir, p.newName}
+		id, ok := s.children[from]
+		if p.flags&renameExchange != 0 {
+			id2, ok2 := s.children[to]
+			delete(s.children, from)
+			delete(s.children, to)
+			if ok {
+				s.name(id, to)
 			}
+			if ok2 {
+				s.name(id2, from)
+			}
+			break
+		}
+		s.unname(to) // replaced, if it existed
+		if ok {
+			delete(s.children, from)
+			s.name(id, to)
 		}
 	case opReaddirplus:
 		s.learnDirentplus(p.nodeid, body)
 	}
 	return op
+}
+
+// name gives node id the name k.
+func (s *session) name(id uint64, k childKey) {
+	s.children[k] = id
+	if nd := s.nodes[id]; nd != nil {
+		nd.parent, nd.name = k.parent, k.name
+	}
+}
+
+// unname removes the name k: its node, if still known (an open file),
+// has no name left, so no path, and is not synthesized.
+func (s *session) unname(k childKey) {
+	id, ok := s.children[k]
+	if !ok {
+		return
+	}
+	delete(s.children, k)
+	if nd := s.nodes[id]; nd != nil && nd.parent == k.parent && nd.name == k.name {
+		nd.parent, nd.name = 0, ""
+	}
 }
 
 // learn records an entry reply (fuse_entry_out first in body) for name in
@@ -438,6 +483,9 @@ func (s *session) synthesize() [][2][]byte {
 	}
 	byParent := make(map[uint64][]uint64)
 	for id, nd := range s.nodes {
+		if nd.parent == 0 {
+			continue // unlinked: no name to look up
+		}
 		byParent[nd.parent] = append(byParent[nd.parent], id)
 	}
 	unique := uint64(synthUniqueBase)
@@ -472,8 +520,8 @@ func (s *session) synthesize() [][2][]byte {
 			}
 		}
 	}
-	for id := range s.nodes {
-		if !emitted[id] && id != 1 {
+	for id, nd := range s.nodes {
+		if !emitted[id] && id != 1 && nd.parent != 0 {
 			emit(id)
 		}
 	}

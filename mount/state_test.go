@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/fusectl/fusectl/abi"
 )
 
 // req builds a kernel request: in-header and body.
@@ -278,5 +280,52 @@ func TestSubscribePreludeMemory(t *testing.T) {
 	// A LOOKUP pair is under 250 bytes; allow the bookkeeping twice that.
 	if perNode := (after.TotalAlloc - before.TotalAlloc) / nodes; perNode > 1000 {
 		t.Errorf("prelude allocated %d bytes per node, want under 1000", perNode)
+	}
+}
+
+// TestSessionRenames: RENAME_EXCHANGE swaps two names, a rename over an
+// existing name and an unlink leave the node that had it without a name
+// (not synthesized), and a resent request replaces the one it repeats.
+func TestSessionRenames(t *testing.T) {
+	s := newSession()
+	ireq, irep := initPair(45)
+	s.request(ireq, time.Now())
+	s.reply(irep)
+	rename2 := func(flags uint32, old, new string) []byte {
+		b := binary.NativeEndian.AppendUint64(nil, 1)
+		b = binary.NativeEndian.AppendUint32(b, flags)
+		b = binary.NativeEndian.AppendUint32(b, 0)
+		return append(b, cstr(old, new)...)
+	}
+	steps := []struct{ req, rep []byte }{
+		{req(opLookup, 4, 1, cstr("a")), rep(4, 0, entry(2))},
+		{req(opLookup, 6, 1, cstr("b")), rep(6, 0, entry(3))},
+		{req(opLookup, 8, 1, cstr("c")), rep(8, 0, entry(4))},
+		{req(opLookup, 10, 1, cstr("d")), rep(10, 0, entry(5))},
+		{req(opRename2, 12, 1, rename2(renameExchange, "a", "b")), rep(12, 0, nil)},
+		// c replaces d: node 5 has no name left.
+		{req(opRename2, 14, 1, rename2(0, "c", "d")), rep(14, 0, nil)},
+		{req(opLookup, 16, 1, cstr("e")), rep(16, 0, entry(6))},
+		{req(opUnlink, 18, 1, cstr("e")), rep(18, 0, nil)},
+	}
+	for _, st := range steps {
+		s.request(st.req, time.Now())
+		s.reply(st.rep)
+	}
+	got := paths(t, s.synthesize())
+	want := map[uint64]string{2: "/b", 3: "/a", 4: "/d"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("synthesized %v, want %v", got, want)
+	}
+
+	// NOTIFY_RESEND: the kernel queues unique 20 again as 20|RESEND.
+	s.request(req(opLookup, 20, 1, cstr("f")), time.Now())
+	s.request(req(opLookup, 20|abi.FUSE_UNIQUE_RESEND, 1, cstr("f")), time.Now())
+	s.reply(rep(20|abi.FUSE_UNIQUE_RESEND, 0, entry(7)))
+	if n := s.inflightCount(); n != 0 {
+		t.Errorf("%d requests in flight after the resent one was answered", n)
+	}
+	if p, _ := s.pathLocked(7); p != "/f" {
+		t.Errorf("path of node 7 = %q, want /f", p)
 	}
 }
