@@ -21,7 +21,7 @@ func TestAdjustInit(t *testing.T) {
 	tests := []struct {
 		name              string
 		msg               []byte
-		clamp             bool
+		pages             int
 		wantFlags, wantF2 uint32
 		wantWrite         uint32
 		wantPages         uint16
@@ -36,22 +36,36 @@ func TestAdjustInit(t *testing.T) {
 		{
 			name:      "clamped",
 			msg:       initReply(45, flagInitExt|flagMaxPages, 0, 1<<20, 256),
-			clamp:     true,
+			pages:     SplicePages,
 			wantFlags: flagInitExt | flagMaxPages, wantWrite: SplicePages * page, wantPages: SplicePages,
 			wantNote: "max_write 1048576 -> 57344, max_pages 256 -> 14",
 		},
 		{
 			name:      "no MAX_PAGES flag: set it, since the kernel would use 32",
 			msg:       initReply(31, 0, 0, 4096, 0),
-			clamp:     true,
+			pages:     SplicePages,
 			wantFlags: flagMaxPages, wantWrite: 4096, wantPages: SplicePages,
 			wantNote: "max_pages 0 -> 14",
 		},
 		{
 			name:      "small enough already",
 			msg:       initReply(45, flagMaxPages, 0, 8192, 2),
-			clamp:     true,
+			pages:     SplicePages,
 			wantFlags: flagMaxPages, wantWrite: 8192, wantPages: 2,
+		},
+		{
+			name:      "a send buffer of 425984 bytes (wmem_max's default, doubled)",
+			msg:       initReply(45, flagInitExt|flagMaxPages, 0, 1<<20, 256),
+			pages:     socketPages(425984, page),
+			wantFlags: flagInitExt | flagMaxPages, wantWrite: 103 * page, wantPages: 103,
+			wantNote: "max_write 1048576 -> 421888, max_pages 256 -> 103",
+		},
+		{
+			name:      "without MAX_PAGES the kernel's 32 pages fit such a buffer",
+			msg:       initReply(45, flagInitExt, 0, 1<<20, 0),
+			pages:     socketPages(425984, page),
+			wantFlags: flagInitExt, wantWrite: 103 * page,
+			wantNote: "max_write 1048576 -> 421888",
 		},
 		{
 			name:      "flags2 ignored without INIT_EXT",
@@ -62,7 +76,7 @@ func TestAdjustInit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			note := adjustInit(tt.msg, tt.clamp, page)
+			note := adjustInit(tt.msg, tt.pages, page)
 			body := tt.msg[outHeaderSize:]
 			if got := ne.Uint32(body[initFlags:]); got != tt.wantFlags {
 				t.Errorf("flags %#x, want %#x", got, tt.wantFlags)
@@ -81,25 +95,32 @@ func TestAdjustInit(t *testing.T) {
 			}
 		})
 	}
+	// A datagram of socketPages' data and a WRITE's headers fits.
+	for _, sndbuf := range []int{4608, 425984, 2 * (DefaultMaxWrite + 4096)} {
+		n := socketPages(sndbuf, page)
+		if msg := n*page + inHeaderSize + 40; msg > sndbuf-unixDgramOverhead || (n+1)*page+inHeaderSize+40 <= sndbuf-unixDgramOverhead {
+			t.Errorf("send buffer %d: %d pages, a WRITE of %d bytes; not the most that fits", sndbuf, n, msg)
+		}
+	}
 	// A 24-byte reply (libfuse2) and an error reply are left alone.
 	short := rep(2, 0, make([]byte, 24))
-	if note := adjustInit(short, true, page); strings.Contains(note, "max_pages") {
+	if note := adjustInit(short, SplicePages, page); strings.Contains(note, "max_pages") {
 		t.Errorf("24-byte reply: %q", note)
 	}
-	if note := adjustInit(rep(2, -38, nil), true, page); note != "" {
+	if note := adjustInit(rep(2, -38, nil), SplicePages, page); note != "" {
 		t.Errorf("error reply adjusted: %q", note)
 	}
 }
 
 func FuzzAdjustInit(f *testing.F) {
-	f.Add(initReply(45, flagInitExt|flagMaxPages, flagPassthru, 1<<20, 256), true)
-	f.Add(rep(2, 0, make([]byte, 24)), true)
-	f.Fuzz(func(t *testing.T, msg []byte, clamp bool) {
+	f.Add(initReply(45, flagInitExt|flagMaxPages, flagPassthru, 1<<20, 256), SplicePages)
+	f.Add(rep(2, 0, make([]byte, 24)), 103)
+	f.Fuzz(func(t *testing.T, msg []byte, pages int) {
 		if len(msg) < outHeaderSize {
 			return
 		}
 		n := len(msg)
-		adjustInit(msg, clamp, 4096)
+		adjustInit(msg, pages, 4096)
 		if len(msg) != n {
 			t.Fatalf("length changed")
 		}

@@ -103,6 +103,10 @@ type Mount struct {
 	// clamp keeps READ replies within SplicePages: set unless NoClamp or
 	// the server is known never to splice.
 	clamp bool
+	// pages is the most pages of data a READ or WRITE may carry (0: the
+	// server's choice): SplicePages with clamp, and no more than a
+	// datagram on the socket holds.
+	pages int
 	feed  feed
 	stat  counters
 
@@ -246,7 +250,17 @@ func Start(ctx context.Context, opts Options) (*Mount, error) {
 		m.logf("READ replies not clamped: the server never splices")
 	}
 	if m.clamp {
-		limit := SplicePages * os.Getpagesize()
+		m.pages = SplicePages
+	}
+	if fit := socketPages(m.srv.SendBuffer(), os.Getpagesize()); fit*os.Getpagesize() < DefaultMaxWrite && (m.pages == 0 || fit < m.pages) {
+		// An unprivileged fusectl cannot raise the send buffers past
+		// net.core.wmem_max: a larger WRITE, or READ reply, would fail
+		// with EMSGSIZE and end the mount.
+		m.logf("socket send buffer %d bytes: READ and WRITE limited to %d pages", m.srv.SendBuffer(), fit)
+		m.pages = fit
+	}
+	if m.pages > 0 {
+		limit := m.pages * os.Getpagesize()
 		if ko.maxRead == 0 || ko.maxRead > limit {
 			ko.data = append(withoutMaxRead(ko.data), fmt.Sprintf("max_read=%d", limit))
 			ko.maxRead = limit
@@ -548,7 +562,7 @@ func (m *Mount) serverToKernel() {
 			m.feed.publish(now, dir, 0, msg, 0)
 		}
 		if op == opInit {
-			if note := adjustInit(msg, m.clamp, os.Getpagesize()); note != "" {
+			if note := adjustInit(msg, m.pages, os.Getpagesize()); note != "" {
 				m.logf("INIT reply adjusted: %s", note)
 			}
 		}
