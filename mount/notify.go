@@ -25,6 +25,7 @@ type notifier struct {
 
 	mu     sync.Mutex
 	q      [][]byte // +checklocks:mu
+	qBytes int      // bytes in q; +checklocks:mu
 	closed bool     // +checklocks:mu
 
 	wake     chan struct{} // cap 1: queued work or closed
@@ -41,9 +42,12 @@ const (
 	// notifyPatience is how long a reply waits for the notifications
 	// before it to reach the kernel.
 	notifyPatience = 10 * time.Millisecond
-	// maxQueuedNotifies bounds the notifications waiting to be written;
-	// beyond it forwarding waits, as a server's thread would.
-	maxQueuedNotifies = 1024
+	// maxQueuedNotifyBytes bounds the notifications waiting to be
+	// written; beyond it forwarding waits, as a server's thread would. It
+	// is large: while one notification waits in the kernel for a lock
+	// that a request keeps until its reply, the server's other threads
+	// may send many more, and forwarding must reach that reply.
+	maxQueuedNotifyBytes = 16 << 20
 )
 
 func newNotifier(dev *transport.DevFuse, logf func(string, ...any)) *notifier {
@@ -63,12 +67,13 @@ func (n *notifier) send(msg []byte) {
 	n.sent++
 	c := bytes.Clone(msg)
 	n.mu.Lock()
-	for len(n.q) >= maxQueuedNotifies && !n.closed {
+	for len(n.q) > 0 && n.qBytes+len(c) > maxQueuedNotifyBytes && !n.closed {
 		n.mu.Unlock()
 		<-n.progress
 		n.mu.Lock()
 	}
 	n.q = append(n.q, c)
+	n.qBytes += len(c)
 	n.mu.Unlock()
 	select {
 	case n.wake <- struct{}{}:
@@ -111,6 +116,7 @@ func (n *notifier) run() {
 		msg := n.q[0]
 		n.q[0] = nil
 		n.q = n.q[1:]
+		n.qBytes -= len(msg)
 		n.mu.Unlock()
 		err := n.dev.WriteMsg(msg)
 		switch {

@@ -21,7 +21,8 @@ import (
 //
 // The notification goes out after the SETXATTR reply (the kernel holds the
 // node's lock during setxattr, which an invalidation may need), or a
-// duration later given as a suffix: "inval_entry:x@100ms".
+// duration later given as a suffix: "inval_entry:x@100ms". A last suffix
+// "*N" sends it N times in a row, as a busy server's threads might.
 //
 // Setting SleepXattr to a duration makes that SETXATTR take so long: a
 // slow request, holding the node's lock in the kernel meanwhile.
@@ -38,6 +39,14 @@ const (
 
 // notify starts the notification that value asks for, if valid.
 func (n *node) notify(value string) syscall.Errno {
+	times := 1
+	if v, count, ok := strings.Cut(value, "*"); ok {
+		c, err := strconv.Atoi(count)
+		if err != nil || c < 1 || c > 100000 {
+			return syscall.EINVAL
+		}
+		value, times = v, c
+	}
 	value, after, delayed := strings.Cut(value, "@")
 	var delay time.Duration
 	if delayed {
@@ -88,7 +97,9 @@ func (n *node) notify(value string) syscall.Errno {
 	}
 	go func() {
 		time.Sleep(delay)
-		send()
+		for range times {
+			send()
+		}
 	}()
 	return 0
 }
