@@ -98,7 +98,10 @@ func (r *Record) outHeader(msg []byte, o abi.ByteOrder) ([]byte, bool) {
 	body := msg[abi.OutHeaderSize:]
 	switch {
 	case int(h.Len) == len(msg):
+	case r.Truncated && int(h.Len) > len(msg) && (r.OrigLen <= len(msg) || int(h.Len) == r.OrigLen):
+		// Cut at the snap length: the length field is the wire length.
 	case r.Truncated && int(h.Len) > len(msg):
+		r.failWith(ErrLength, "out-header len %d, message had %d bytes", h.Len, r.OrigLen)
 	case int(h.Len) < abi.OutHeaderSize || int(h.Len) > len(msg):
 		r.failWith(ErrLength, "out-header len %d, message has %d bytes", h.Len, len(msg))
 	default:

@@ -53,7 +53,10 @@ func DecodeRequestInto(r *Record, msg []byte, o abi.ByteOrder, p *Proto) error {
 	body := msg[abi.InHeaderSize:]
 	switch {
 	case int(h.Len) == len(msg):
+	case r.Truncated && int(h.Len) > len(msg) && (r.OrigLen <= len(msg) || int(h.Len) == r.OrigLen):
+		// Cut at the snap length: the length field is the wire length.
 	case r.Truncated && int(h.Len) > len(msg):
+		r.failWith(ErrLength, "in-header len %d, message had %d bytes", h.Len, r.OrigLen)
 	case int(h.Len) < abi.InHeaderSize || int(h.Len) > len(msg):
 		r.failWith(ErrLength, "in-header len %d, message has %d bytes", h.Len, len(msg))
 	default:

@@ -951,3 +951,23 @@ func TestCutNodeIDNotTracked(t *testing.T) {
 		t.Errorf("%d nodes after a LOOKUP reply cut inside its node ID, want %d", s.Nodes(), n)
 	}
 }
+
+// TestCutLengthChecked: a record cut at the snap length still has its
+// wire length, which its header's length field must equal.
+func TestCutLengthChecked(t *testing.T) {
+	s := decode.NewSession(decode.Options{})
+	b := decodetest.New()
+	for _, c := range []struct {
+		hdrLen, wire int
+		bad          bool
+	}{{120, 120, false}, {1 << 30, 32, true}} {
+		m := make([]byte, 64)
+		b.O.PutUint32(m, uint32(c.hdrLen))
+		b.O.PutUint64(m[8:], 0xbad<<1)
+		var r decode.Record
+		err := s.DecodeMsg(time.Now(), capture.DirReply, capture.FlagTruncated, m[:16], c.wire, b.O, &r)
+		if bad := errors.Is(err, decode.ErrLength); bad != c.bad {
+			t.Errorf("header len %d, %d bytes on the wire, 16 kept: %v; want ErrLength: %v", c.hdrLen, c.wire, err, c.bad)
+		}
+	}
+}
