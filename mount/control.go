@@ -76,6 +76,9 @@ type Status struct {
 	// NoRequest counts replies the kernel refused as no longer pending.
 	Injected  uint64 `json:"injected"`
 	NoRequest uint64 `json:"no_request"`
+	// Malformed counts messages from the server that no kernel would
+	// take (dropped, as the kernel would).
+	Malformed uint64 `json:"malformed"`
 	// Dropped counts events lost by slow subscribers, Capture the ones of
 	// the --capture file among them.
 	Dropped        uint64 `json:"dropped"`
@@ -146,6 +149,7 @@ func (m *Mount) Status() Status {
 		Oldest:     m.sess.oldest(time.Now()),
 		Injected:   m.stat.injected.Load(),
 		NoRequest:  m.stat.noRequest.Load(),
+		Malformed:  m.stat.malformed.Load(),
 		Dropped:    m.feed.totalDropped(),
 	}
 	if m.capSub != nil {

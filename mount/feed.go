@@ -309,6 +309,20 @@ func (f *feed) totalDropped() uint64 {
 // runs on the forwarding path. Publishing and closing are serialized by the
 // caller (the interposer closes the feed only after its forwarders ended).
 func (f *feed) publish(t time.Time, dir capture.Dir, flags capture.Flags, msg []byte, proc uint32) {
+	f.publishLen(t, dir, flags, msg, len(msg), proc)
+}
+
+// publishCut publishes the first bytes of a message of origLen bytes, the
+// rest of which is gone.
+func (f *feed) publishCut(t time.Time, dir capture.Dir, msg []byte, origLen int) {
+	var fl capture.Flags
+	if origLen > len(msg) {
+		fl = capture.FlagTruncated
+	}
+	f.publishLen(t, dir, fl, msg, origLen, 0)
+}
+
+func (f *feed) publishLen(t time.Time, dir capture.Dir, flags capture.Flags, msg []byte, origLen int, proc uint32) {
 	for _, s := range f.subscribers() {
 		n := len(msg)
 		fl := flags
@@ -322,7 +336,7 @@ func (f *feed) publish(t time.Time, dir capture.Dir, flags capture.Flags, msg []
 		}
 		ev := newEvent(n)
 		copy(ev.Msg, msg)
-		ev.Time, ev.Dir, ev.Flags, ev.OrigLen = t, dir, fl, len(msg)
+		ev.Time, ev.Dir, ev.Flags, ev.OrigLen = t, dir, fl, origLen
 		if s.processes {
 			ev.Process = proc
 		}

@@ -135,6 +135,7 @@ type counters struct {
 	requests, replies, notifies atomic.Uint64
 	reqBytes, repBytes          atomic.Uint64
 	injected, noRequest         atomic.Uint64
+	malformed                   atomic.Uint64
 }
 
 // Start mounts opts.Mountpoint, starts the server and forwards messages
@@ -517,6 +518,19 @@ func (m *Mount) kernelToServer() {
 	}
 }
 
+// malformed handles a message from the server that no kernel would take (a
+// length field that is not the message's): the kernel would refuse the
+// write with EINVAL and go on, and so does fusectl, which cannot pass the
+// error back. What arrived of it (its header) goes to the feed, so that a
+// capture shows what the server sent and a decode flags it.
+func (m *Mount) malformed(fe *transport.FrameError) {
+	m.stat.malformed.Add(1)
+	m.warnf("%s: the server sent a malformed message, dropped as the kernel would: %v", m.mnt, fe)
+	if len(fe.Head) > 0 && m.feed.active() {
+		m.feed.publishCut(time.Now(), capture.DirReply, fe.Head, max(fe.Got, len(fe.Head)))
+	}
+}
+
 // serverToKernel forwards replies and notifications.
 func (m *Mount) serverToKernel() {
 	defer close(m.srvDone)
@@ -527,6 +541,11 @@ func (m *Mount) serverToKernel() {
 		if err != nil {
 			if errors.Is(err, os.ErrClosed) {
 				return
+			}
+			var fe *transport.FrameError
+			if errors.As(err, &fe) && fe.Skipped {
+				m.malformed(fe)
+				continue
 			}
 			if errors.Is(err, transport.ErrPeerGone) {
 				m.stop(ErrServerExited)
@@ -595,12 +614,18 @@ func (m *Mount) inject(unique uint64, errno syscall.Errno) {
 	ne.PutUint32(rep[0:], outHeaderSize)
 	ne.PutUint32(rep[4:], uint32(-int32(errno)))
 	ne.PutUint64(rep[8:], unique)
+	now := time.Now()
+	if err := m.kern.WriteMsg(rep[:]); err != nil {
+		// ENOENT: answered meanwhile (a late server reply), so not by
+		// fusectl.
+		if !errors.Is(err, transport.ErrNoRequest) {
+			m.logf("answer request %d: %v", unique, err)
+		}
+		return
+	}
 	m.stat.injected.Add(1)
 	if m.feed.active() {
-		m.feed.publish(time.Now(), capture.DirReply, capture.FlagInjected, rep[:], 0)
-	}
-	if err := m.kern.WriteMsg(rep[:]); err != nil && !errors.Is(err, transport.ErrNoRequest) {
-		m.logf("answer request %d: %v", unique, err)
+		m.feed.publish(now, capture.DirReply, capture.FlagInjected, rep[:], 0)
 	}
 }
 

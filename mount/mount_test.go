@@ -21,6 +21,7 @@ import (
 
 	"github.com/fusectl/fusectl/abi"
 	"github.com/fusectl/fusectl/capture"
+	"github.com/fusectl/fusectl/decode"
 	"github.com/fusectl/fusectl/internal/demofs"
 	"github.com/fusectl/fusectl/internal/testenv"
 )
@@ -622,4 +623,41 @@ func TestMountThroughSymlink(t *testing.T) {
 		t.Errorf("connection %d, mountinfo says %d", m.Conn(), fm.Conn())
 	}
 	run(t, "/", "echo hi > "+link+"/f && cat "+real+"/f")
+}
+
+// TestMalformedServerMessage: a message from the server that no kernel
+// would take is dropped, as the kernel would, and the mount goes on; the
+// capture keeps what arrived of it, which a decode flags, and the count
+// says so.
+func TestMalformedServerMessage(t *testing.T) {
+	capPath := filepath.Join(t.TempDir(), "s.fcap")
+	m, mnt := startMount(t, demofsArgs(t), Options{CapturePath: capPath})
+	out := run(t, mnt, "echo hi > f && setfattr -n user.demofs.malformed -v x f && cat f")
+	if strings.TrimSpace(out) != "hi" {
+		t.Errorf("workload printed %q, want hi", out)
+	}
+	select {
+	case <-m.Done():
+		t.Fatalf("the mount ended: %v", m.Err())
+	default:
+	}
+	if n := m.Status().Malformed; n != 1 {
+		t.Errorf("%d malformed messages counted, want 1", n)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	s := decode.NewSession(decode.Options{})
+	var rec decode.Record
+	var bad []string
+	if _, err := eachRecord(capPath, func(cr *capture.Record) {
+		if err := s.DecodeMsg(cr.Time, cr.Dir, cr.Flags, cr.Msg, cr.OrigLen, abi.NativeEndian, &rec); err != nil {
+			bad = append(bad, fmt.Sprintf("%s %d of %d bytes: %v", cr.Dir, len(cr.Msg), cr.OrigLen, err))
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(bad) != 1 || !strings.Contains(bad[0], "reply 16 of 32 bytes: out-header len 1073741824") {
+		t.Errorf("malformed records %q, want the one reply the server lied in", bad)
+	}
 }

@@ -60,7 +60,7 @@ func readMessage(src datagramSource, buf []byte, maxMsg int, part *partial) ([]b
 		return nil, ErrPeerGone
 	}
 	if n > len(buf) {
-		return nil, &FrameError{Reason: "datagram larger than maximum message", Len: headerLen(buf), Got: n, Head: head(buf, n)}
+		return nil, &FrameError{Reason: "datagram larger than maximum message", Len: headerLen(buf), Got: n, Head: head(buf, n), Skipped: true}
 	}
 	if ferr := checkFirst(buf[:n], n, maxMsg); ferr != nil {
 		return nil, ferr
@@ -101,16 +101,16 @@ func readRest(src datagramSource, buf []byte, got int, part *partial) ([]byte, e
 // least the header when n >= HeaderMin.
 func checkFirst(b []byte, n, maxMsg int) error {
 	if n < HeaderMin {
-		return &FrameError{Reason: "datagram shorter than a header", Len: headerLen(b), Got: n}
+		return &FrameError{Reason: "datagram shorter than a header", Len: headerLen(b), Got: n, Skipped: true}
 	}
 	l := msgLen(b)
 	switch {
 	case l < HeaderMin:
-		return &FrameError{Reason: "header len below minimum", Len: l, Got: n, Head: head(b, n)}
+		return &FrameError{Reason: "header len below minimum", Len: l, Got: n, Head: head(b, n), Skipped: true}
 	case l > maxMsg:
-		return &FrameError{Reason: "header len above maximum", Len: l, Got: n, Head: head(b, n)}
+		return &FrameError{Reason: "header len above maximum", Len: l, Got: n, Head: head(b, n), Skipped: true}
 	case n > l:
-		return &FrameError{Reason: "datagram longer than header len", Len: l, Got: n, Head: head(b, n)}
+		return &FrameError{Reason: "datagram longer than header len", Len: l, Got: n, Head: head(b, n), Skipped: true}
 	}
 	return nil
 }

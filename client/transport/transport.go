@@ -55,6 +55,9 @@ type FrameError struct {
 	// Head is the message's header as received (HeaderMin bytes), when
 	// it was: its unique tells whose message was lost.
 	Head []byte
+	// Skipped says the bad message was one datagram, consumed whole: the
+	// stream is still in step, and the next read starts a new message.
+	Skipped bool
 }
 
 func (e *FrameError) Error() string {

@@ -288,6 +288,9 @@ func summary(w io.Writer, st mount.Status, capturePath string, ready bool) {
 		if st.Injected > 0 {
 			fmt.Fprintf(w, ", %d answered by fusectl", st.Injected)
 		}
+		if st.Malformed > 0 {
+			fmt.Fprintf(w, ", %s dropped", counted(st.Malformed, "malformed message", "malformed messages"))
+		}
 		fmt.Fprintln(w)
 	}
 	if st.CaptureDropped > 0 {

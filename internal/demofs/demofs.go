@@ -37,6 +37,9 @@ type FS struct {
 	attrTTL time.Duration
 	nodes   atomic.Int64 // live nodes, for statfs
 	bytes   atomic.Int64 // file contents, for statfs
+	// devFD is the descriptor of a /dev/fd/N mountpoint (0: none), where
+	// MalformedXattr writes.
+	devFD int
 }
 
 // New returns an empty file system, or a copy of Options.Seed.
@@ -520,6 +523,9 @@ func (n *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, 
 func (n *node) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
 	if attr == SleepXattr {
 		return sleep(string(data)) // without the FS lock
+	}
+	if attr == MalformedXattr {
+		return n.fsys.sendMalformed()
 	}
 	n.fsys.mu.Lock()
 	defer n.fsys.mu.Unlock()

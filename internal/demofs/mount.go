@@ -2,6 +2,8 @@ package demofs
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
@@ -26,6 +28,11 @@ type MountConfig struct {
 // socket. The caller waits with Server.Wait and ends with Server.Unmount
 // (which fails for /dev/fd/N: the peer ends the session by closing it).
 func (f *FS) Mount(mountpoint string, c MountConfig) (*fuse.Server, error) {
+	if n, ok := strings.CutPrefix(mountpoint, "/dev/fd/"); ok {
+		if fd, err := strconv.Atoi(n); err == nil {
+			f.devFD = fd
+		}
+	}
 	ttl := c.TTL
 	f.attrTTL = ttl
 	srv, err := fs.Mount(mountpoint, f.Root(), &fs.Options{

@@ -1,6 +1,7 @@
 package demofs
 
 import (
+	"encoding/binary"
 	"strconv"
 	"strings"
 	"syscall"
@@ -30,12 +31,30 @@ import (
 // file wait that long before its reply: a request the kernel sends in the
 // background, which nobody waits for, still with the server after the
 // file is closed.
+//
+// Setting MalformedXattr makes demofs lie: before the SETXATTR reply it
+// writes a 32-byte message whose header claims 1 GiB, which no kernel
+// takes (EINVAL). Only on a /dev/fd/N mountpoint, where demofs knows its
+// descriptor; elsewhere ENOTSUP.
 const (
 	NotifyXattr       = "user.demofs.notify"
 	RetrievedXattr    = "user.demofs.retrieved"
 	SleepXattr        = "user.demofs.sleep"
 	ReleaseSleepXattr = "user.demofs.release-sleep"
+	MalformedXattr    = "user.demofs.malformed"
 )
+
+// sendMalformed writes the message of MalformedXattr.
+func (f *FS) sendMalformed() syscall.Errno {
+	if f.devFD == 0 {
+		return syscall.ENOTSUP
+	}
+	var msg [32]byte
+	binary.NativeEndian.PutUint32(msg[0:], 1<<30)    // len
+	binary.NativeEndian.PutUint64(msg[8:], 0xbad<<1) // an even unique nobody uses
+	syscall.Write(f.devFD, msg[:])                   // a kernel refuses it: EINVAL
+	return 0
+}
 
 // notify starts the notification that value asks for, if valid.
 func (n *node) notify(value string) syscall.Errno {
