@@ -340,7 +340,15 @@ func (fl *File) fillLocked() error {
 			de := &dirEntry{fsys: f, parent: fl.nodeid, name: e.Name, typ: dtMode(e.Type)}
 			if e.Entry.NodeID != 0 {
 				if !validAttr(&e.Entry.Attr) {
-					c.BatchForget(f.ctx, []uint64{e.Entry.NodeID})
+					// This entry's reference and those of the entries
+					// after it will not be cached: return them.
+					var refs []uint64
+					for _, r := range ents[i:] {
+						if r.Entry.NodeID != 0 && r.Name != "." && r.Name != ".." {
+							refs = append(refs, r.Entry.NodeID)
+						}
+					}
+					c.dropRefs(f.ctx, refs)
 					return c.badReply(abi.FUSE_READDIRPLUS, "entry %q with invalid attributes", e.Name)
 				}
 				f.st.putEntry(dkey{fl.nodeid, e.Name}, &e.Entry)

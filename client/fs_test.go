@@ -176,3 +176,50 @@ func waitFor(t *testing.T, s *fakeServer, op abi.Opcode) {
 		}
 	}
 }
+
+// TestFSReaddirplusInvalidEntry: an entry with invalid attributes fails
+// the listing, and the references the reply took for it and for the
+// entries after it, which are not cached, are returned.
+func TestFSReaddirplusInvalidEntry(t *testing.T) {
+	entry := func(d []byte, id, off uint64, name string, mode uint32) []byte {
+		a := testAttr
+		a.Ino, a.Mode = id, mode
+		return abi.AppendDirentplus(d, abi.Direntplus{EntryOut: abi.EntryOut{NodeID: id, Attr: a}, Dirent: abi.Dirent{Ino: id, Off: off, Namelen: uint32(len(name)), Type: 8}}, name, ne)
+	}
+	c, s, _ := dialFake(t, func(r fakeReq) [][]byte {
+		u := r.hdr.Unique
+		switch r.hdr.Opcode {
+		case abi.FUSE_INIT:
+			return [][]byte{initReply(r, func(o *abi.InitOut) {
+				o.SetInitFlags(abi.FUSE_ASYNC_READ | abi.FUSE_MAX_PAGES | abi.FUSE_DO_READDIRPLUS)
+			})}
+		case abi.FUSE_GETATTR:
+			a := testAttr
+			a.Mode = 0o40755
+			return [][]byte{reply(u, 0, attrBody(a))}
+		case abi.FUSE_OPENDIR:
+			o := abi.OpenOut{Fh: 1}
+			return [][]byte{reply(u, 0, o.Append(nil, ne))}
+		case abi.FUSE_READDIRPLUS:
+			d := entry(nil, 5, 1, "f", 0o100644)
+			d = entry(d, 6, 2, "bad", 0) // no file type
+			d = entry(d, 7, 3, "after", 0o100644)
+			return [][]byte{reply(u, 0, d)}
+		case abi.FUSE_FORGET, abi.FUSE_BATCH_FORGET:
+			return nil
+		}
+		return [][]byte{reply(u, 0)}
+	}, Options{})
+	fsys := NewFS(c, FSOptions{})
+	_, err := fsys.ReadDir(".")
+	if err == nil {
+		t.Fatal("a listing with an entry of no file type succeeded")
+	}
+	if !strings.Contains(err.Error(), `entry "bad" with invalid attributes`) {
+		t.Fatalf("ReadDir: %v, want the bad entry named", err)
+	}
+	waitFor(t, s, abi.FUSE_BATCH_FORGET)
+	if c.Lookups(6) != 0 || c.Lookups(7) != 0 {
+		t.Errorf("lookups: node 6 %d, node 7 %d; want both returned", c.Lookups(6), c.Lookups(7))
+	}
+}

@@ -129,13 +129,42 @@ func (c *Conn) forgetN(ctx context.Context, nodeid, n uint64) error {
 // BatchForget returns the lookup references held on every node of nodeids
 // in one FUSE_BATCH_FORGET (FORGETs before 7.16).
 func (c *Conn) BatchForget(ctx context.Context, nodeids []uint64) error {
+	return c.forgetRefs(ctx, nodeids, true)
+}
+
+// dropRefs returns one lookup reference per element of refs: those a
+// reply took and nobody will use (an entry the client refuses), leaving
+// the ones earlier lookups hold.
+func (c *Conn) dropRefs(ctx context.Context, refs []uint64) error {
+	return c.forgetRefs(ctx, refs, false)
+}
+
+// forgetRefs forgets, for each element of ids, every reference held on it
+// (all) or one.
+func (c *Conn) forgetRefs(ctx context.Context, ids []uint64, all bool) error {
 	var ones []abi.ForgetOne
+	at := map[uint64]int{}
 	c.mu.Lock()
-	for _, id := range nodeids {
-		if n := c.lookups[id]; n > 0 {
-			ones = append(ones, abi.ForgetOne{NodeID: id, Nlookup: n})
-			delete(c.lookups, id)
+	for _, id := range ids {
+		n := c.lookups[id]
+		if n == 0 {
+			continue
 		}
+		take := uint64(1)
+		if all {
+			take = n
+		}
+		if n -= take; n == 0 {
+			delete(c.lookups, id)
+		} else {
+			c.lookups[id] = n
+		}
+		if i, ok := at[id]; ok {
+			ones[i].Nlookup += take
+			continue
+		}
+		at[id] = len(ones)
+		ones = append(ones, abi.ForgetOne{NodeID: id, Nlookup: take})
 	}
 	c.mu.Unlock()
 	if len(ones) == 0 {
@@ -623,8 +652,9 @@ func (c *Conn) Readdirplus(ctx context.Context, nodeid uint64, in abi.ReadIn) ([
 	c.mu.Unlock()
 	if bad != nil {
 		// The references the server took for the entries before the
-		// bad one are still ours to return.
-		c.BatchForget(ctx, refs)
+		// bad one are still ours to return (and only those: a node
+		// may also be held by an earlier lookup).
+		c.dropRefs(ctx, refs)
 		return nil, bad
 	}
 	return ents, nil

@@ -364,3 +364,43 @@ func TestForgetCounts(t *testing.T) {
 		t.Error("counts not cleared")
 	}
 }
+
+// TestBadReaddirplusKeepsOtherRefs: a READDIRPLUS reply the client refuses
+// returns the references it took, one per entry, and leaves those an
+// earlier LOOKUP holds on the same node.
+func TestBadReaddirplusKeepsOtherRefs(t *testing.T) {
+	c, s, _ := dialFake(t, func(r fakeReq) [][]byte {
+		if r.hdr.Opcode == abi.FUSE_READDIRPLUS {
+			var d []byte
+			d = abi.AppendDirentplus(d, abi.Direntplus{EntryOut: abi.EntryOut{NodeID: 7, Attr: testAttr}, Dirent: abi.Dirent{Ino: 7, Off: 1, Namelen: 4, Type: 8}}, "self", ne)
+			d = abi.AppendDirentplus(d, abi.Direntplus{EntryOut: abi.EntryOut{NodeID: 9, Attr: testAttr}, Dirent: abi.Dirent{Ino: 9, Off: 2, Namelen: 5, Type: 8}}, "bad/x", ne)
+			return [][]byte{reply(r.hdr.Unique, 0, d)}
+		}
+		return genericHandler(45)(r)
+	}, Options{})
+	ctx := context.Background()
+	if _, err := c.Lookup(ctx, 1, "a"); err != nil { // node 7
+		t.Fatal(err)
+	}
+	if _, err := c.Readdirplus(ctx, 7, abi.ReadIn{}); err == nil {
+		t.Fatal("a READDIRPLUS entry named bad/x was accepted")
+	}
+	var r fakeReq
+	for r.hdr.Opcode != abi.FUSE_BATCH_FORGET {
+		select {
+		case r = <-s.reqs:
+		case <-time.After(5 * time.Second):
+			t.Fatal("no BATCH_FORGET")
+		}
+	}
+	var in abi.BatchForgetIn
+	rest, _ := in.Unmarshal(r.body, ne)
+	var one abi.ForgetOne
+	one.Unmarshal(rest, ne)
+	if in.Count != 1 || one.NodeID != 7 || one.Nlookup != 1 {
+		t.Errorf("BATCH_FORGET of %d: first %+v; want node 7 once", in.Count, one)
+	}
+	if n := c.Lookups(7); n != 1 {
+		t.Errorf("lookups of 7: %d, want the LOOKUP's 1", n)
+	}
+}
