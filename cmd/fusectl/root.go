@@ -79,7 +79,27 @@ func NewCmdRoot(f *Factory) *cobra.Command {
 		"{{.Example}}", "{{indentExamples .Example}}", 1))
 
 	addCommands(root, f)
+	usageArgs(root)
 	return root
+}
+
+// usageArgs makes every argument check of cmd and its subcommands a
+// flagError, so that wrong arguments get usage and exitUsage as wrong
+// flags do.
+func usageArgs(cmd *cobra.Command) {
+	if check := cmd.Args; check != nil {
+		cmd.Args = func(c *cobra.Command, args []string) error {
+			err := check(c, args)
+			var fe *flagError
+			if err != nil && !errors.As(err, &fe) {
+				return &flagError{err}
+			}
+			return err
+		}
+	}
+	for _, sub := range cmd.Commands() {
+		usageArgs(sub)
+	}
 }
 
 // Main runs fusectl and returns its exit status.
@@ -152,7 +172,8 @@ func exitCode(f *Factory, cmd *cobra.Command, err error) int {
 	}
 	var fe *flagError
 	switch {
-	case errors.As(err, &fe):
+	case errors.As(err, &fe), strings.HasPrefix(err.Error(), "unknown command "):
+		// cobra's own check of a command name has no hook to wrap.
 		fmt.Fprintf(f.IO.ErrOut, "fusectl: %v\n", err)
 		if cmd != nil {
 			fmt.Fprintf(f.IO.ErrOut, "\n%s", cmd.UsageString())
