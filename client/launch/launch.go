@@ -46,6 +46,9 @@ var (
 	ErrExited = errors.New("server exited before mounting")
 	// ErrShimProtocol means a malformed message on the rendezvous socket.
 	ErrShimProtocol = errors.New("shim protocol error")
+	// ErrNotMounted means a shim-launched server did not ask for its
+	// mount in time (or before the start's context ended).
+	ErrNotMounted = errors.New("wait for the server to mount")
 )
 
 // Options configure Start.
@@ -300,13 +303,13 @@ func start(ctx context.Context, opts Options, x executable, method Method, reaso
 			return nil, s.exitedError()
 		}
 	case <-ctx.Done():
-		return nil, fmt.Errorf("wait for the server to mount: %w", ctx.Err())
+		return nil, fmt.Errorf("%w: %w", ErrNotMounted, ctx.Err())
 	case <-timer.C:
 		what := "fusermount call"
 		if method == Intercept {
 			what = "mount(2) of a fuse file system"
 		}
-		return nil, fmt.Errorf("wait for the server to mount: no %s within %v", what, wait)
+		return nil, fmt.Errorf("%w: no %s within %v", ErrNotMounted, what, wait)
 	}
 	return s, nil
 }

@@ -171,7 +171,11 @@ func openSession(ctx context.Context, ios *IOStreams, sf *ServerFlags, start Sta
 			s.rec.Close()
 		}
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-			err = fmt.Errorf("no INIT reply within %v (--start-timeout): %w", sf.StartTimeout, err)
+			what := "no INIT reply"
+			if errors.Is(err, launch.ErrNotMounted) {
+				what = "the server did not mount" // it never got as far as INIT
+			}
+			err = fmt.Errorf("%s within %v (--start-timeout): %w", what, sf.StartTimeout, err)
 		}
 		return nil, serverStartError(sf.Server, err)
 	}

@@ -39,9 +39,9 @@ func NewCmdStat(f *Factory, runF func(*StatOptions) error) *cobra.Command {
 		Long: heredoc.Doc(`
 			Start SERVER on a socketpair and print the attributes of PATH
 			(relative to the server's root; / is the root) as the server
-			returns them to LOOKUP and GETATTR, with the node ID and the
-			cache timeouts it chose. A symbolic link is described itself, not
-			followed.
+			returns them to LOOKUP and GETATTR. A symbolic link is described
+			itself, not followed. --record keeps the session, whose decode
+			shows the node IDs and cache timeouts the server chose.
 		`),
 		Example: heredoc.Doc(`
 			$ fusectl stat /big.bin -- squashfuse -f img.sqfs {}
