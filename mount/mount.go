@@ -518,14 +518,22 @@ func (m *Mount) kernelToServer() {
 	}
 }
 
+// maxMalformedWarnings is how many malformed messages from the server are
+// told one by one; a server that keeps sending them is then only counted.
+const maxMalformedWarnings = 10
+
 // malformed handles a message from the server that no kernel would take (a
 // length field that is not the message's): the kernel would refuse the
 // write with EINVAL and go on, and so does fusectl, which cannot pass the
 // error back. What arrived of it (its header) goes to the feed, so that a
 // capture shows what the server sent and a decode flags it.
 func (m *Mount) malformed(fe *transport.FrameError) {
-	m.stat.malformed.Add(1)
-	m.warnf("%s: the server sent a malformed message, dropped as the kernel would: %v", m.mnt, fe)
+	switch n := m.stat.malformed.Add(1); {
+	case n <= maxMalformedWarnings:
+		m.warnf("%s: the server sent a malformed message, dropped as the kernel would: %v", m.mnt, fe)
+	case n == maxMalformedWarnings+1:
+		m.warnf("%s: more malformed messages from the server; counted, not shown", m.mnt)
+	}
 	if len(fe.Head) > 0 && m.feed.active() {
 		m.feed.publishCut(time.Now(), capture.DirReply, fe.Head, max(fe.Got, len(fe.Head)))
 	}
