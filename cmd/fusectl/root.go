@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -183,7 +184,7 @@ func exitCode(f *Factory, cmd *cobra.Command, err error) int {
 		return exitCancelled
 	case errors.Is(err, errSilent):
 		return exitError
-	case errors.Is(err, syscall.EPIPE):
+	case brokenOutput(err):
 		return exitBrokenPipe
 	}
 	var ee *codeError
@@ -195,6 +196,15 @@ func exitCode(f *Factory, cmd *cobra.Command, err error) int {
 	}
 	fmt.Fprintf(f.IO.ErrOut, "fusectl: %v\n", err)
 	return exitError
+}
+
+// brokenOutput reports whether err is a write to standard output or
+// standard error whose reader went away; a server's socket closing under
+// a write (EPIPE too) is a failure to report.
+func brokenOutput(err error) bool {
+	var pe *fs.PathError
+	return errors.As(err, &pe) && pe.Op == "write" &&
+		(pe.Path == os.Stdout.Name() || pe.Path == os.Stderr.Name()) && errors.Is(pe.Err, syscall.EPIPE)
 }
 
 // errSilent ends a command with exitError after it has printed its own
