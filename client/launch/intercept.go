@@ -430,7 +430,7 @@ func IsFUSEType(t string) bool {
 }
 
 // fuseMountOptions turns a fuse mount(2) call into the options a fake
-// fusermount would have been given: the flags as ro, nosuid and so on,
+// fusermount would have been given: the flags as ro, nosuid (or suid) and so on,
 // the data string less what belongs to the connection (fd, rootmode,
 // user_id, group_id), the source as fsname, a type's suffix as subtype,
 // and type fuseblk as libfuse's blkdev.
@@ -447,6 +447,15 @@ func fuseMountOptions(source, fstype string, flags uintptr, data string) []strin
 		if flags&f.bit != 0 {
 			opts = append(opts, f.name)
 		}
+	}
+	// The mount's defaults are nosuid and nodev (fusermount's, and
+	// fusectl's): a server that mounted without them asked for set-user-ID
+	// files and device nodes to work.
+	if flags&unix.MS_NOSUID == 0 {
+		opts = append(opts, "suid")
+	}
+	if flags&unix.MS_NODEV == 0 {
+		opts = append(opts, "dev")
 	}
 	given := map[string]bool{}
 	for _, o := range strings.Split(data, ",") {

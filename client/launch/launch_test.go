@@ -580,13 +580,13 @@ func TestFuseMountOptions(t *testing.T) {
 		want           []string
 	}{
 		{"/img.ntfs", "fuse", 0, "allow_other,fd=4,rootmode=40000,user_id=0,group_id=0",
-			[]string{"allow_other", "fsname=/img.ntfs"}},
+			[]string{"suid", "dev", "allow_other", "fsname=/img.ntfs"}},
 		{"/dev/loop0", "fuseblk", unix.MS_NOSUID | unix.MS_NODEV, "fd=4,rootmode=40000,user_id=0,group_id=0,blksize=4096",
 			[]string{"nosuid", "nodev", "blksize=4096", "blkdev", "fsname=/dev/loop0"}},
-		{"/dev/sdb1", "fuseblk.ntfs", 0, "blkdev,allow_other", []string{"allow_other", "blkdev", "fsname=/dev/sdb1", "subtype=ntfs"}},
-		{"sq", "fuse.squashfuse", unix.MS_RDONLY, "fd=5,rootmode=40000,user_id=0,group_id=0,fsname=x,subtype=y",
-			[]string{"ro", "fsname=x", "subtype=y"}},
-		{"", "fuse.s", 0, "", []string{"subtype=s"}},
+		{"/dev/sdb1", "fuseblk.ntfs", unix.MS_NODEV, "blkdev,allow_other", []string{"nodev", "suid", "allow_other", "blkdev", "fsname=/dev/sdb1", "subtype=ntfs"}},
+		{"sq", "fuse.squashfuse", unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV, "fd=5,rootmode=40000,user_id=0,group_id=0,fsname=x,subtype=y",
+			[]string{"ro", "nosuid", "nodev", "fsname=x", "subtype=y"}},
+		{"", "fuse.s", unix.MS_NOSUID | unix.MS_NODEV, "", []string{"nosuid", "nodev", "subtype=s"}},
 	} {
 		if got := fuseMountOptions(tt.source, tt.fstype, tt.flags, tt.data); !slices.Equal(got, tt.want) {
 			t.Errorf("fuseMountOptions(%q, %q, %#x, %q) = %q, want %q", tt.source, tt.fstype, tt.flags, tt.data, got, tt.want)
