@@ -38,7 +38,7 @@ type Options struct {
 	// Mountpoint is the directory to mount on.
 	Mountpoint string
 	// Args is the server's command line as the user typed it; "{}" marks
-	// where the mountpoint goes, else the argument equal to Mountpoint is
+	// where the mountpoint goes, else the last argument equal to Mountpoint is
 	// replaced, else it is appended (client/launch places it).
 	Args []string
 	// Method forces how the server gets its end of the socketpair.

@@ -549,7 +549,7 @@ func (s *Server) waitOutput() {
 
 // PlaceMountpoint returns the server command line args with mnt where the
 // user marked it: every "{}" (also inside an element, as in
-// --mount_point={}); else the element naming mountpoint (as the same
+// --mount_point={}); else the last element naming mountpoint (as the same
 // absolute path: "./m", "m/" and "/abs/m" are one directory, for the server
 // runs in our working directory); else at the end. args[0] is the program
 // and is left alone.
@@ -563,11 +563,15 @@ func PlaceMountpoint(args []string, mountpoint, mnt string) []string {
 		}
 	}
 	if !placed && mountpoint != "" {
+		// The last one only: a server mounted over its own source
+		// (bindfs /x /x) names the directory twice, and the mountpoint
+		// comes last.
 		want := absPath(mountpoint)
-		for i := 1; i < len(out); i++ {
+		for i := len(out) - 1; i >= 1; i-- {
 			if out[i] != "" && absPath(out[i]) == want {
 				out[i] = mnt
 				placed = true
+				break
 			}
 		}
 	}

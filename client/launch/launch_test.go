@@ -60,6 +60,8 @@ func TestPlaceMountpoint(t *testing.T) {
 		{[]string{"srv", "./img", "m/"}, "m", []string{"srv", "./img", "M"}},
 		{[]string{"srv", "-o", "x", "/m"}, "m", []string{"srv", "-o", "x", "/m", "M"}},
 		{[]string{"srv", "img"}, "", []string{"srv", "img", "M"}},
+		// Mounted over its own source: only the last is the mountpoint.
+		{[]string{"bindfs", "-f", "/x", "/x"}, "/x", []string{"bindfs", "-f", "/x", "M"}},
 		// argv[0] is never the mountpoint.
 		{[]string{"{}", "a"}, "", []string{"{}", "a", "M"}},
 	}

@@ -67,7 +67,7 @@ func NewCmdMount(f *Factory, runF func(*MountOptions) error) *cobra.Command {
 			counted and can be recorded.
 
 			The server's mountpoint argument is the token {} if present, else
-			the argument equal to MNT, else it is appended. fusectl puts there
+			the last argument equal to MNT, else it is appended. fusectl puts there
 			what the launch method needs (/dev/fd/N or a directory of its own).
 			The server reads fusectl's standard input, where it may ask for a
 			password, and its output goes to standard error (unless
