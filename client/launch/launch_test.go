@@ -153,7 +153,7 @@ func TestDetectMethod(t *testing.T) {
 		{os.Args[0], Intercept},
 	}
 	if interceptAvailable() != nil {
-		cases[1].want = DevFD
+		cases[1].want = ShimPath
 	}
 	for _, c := range []struct {
 		cmd  string
@@ -183,6 +183,37 @@ func TestDetectMethod(t *testing.T) {
 	}
 	if _, _, err := DetectMethod("/nonexistent/server"); err == nil {
 		t.Error("DetectMethod of a missing file succeeded")
+	}
+}
+
+// TestDetectGoLibraries: by a Go binary's modules, with intercept and
+// without (old kernels, containers). The PATH shim serves every Go
+// library, where /dev/fd/N fails bazil's.
+func TestDetectGoLibraries(t *testing.T) {
+	const (
+		gofuse  = "github.com/hanwen/go-fuse/v2"
+		jacobsa = "github.com/jacobsa/fuse"
+		bazil   = "bazil.org/fuse"
+	)
+	for _, c := range []struct {
+		mods                   []string
+		intercept, noIntercept Method
+	}{
+		{[]string{"example.com/srv", gofuse}, DevFD, DevFD},
+		{[]string{"example.com/srv", jacobsa}, DevFD, DevFD},
+		{[]string{"example.com/srv", bazil}, Intercept, ShimPath},
+		{[]string{"github.com/rclone/rclone", bazil, gofuse}, Intercept, ShimPath},
+		{[]string{"example.com/srv"}, Intercept, ShimPath}, // no modules named
+		{[]string{"example.com/srv", "example.com/other"}, DevFD, DevFD},
+	} {
+		// Not an ELF file: no C library to find.
+		x := executable{path: "/nonexistent", isGo: true, goMods: c.mods}
+		if got, why := detectMethod(x, true); got != c.intercept {
+			t.Errorf("%q with intercept: %v (%s), want %v", c.mods, got, why, c.intercept)
+		}
+		if got, why := detectMethod(x, false); got != c.noIntercept {
+			t.Errorf("%q without intercept: %v (%s), want %v", c.mods, got, why, c.noIntercept)
+		}
 	}
 }
 

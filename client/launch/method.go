@@ -100,6 +100,25 @@ func DetectMethod(path string) (Method, string, error) {
 // detectMethod is DetectMethod for an inspected executable, told whether
 // Intercept can run.
 func detectMethod(x executable, interceptOK bool) (Method, string) {
+	f, ferr := elf.Open(x.path)
+	if ferr == nil {
+		defer f.Close()
+		// A C library first, for Go binaries too: cgofuse links libfuse.
+		libs, _ := f.ImportedLibraries()
+		for _, l := range libs {
+			switch {
+			case strings.HasPrefix(l, "libfuse3.so"):
+				return DevFD, "links " + l + " (libfuse3 takes /dev/fd/N)"
+			case strings.HasPrefix(l, "libfuse.so"):
+				if interceptOK {
+					return Intercept, "links " + l + " (libfuse2 mounts by itself as root, else execs /bin/fusermount)"
+				}
+				return ShimNamespace, "links " + l + " (libfuse2 execs /bin/fusermount)"
+			case strings.HasPrefix(l, "libntfs-3g.so"):
+				return Intercept, "links " + l + " (its built-in fuse-lite opens /dev/fuse and mounts by itself)"
+			}
+		}
+	}
 	if x.isGo {
 		find := func(libs ...string) string {
 			for _, m := range x.goMods {
@@ -112,41 +131,28 @@ func detectMethod(x executable, interceptOK bool) (Method, string) {
 			return ""
 		}
 		// rclone has go-fuse (for mount2) and bazil (for mount), and
-		// its command line does not say which one will run.
+		// its command line does not say which one will run. bazil runs
+		// fusermount from PATH; the PATH shim serves go-fuse and jacobsa
+		// given a directory too.
 		if m := find(bazilModule); m != "" {
 			if interceptOK {
 				return Intercept, "Go binary built with " + m + " (it runs fusermount from PATH; intercept's PATH shim serves it and any other library it holds)"
 			}
-			if find(devFDModules...) == "" {
-				return ShimPath, "Go binary built with " + m + " (runs fusermount from PATH)"
-			}
+			return ShimPath, "Go binary built with " + m + " (runs fusermount from PATH; the PATH shim serves any other Go library it holds)"
 		}
 		if m := find(devFDModules...); m != "" {
 			return DevFD, "Go binary built with " + m
 		}
-		if len(x.goMods) == 1 && interceptOK {
-			return Intercept, "Go binary whose build information names no modules (its FUSE library is unknown; intercept with its PATH shim serves them all)"
+		if len(x.goMods) == 1 {
+			if interceptOK {
+				return Intercept, "Go binary whose build information names no modules (its FUSE library is unknown; intercept with its PATH shim serves them all)"
+			}
+			return ShimPath, "Go binary whose build information names no modules (its FUSE library is unknown; the PATH shim serves every Go library)"
 		}
 		return DevFD, "Go binary without a known FUSE library"
 	}
-	f, err := elf.Open(x.path)
-	if err != nil {
+	if ferr != nil {
 		return DevFD, "not an ELF executable (script?): trying devfd"
-	}
-	defer f.Close()
-	libs, _ := f.ImportedLibraries()
-	for _, l := range libs {
-		switch {
-		case strings.HasPrefix(l, "libfuse3.so"):
-			return DevFD, "links " + l + " (libfuse3 takes /dev/fd/N)"
-		case strings.HasPrefix(l, "libfuse.so"):
-			if interceptOK {
-				return Intercept, "links " + l + " (libfuse2 mounts by itself as root, else execs /bin/fusermount)"
-			}
-			return ShimNamespace, "links " + l + " (libfuse2 execs /bin/fusermount)"
-		case strings.HasPrefix(l, "libntfs-3g.so"):
-			return Intercept, "links " + l + " (its built-in fuse-lite opens /dev/fuse and mounts by itself)"
-		}
 	}
 	if elfContains(f, "mergerfs-fusermount") {
 		if interceptOK {
