@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -746,11 +747,29 @@ func (s *Server) stop(ctx context.Context) error {
 	s.waitOutput()
 	if s.tmp != "" {
 		s.unmountStray()
-		if rerr := os.RemoveAll(s.tmp); rerr != nil && err == nil {
+		if rerr := s.removeTemp(); rerr != nil && err == nil {
 			err = fmt.Errorf("remove temp dir: %w", rerr)
 		}
 	}
 	return err
+}
+
+// removeTemp removes the temporary directory and what fusectl put in it,
+// but nothing on a file system mounted on the stand-in: one that
+// unmountStray could not detach (a user's, a daemonized server's), which
+// os.RemoveAll would walk into, deleting the server's files.
+func (s *Server) removeTemp() error {
+	mnt := filepath.Join(s.tmp, "mnt")
+	if mounted, err := isMountRoot(mnt); mounted || (err != nil && !errors.Is(err, fs.ErrNotExist)) {
+		// Mounted (or a dead mount: ENOTCONN): left alone, and so is tmp.
+		return fmt.Errorf("%s is still mounted by the server; left in place", mnt)
+	} else if err == nil {
+		os.Remove(filepath.Join(mnt, pollHackName))
+		os.Remove(mnt)
+	}
+	os.RemoveAll(filepath.Join(s.tmp, "bin")) // symlinks to the shim
+	os.Remove(filepath.Join(s.tmp, "shim.sock"))
+	return os.Remove(s.tmp)
 }
 
 // termBeforeEOF asks a server that is not a Go binary to exit with
@@ -869,6 +888,24 @@ func (s *Server) stopDaemon(ctx context.Context, pid int) error {
 	}
 	defer p.close()
 	return s.escalate(ctx, p)
+}
+
+// isMountRoot reports whether something is mounted on dir: statx's
+// STATX_ATTR_MOUNT_ROOT (Linux 5.8), else a device that differs from its
+// parent's (which misses a bind mount within one file system).
+func isMountRoot(dir string) (bool, error) {
+	var st unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, dir, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_BASIC_STATS, &st); err != nil {
+		return false, err
+	}
+	if st.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT != 0 {
+		return st.Attributes&unix.STATX_ATTR_MOUNT_ROOT != 0, nil
+	}
+	var parent unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, filepath.Dir(dir), 0, unix.STATX_BASIC_STATS, &parent); err != nil {
+		return false, err
+	}
+	return st.Dev_major != parent.Dev_major || st.Dev_minor != parent.Dev_minor, nil
 }
 
 // unmountStray detaches a real mount on our private mountpoint before the

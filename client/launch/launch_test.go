@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -650,5 +651,46 @@ func TestServerStdin(t *testing.T) {
 				t.Errorf("server printed %q, want %q", got, c.want)
 			}
 		})
+	}
+}
+
+// TestRemoveTempSparesAMount: a file system left mounted on the stand-in
+// (a daemonized server's real mount that could not be detached) is not
+// walked into when the temporary directory goes: its files stay.
+func TestRemoveTempSparesAMount(t *testing.T) {
+	testenv.RequireRoot(t)
+	s := &Server{logf: t.Logf}
+	mnt, err := s.makeStandIn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "precious"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A bind mount within one file system: the same device as its parent.
+	if err := unix.Mount(src, mnt, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	testenv.UnmountOnInterrupt(t, mnt)
+	defer func() {
+		unix.Unmount(mnt, unix.MNT_DETACH)
+		os.RemoveAll(s.tmp)
+	}()
+	if err := s.removeTemp(); err == nil || !strings.Contains(err.Error(), "still mounted") {
+		t.Errorf("removeTemp with a mount on the stand-in: %v, want it left in place", err)
+	}
+	if _, err := os.Stat(filepath.Join(src, "precious")); err != nil {
+		t.Errorf("the mounted file system lost its file: %v", err)
+	}
+	// Once unmounted, all of it goes.
+	if err := unix.Unmount(mnt, unix.MNT_DETACH); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.removeTemp(); err != nil {
+		t.Errorf("removeTemp: %v", err)
+	}
+	if _, err := os.Stat(s.tmp); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("temporary directory left: %v", err)
 	}
 }
