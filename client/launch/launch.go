@@ -382,8 +382,18 @@ func (s *Server) prepareShim(shimPath string, env []string) (string, []string, e
 			pathVar = v
 		}
 	}
-	env = append(env, EnvShimSock+"="+sock, "PATH="+bin+string(os.PathListSeparator)+pathVar)
+	env = append(env, EnvShimSock+"="+sock, "PATH="+shimPATH(bin, pathVar))
 	return mnt, env, nil
+}
+
+// shimPATH is the server's PATH with bin first. An unset or empty PATH
+// means the C library's default search to the server ("bin:" would mean
+// the working directory, as an empty element does).
+func shimPATH(bin, path string) string {
+	if path == "" {
+		path = "/bin:/usr/bin"
+	}
+	return bin + string(os.PathListSeparator) + path
 }
 
 // acceptShims serves shim connections until the listener closes. The first

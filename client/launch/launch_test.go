@@ -694,3 +694,14 @@ func TestRemoveTempSparesAMount(t *testing.T) {
 		t.Errorf("temporary directory left: %v", err)
 	}
 }
+
+// TestShimPATH: the shim's directory goes first, and an unset PATH does
+// not become one that searches the working directory.
+func TestShimPATH(t *testing.T) {
+	if got := shimPATH("/t/bin", "/usr/bin:/bin"); got != "/t/bin:/usr/bin:/bin" {
+		t.Errorf("shimPATH = %q", got)
+	}
+	if got := shimPATH("/t/bin", ""); got != "/t/bin:/bin:/usr/bin" {
+		t.Errorf("shimPATH with PATH unset = %q, want the C library's default after the shim", got)
+	}
+}
