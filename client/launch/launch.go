@@ -301,18 +301,33 @@ func start(ctx context.Context, opts Options, x executable, method Method, reaso
 		case <-s.handed:
 		default:
 			s.waitOutput()
-			return nil, s.exitedError()
+			return nil, s.mountedItself(s.exitedError())
 		}
 	case <-ctx.Done():
-		return nil, fmt.Errorf("%w: %w", ErrNotMounted, ctx.Err())
+		return nil, s.mountedItself(fmt.Errorf("%w: %w", ErrNotMounted, ctx.Err()))
 	case <-timer.C:
 		what := "fusermount call"
 		if method == Intercept {
 			what = "mount(2) of a fuse file system"
 		}
-		return nil, fmt.Errorf("%w: no %s within %v", ErrNotMounted, what, wait)
+		return nil, s.mountedItself(fmt.Errorf("%w: no %s within %v", ErrNotMounted, what, wait))
 	}
 	return s, nil
+}
+
+// mountedItself adds to err, the failure of a shim-launched server to
+// reach fusectl, when the server mounted the stand-in for real instead (a
+// server that calls mount(2) itself or runs fusermount by absolute path,
+// forced onto a shim method): the cause, which is otherwise only logged
+// when the stand-in is detached.
+func (s *Server) mountedItself(err error) error {
+	if s.tmp == "" {
+		return err
+	}
+	if mounted, _ := isMountRoot(filepath.Join(s.tmp, "mnt")); mounted {
+		return fmt.Errorf("%w (the server mounted by itself, past the shim: try --method intercept)", err)
+	}
+	return err
 }
 
 func cmp(v, def time.Duration) time.Duration {

@@ -705,3 +705,22 @@ func TestShimPATH(t *testing.T) {
 		t.Errorf("shimPATH with PATH unset = %q, want the C library's default after the shim", got)
 	}
 }
+
+// TestServerMountedItself: a server forced onto a shim method that mounts
+// the stand-in by itself (bindfs as root calls mount(2)) and daemonizes is
+// told apart from one that failed: the error names the cause, and the
+// stand-in is detached and removed.
+func TestServerMountedItself(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.RequireFUSE(t)
+	bindfs := testenv.RequireCommand(t, "bindfs")
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	_, err := Start(context.Background(), Options{Args: []string{bindfs, t.TempDir(), "{}"}, Method: ShimPath, Logf: t.Logf})
+	if err == nil || !strings.Contains(err.Error(), "the server mounted by itself") {
+		t.Fatalf("Start: %v, want the server's own mount named", err)
+	}
+	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+		t.Errorf("temp dir left behind: %v", ents[0].Name())
+	}
+}
