@@ -506,10 +506,18 @@ func FindRunning(ctx context.Context, dir, mountpoint string) (Running, error) {
 	if err != nil {
 		return Running{}, err
 	}
-	for _, r := range all {
-		if r.Status.Mountpoint == abs {
-			return r, nil
+	var found *Running
+	matchPath(abs, func(p string) bool {
+		for i := range all {
+			if all[i].Status.Mountpoint == p {
+				found = &all[i]
+				return true
+			}
 		}
+		return false
+	})
+	if found != nil {
+		return *found, nil
 	}
 	return Running{}, notFound(dir, abs)
 }

@@ -3,6 +3,7 @@ package mount
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -623,6 +624,13 @@ func TestMountThroughSymlink(t *testing.T) {
 		t.Errorf("connection %d, mountinfo says %d", m.Conn(), fm.Conn())
 	}
 	run(t, "/", "echo hi > "+link+"/f && cat "+real+"/f")
+	// Named through the link again, it is found (capture --mount, abort).
+	if fm, err := FindFUSEMount(link); err != nil || fm.Conn() != m.Conn() {
+		t.Errorf("FindFUSEMount(link) = %+v, %v", fm, err)
+	}
+	if r, err := FindRunning(context.Background(), m.opts.ControlDir, link); err != nil || r.Status.Mountpoint != real {
+		t.Errorf("FindRunning(link) = %+v, %v", r, err)
+	}
 }
 
 // TestMalformedServerMessage: a message from the server that no kernel

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -160,15 +161,49 @@ func FindFUSEMount(path string) (FUSEMount, error) {
 		return FUSEMount{}, fmt.Errorf("read mountinfo: %w", err)
 	}
 	var found *FUSEMount
-	for i := range all {
-		if all[i].Mountpoint == abs {
-			found = &all[i]
+	matchPath(abs, func(p string) bool {
+		for i := range all {
+			if all[i].Mountpoint == p {
+				found = &all[i]
+			}
 		}
-	}
+		return found != nil
+	})
 	if found == nil {
 		return FUSEMount{}, fmt.Errorf("%s: %w", abs, ErrNotFUSE)
 	}
 	return *found, nil
+}
+
+// matchPath calls match with abs, and while it says no, with abs's
+// symbolic links resolved one at a time (a mountpoint named through a
+// link, /var/run for /run): mountinfo names directories. abs is never
+// stat'ed while match may still take it, for a hung mount's root would
+// wait for its server.
+func matchPath(abs string, match func(string) bool) bool {
+	p := abs
+	for range 40 { // the kernel's limit on links followed
+		if match(p) {
+			return true
+		}
+		if dir, err := filepath.EvalSymlinks(filepath.Dir(p)); err == nil && filepath.Join(dir, filepath.Base(p)) != p {
+			p = filepath.Join(dir, filepath.Base(p))
+			continue
+		}
+		fi, err := os.Lstat(p)
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			return false
+		}
+		t, err := os.Readlink(p)
+		if err != nil {
+			return false
+		}
+		if !filepath.IsAbs(t) {
+			t = filepath.Join(filepath.Dir(p), t)
+		}
+		p = filepath.Clean(t)
+	}
+	return false
 }
 
 // Abort aborts the FUSE connection mounted at path, so that every process
