@@ -14,6 +14,10 @@ var (
 	ErrAmbiguous = errors.New("several fusectl mounts running")
 	// ErrNotFUSE means the path is not a FUSE mount.
 	ErrNotFUSE = errors.New("not a FUSE mount")
+	// ErrCovered means another mount is on top of a FUSE mount, so that
+	// unmounting the path would take that one: the FUSE mount is left
+	// mounted (its connection aborted).
+	ErrCovered = errors.New("covered by another mount")
 	// ErrNotAborted means Abort unmounted the mount lazily but could not
 	// abort its connection (the control file system needs root): what
 	// waits on it waits for its server.

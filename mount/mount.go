@@ -701,7 +701,28 @@ func (m *Mount) teardown(cause error) error {
 		m.logf("server exited: %v", cause)
 		m.startFailing()
 	}
-	if !errors.Is(cause, ErrUnmounted) {
+	covered := ""
+	if m.km.conn != 0 {
+		covered, _ = coveredBy(m.km.mountpoint, m.km.conn)
+	}
+	switch {
+	case covered != "":
+		// Unmounting the path would take the mount on top, not ours:
+		// end our connection, so that nothing waits on it, and say so.
+		m.startFailing()
+		if err := AbortConnection(m.km.conn); err != nil {
+			m.logf("%v; closing the device instead", err)
+			m.closeDevice()
+		}
+		errs = append(errs, fmt.Errorf("%w: a %s mount covers %s, so fusectl's stays mounted under it, its connection aborted; unmount both (umount %s twice)", ErrCovered, covered, m.km.mountpoint, m.km.mountpoint))
+	case errors.Is(cause, ErrUnmounted) && m.stillMounted():
+		// The connection ended but the mount is still there (an abort
+		// through the control file system): a dead mount, which the
+		// teardown of a mount must not leave.
+		if _, err := m.km.unmount(); err != nil && m.stillMounted() {
+			errs = append(errs, err)
+		}
+	case !errors.Is(cause, ErrUnmounted):
 		m.catchUp()
 		// Unmount while the server still answers, so that the kernel can
 		// finish what it is doing; if that takes longer than the grace

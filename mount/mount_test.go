@@ -669,3 +669,49 @@ func TestMalformedServerMessage(t *testing.T) {
 		t.Errorf("malformed records %q, want the one reply the server lied in", bad)
 	}
 }
+
+// TestAbortedFromOutside: a connection aborted through the control file
+// system ends the mount, and its teardown removes the dead mount instead
+// of leaving it ("Transport endpoint is not connected").
+func TestAbortedFromOutside(t *testing.T) {
+	m, mnt := startMount(t, demofsArgs(t), Options{})
+	if err := AbortConnection(m.Conn()); err != nil {
+		t.Fatal(err)
+	}
+	waitMount(t, m)
+	requireNotMounted(t, mnt)
+}
+
+// TestCoveredMount: a mount stacked on a fusectl mount is neither taken
+// by its teardown nor by fusectl abort, which abort fusectl's connection
+// and say why its mount stays.
+func TestCoveredMount(t *testing.T) {
+	testenv.RequireRoot(t)
+	for _, by := range []string{"teardown", "abort"} {
+		t.Run(by, func(t *testing.T) {
+			m, mnt := startMount(t, demofsArgs(t), Options{})
+			if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, ""); err != nil {
+				t.Fatal(err)
+			}
+			// Before startMount's check that nothing is left: the
+			// tmpfs, then fusectl's aborted mount under it.
+			t.Cleanup(func() {
+				unix.Unmount(mnt, unix.MNT_DETACH)
+				unix.Unmount(mnt, unix.MNT_DETACH)
+			})
+			var err error
+			if by == "abort" {
+				err = Abort(mnt)
+				waitMount(t, m)
+			} else {
+				err = m.Close()
+			}
+			if !errors.Is(err, ErrCovered) {
+				t.Errorf("%s of a covered mount: %v, want ErrCovered", by, err)
+			}
+			if top, _ := coveredBy(mnt, m.Conn()); top != "tmpfs" {
+				t.Errorf("on top of %s after %s: %q, want the tmpfs still", mnt, by, top)
+			}
+		})
+	}
+}

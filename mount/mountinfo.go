@@ -107,6 +107,42 @@ func ParseMountinfo(r io.Reader) ([]FUSEMount, error) {
 	return out, sc.Err()
 }
 
+// coveredBy returns the file system type of the mount on top of
+// mountpoint if that is not the FUSE connection conn: a mount stacked on
+// a fusectl mount, which an unmount of the path would take instead. ""
+// when conn's mount is on top or nothing is mounted there.
+func coveredBy(mountpoint string, conn uint32) (string, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	return topOther(f, mountpoint, conn)
+}
+
+// topOther is coveredBy for mountinfo text: its entries are in mount
+// order, so the last at a mountpoint is the one on top.
+func topOther(r io.Reader, mountpoint string, conn uint32) (string, error) {
+	top, topConn := "", uint32(0)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		pre, post, ok := strings.Cut(sc.Text(), " - ")
+		f, g := strings.Fields(pre), strings.Fields(post)
+		if !ok || len(f) < 5 || len(g) < 1 || unescapeMountinfo(f[4]) != mountpoint {
+			continue
+		}
+		majS, minS, _ := strings.Cut(f[2], ":")
+		maj, _ := strconv.ParseUint(majS, 10, 32)
+		mnr, _ := strconv.ParseUint(minS, 10, 32)
+		top, topConn = g[0], connNumber(uint32(maj), uint32(mnr))
+	}
+	if topConn == conn {
+		return "", sc.Err()
+	}
+	return top, sc.Err()
+}
+
 // unescapeMountinfo undoes the octal escapes (\040 for space, ...) of
 // mountinfo fields.
 func unescapeMountinfo(s string) string {
@@ -225,6 +261,13 @@ func Abort(path string) error {
 		// Already gone from the control file system (a dead server's
 		// connection): the unmount is what is left to do.
 		aerr = nil
+	}
+	if top, err := coveredBy(fm.Mountpoint, fm.Conn()); err == nil && top != "" {
+		// An unmount of the path would take the other mount.
+		if aerr != nil {
+			return aerr
+		}
+		return fmt.Errorf("%w: aborted, but a %s mount covers %s, so it stays mounted under it", ErrCovered, top, fm.Mountpoint)
 	}
 	var uerr error
 	if os.Geteuid() == 0 {
