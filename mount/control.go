@@ -9,13 +9,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/fusectl/fusectl/capture"
 )
@@ -187,6 +191,9 @@ func (m *Mount) listenControl() (*controlServer, error) {
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create control directory: %w", err)
+	}
+	if err := privateDir(dir); err != nil {
+		return nil, err
 	}
 	path := SocketPath(dir, m.mnt)
 	if len(path) > maxSocketPath {
@@ -391,6 +398,11 @@ func ControlSockets(dir string) ([]string, error) {
 	if dir == "" {
 		dir = DefaultControlDir()
 	}
+	if err := privateDir(dir); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
 	paths, err := filepath.Glob(filepath.Join(dir, "*.sock"))
 	if err != nil {
 		return nil, err
@@ -398,11 +410,62 @@ func ControlSockets(dir string) ([]string, error) {
 	return paths, nil
 }
 
+// privateDir checks that dir, a control directory, is this user's and
+// writable by nobody else: under a shared temporary directory another
+// user could have made it first, and then planted or removed sockets in
+// it (a forged feed).
+func privateDir(dir string) error {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !fi.IsDir() || !ok || int(st.Uid) != os.Geteuid() || fi.Mode().Perm()&0o022 != 0 {
+		uid := -1
+		if ok {
+			uid = int(st.Uid)
+		}
+		return fmt.Errorf("control directory %s is not private (%v, owner uid %d; want a directory of uid %d that only it may write to): remove it", dir, fi.Mode(), uid, os.Geteuid())
+	}
+	return nil
+}
+
+// peerTrusted checks that the fusectl at the other end of a control
+// socket runs as this user or as root.
+func peerTrusted(c net.Conn) error {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return nil
+	}
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var cred *unix.Ucred
+	var cerr error
+	if err := rc.Control(func(fd uintptr) {
+		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	}); err != nil {
+		return err
+	}
+	if cerr != nil {
+		return cerr
+	}
+	if cred.Uid != 0 && int(cred.Uid) != os.Geteuid() {
+		return fmt.Errorf("control socket served by uid %d (pid %d), not by this user or root", cred.Uid, cred.Pid)
+	}
+	return nil
+}
+
 func dialControl(ctx context.Context, path string, req controlRequest) (net.Conn, error) {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "unix", path)
 	if err != nil {
 		return nil, fmt.Errorf("connect to control socket: %w", err)
+	}
+	if err := peerTrusted(c); err != nil {
+		c.Close()
+		return nil, err
 	}
 	b, _ := json.Marshal(req)
 	if _, err := c.Write(append(b, '\n')); err != nil {

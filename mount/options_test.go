@@ -159,3 +159,37 @@ func TestListRunningHung(t *testing.T) {
 		t.Errorf("listing took %v with four hung fusectls of %v each", took, statusPatience)
 	}
 }
+
+// TestControlDirMustBePrivate: a control directory another user could
+// write to (made first by them under a shared /tmp) is refused, by the
+// mount and by the clients that list it, and its sockets are not used.
+func TestControlDirMustBePrivate(t *testing.T) {
+	dir, err := os.MkdirTemp("", "ctl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	ln, err := net.Listen("unix", filepath.Join(dir, "planted.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if paths, err := ControlSockets(dir); err != nil || len(paths) != 1 {
+		t.Fatalf("private directory: %q, %v", paths, err)
+	}
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if paths, err := ControlSockets(dir); err == nil || !strings.Contains(err.Error(), "not private") {
+		t.Errorf("world-writable directory: %q, %v; want it refused", paths, err)
+	}
+	m := &Mount{opts: Options{ControlDir: dir}, mnt: "/mnt/x"}
+	if s, err := m.listenControl(); err == nil {
+		s.close()
+		t.Errorf("listenControl in a world-writable directory succeeded")
+	}
+	// A missing directory is no mount, not an error.
+	if paths, err := ControlSockets(filepath.Join(dir, "none")); err != nil || len(paths) != 0 {
+		t.Errorf("missing directory: %q, %v", paths, err)
+	}
+}
