@@ -326,7 +326,20 @@ func checkOutput(opts *CaptureOptions, st *mount.Status) error {
 		fi, err = f.Stat()
 		name = "standard output"
 	} else {
-		fi, err = os.Stat(filepath.Dir(opts.Output))
+		// Where the file will be: a symbolic link, dangling or not, is
+		// followed by the create.
+		p := opts.Output
+		for range 40 {
+			l, err := os.Readlink(p)
+			if err != nil {
+				break
+			}
+			if !filepath.IsAbs(l) {
+				l = filepath.Join(filepath.Dir(p), l)
+			}
+			p = l
+		}
+		fi, err = os.Stat(filepath.Dir(p))
 	}
 	if err != nil {
 		return nil // creating the file reports it

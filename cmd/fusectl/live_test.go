@@ -286,6 +286,19 @@ func TestCaptureCommand(t *testing.T) {
 		if _, err := os.Lstat(out); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("%s was created: %v", out, err)
 		}
+		// Nor through a symbolic link outside the mount.
+		link := filepath.Join(t.TempDir(), "out.fcap")
+		if err := os.Symlink(out, link); err != nil {
+			t.Fatal(err)
+		}
+		cmd = exec.Command("fusectl", "capture", "-o", link, "-c", "1", "--duration", "5s")
+		msg, err = cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(msg), "is on "+mnt+", the mount being captured") {
+			t.Errorf("capture to %s -> %s: %v, %q; want a refusal", link, out, err, msg)
+		}
+		if _, err := os.Lstat(out); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s was created through %s: %v", out, link, err)
+		}
 	})
 
 	t.Run("pid", func(t *testing.T) {
