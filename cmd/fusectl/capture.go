@@ -194,15 +194,15 @@ func runCapture(ctx context.Context, opts *CaptureOptions) error {
 		// What was lost before a record the filter leaves out is told at
 		// the next record kept.
 		lost += ev.Lost
-		if flt.keep(ev) {
-			rec = capture.Record{Time: ev.Time, Dir: ev.Dir, Flags: ev.Flags, Msg: ev.Msg, OrigLen: ev.OrigLen, Lost: lost}
+		if ok, msg, flags := flt.keep(ev); ok {
+			rec = capture.Record{Time: ev.Time, Dir: ev.Dir, Flags: flags, Msg: msg, OrigLen: ev.OrigLen, Lost: lost}
 			lost = 0
 			// The writer's errors say "write capture" already.
 			if err := w.Write(&rec); err != nil {
 				ferr = err
 				break
 			}
-			if ev.Flags&capture.FlagSynthesized == 0 {
+			if flags&capture.FlagSynthesized == 0 {
 				live++
 				progress.records.Add(1)
 			}
@@ -352,8 +352,12 @@ func checkOutput(opts *CaptureOptions, st *mount.Status) error {
 
 // captureFilter keeps the records a decode.Filter selects (a reply carries
 // its request's operation, process and path, so a kept request keeps its
-// reply) and what decoding needs: the INIT exchange and the synthesized
-// records.
+// reply) and what decoding needs: the INIT exchange, the synthesized
+// records, and the requests and replies that name nodes (LOOKUP, CREATE,
+// RENAME, READDIRPLUS...), so that the file's paths decode as in a
+// capture of everything. Those go in as synthesized records (fed to a
+// decoder's state, not counted as traffic), under uniques of the
+// synthesized range.
 type captureFilter struct {
 	f    decode.Filter
 	any  bool
@@ -363,6 +367,28 @@ type captureFilter struct {
 	// fusectl mount found them (Event.Process), so that a reply and an
 	// INTERRUPT find their request's.
 	processOf map[uint32]uint32
+	// naming maps the uniques of node-naming requests written as
+	// synthesized to the uniques they were given; next is the last given.
+	naming map[uint64]uint64
+	next   uint64
+	buf    []byte
+}
+
+// filterUniqueBase starts the uniques of the node-naming records a
+// filtered capture keeps: even, in the synthesized range (docs/fcap.md),
+// and above those of a mount's synthesized prelude.
+const filterUniqueBase = 1<<62 | 1<<61
+
+// namesNodes reports whether an operation's success changes the paths a
+// decoder knows.
+func namesNodes(op abi.Opcode) bool {
+	switch op {
+	case abi.FUSE_LOOKUP, abi.FUSE_MKNOD, abi.FUSE_MKDIR, abi.FUSE_SYMLINK, abi.FUSE_LINK,
+		abi.FUSE_CREATE, abi.FUSE_TMPFILE, abi.FUSE_RENAME, abi.FUSE_RENAME2,
+		abi.FUSE_UNLINK, abi.FUSE_RMDIR, abi.FUSE_READDIRPLUS:
+		return true
+	}
+	return false
 }
 
 func newCaptureFilter(f decode.Filter, mountpoint string) *captureFilter {
@@ -370,22 +396,59 @@ func newCaptureFilter(f decode.Filter, mountpoint string) *captureFilter {
 	if mnt := strings.TrimSuffix(mountpoint, "/"); mnt != "" && (f.Path == mnt || strings.HasPrefix(f.Path, mnt+"/")) {
 		f.Path = "/" + strings.TrimPrefix(f.Path[len(mnt):], "/")
 	}
-	c := &captureFilter{f: f, any: f != (decode.Filter{}), processOf: map[uint32]uint32{}}
+	c := &captureFilter{f: f, any: f != (decode.Filter{}), processOf: map[uint32]uint32{}, naming: map[uint64]uint64{}, next: filterUniqueBase}
 	if c.any {
 		c.sess = decode.NewSession(decode.Options{})
 	}
 	return c
 }
 
-func (c *captureFilter) keep(ev *mount.Event) bool {
+// keep reports whether ev goes into the file, and the message and flags
+// to write there (a node-naming record the filter leaves out, made
+// synthesized).
+func (c *captureFilter) keep(ev *mount.Event) (bool, []byte, capture.Flags) {
 	if !c.any {
-		return true
+		return true, ev.Msg, ev.Flags
 	}
 	// Decode everything, kept or not, so that paths stay known.
 	c.sess.DecodeMsg(ev.Time, ev.Dir, ev.Flags, ev.Msg, ev.OrigLen, abi.NativeEndian, &c.rec)
 	if ev.Flags&capture.FlagSynthesized != 0 || c.rec.Op == abi.FUSE_INIT {
-		return true
+		return true, ev.Msg, ev.Flags
 	}
+	if c.match(ev) {
+		return true, ev.Msg, ev.Flags
+	}
+	// Left out: a node-naming request goes in as synthesized, and so
+	// does its reply, under the unique it was given.
+	if len(ev.Msg) < 16 {
+		return false, nil, 0
+	}
+	u := abi.NativeEndian.Uint64(ev.Msg[8:])
+	var to uint64
+	switch {
+	case ev.Dir == capture.DirRequest && namesNodes(c.rec.Op):
+		if len(c.naming) >= 4096 {
+			clear(c.naming) // requests that never got their reply
+		}
+		c.next += 2
+		to = c.next
+		c.naming[u] = to
+	case ev.Dir == capture.DirReply:
+		var ok bool
+		if to, ok = c.naming[u]; !ok {
+			return false, nil, 0
+		}
+		delete(c.naming, u)
+	default:
+		return false, nil, 0
+	}
+	c.buf = append(c.buf[:0], ev.Msg...)
+	abi.NativeEndian.PutUint64(c.buf[8:], to)
+	return true, c.buf, ev.Flags | capture.FlagSynthesized
+}
+
+// match applies the filter to the record just decoded.
+func (c *captureFilter) match(ev *mount.Event) bool {
 	if !c.f.HasPID {
 		return c.f.Match(&c.rec)
 	}

@@ -96,6 +96,16 @@ func TestCaptureFilter(t *testing.T) {
 		// Nor a node: it is kept for the interrupted request's path.
 		{name: "path of an INTERRUPT", cli: "--path /dir/b.txt --op READ", want: "INIT> INIT< READ> INTERRUPT> READ<"},
 	}
+	// The path of every record in a capture of everything, by position.
+	paths := map[int]string{}
+	{
+		s := decode.NewSession(decode.Options{})
+		var rec decode.Record
+		for i, m := range b.Msgs {
+			s.DecodeMsg(m.Time, m.Dir, m.Flags, m.Data, len(m.Data), abi.NativeEndian, &rec)
+			paths[i] = string(rec.Path)
+		}
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			opts, err := parseOptions(t, "-o x "+tt.cli, NewCmdCapture)
@@ -106,15 +116,27 @@ func TestCaptureFilter(t *testing.T) {
 			s := decode.NewSession(decode.Options{})
 			var rec decode.Record
 			var got []string
-			for _, m := range b.Msgs {
+			for i, m := range b.Msgs {
 				ev := &mount.Event{Time: m.Time, Dir: m.Dir, Flags: m.Flags, Msg: m.Data, OrigLen: len(m.Data)}
-				if !f.keep(ev) {
+				ok, msg, flags := f.keep(ev)
+				if !ok {
 					continue
 				}
-				if err := s.DecodeMsg(m.Time, m.Dir, m.Flags, m.Data, len(m.Data), abi.NativeEndian, &rec); err != nil {
+				if err := s.DecodeMsg(m.Time, m.Dir, flags, msg, len(msg), abi.NativeEndian, &rec); err != nil {
 					t.Fatalf("kept record does not decode after the filter: %v", err)
 				}
+				if flags&capture.FlagSynthesized != 0 && m.Flags&capture.FlagSynthesized == 0 {
+					// Left out by the filter, kept for the paths.
+					if !namesNodes(rec.Op) {
+						t.Errorf("%s kept as synthesized; only node-naming records are", describe(&rec))
+					}
+					continue
+				}
 				got = append(got, describe(&rec))
+				// Its path is known as in a capture of everything.
+				if string(rec.Path) != paths[i] {
+					t.Errorf("%s: path %q, in a capture of everything %q", describe(&rec), rec.Path, paths[i])
+				}
 			}
 			if strings.Join(got, " ") != tt.want {
 				t.Errorf("kept\n %s\nwant\n %s", strings.Join(got, " "), tt.want)
