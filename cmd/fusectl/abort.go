@@ -27,7 +27,8 @@ func NewCmdAbort(f *Factory, runF func(*AbortOptions) error) *cobra.Command {
 		Short: "Abort a hung FUSE connection and unmount it",
 		Long: heredoc.Doc(`
 			Abort the FUSE connection mounted at MNT through the kernel's
-			control file system (/sys/fs/fuse/connections/MINOR/abort): every
+			control file system (/sys/fs/fuse/connections/N/abort, N the
+			connection's number, conn in "fusectl ps --json"): every
 			request waiting on the server fails, so processes stuck on the
 			mount return. Then unmount MNT lazily, and remove the control
 			socket a killed "fusectl mount" left for it. Works on any FUSE mount,

@@ -42,10 +42,14 @@ type PsOptions struct {
 
 // psRow is one line of `fusectl ps`, and its JSON form.
 type psRow struct {
-	Mountpoint string   `json:"mountpoint"`
-	FSType     string   `json:"fstype"`
-	Source     string   `json:"source"`
-	Minor      uint32   `json:"minor"`
+	Mountpoint string `json:"mountpoint"`
+	FSType     string `json:"fstype"`
+	Source     string `json:"source"`
+	Minor      uint32 `json:"minor"`
+	// Conn is the connection's number, its directory under
+	// /sys/fs/fuse/connections: the minor for type fuse, major<<20|minor
+	// for fuseblk.
+	Conn       uint32   `json:"conn"`
 	Waiting    *int     `json:"waiting"`
 	Fusectl    bool     `json:"fusectl"`
 	Server     []string `json:"server,omitempty"`
@@ -66,6 +70,11 @@ type psRow struct {
 	NotAnswering bool `json:"not_answering,omitempty"`
 	// Stopped: that process is stopped (SIGSTOP, a debugger).
 	Stopped bool `json:"stopped,omitempty"`
+	// Elsewhere marks a fusectl mount with no control socket here: one of
+	// another user, or started with another XDG_RUNTIME_DIR (as under
+	// sudo), or stacked on another fusectl mount's mountpoint, whose
+	// socket that one has. FusectlPid is its fusectl, if known.
+	Elsewhere bool `json:"control_elsewhere,omitempty"`
 }
 
 // psPending is mount.Pending for people: the operation by name, the age
@@ -133,10 +142,16 @@ func NewCmdPs(f *Factory, runF func(*PsOptions) error) *cobra.Command {
 			mount, what it hangs on); a fusectl mount whose fusectl does not
 			answer is marked so, with that fusectl's pid and whether it is
 			stopped where the kernel tells which process holds the
-			connection (a killed fusectl holds none). For other mounts the
-			server is the process holding /dev/fuse for the connection,
-			where the kernel tells (its fdinfo names the connection on
-			recent kernels; root sees every process's).
+			connection (a killed fusectl holds none), and one whose control
+			socket is not in this user's directory (another user's, or
+			started with another XDG_RUNTIME_DIR, as under sudo) is marked
+			so. For other mounts the server is the process holding
+			/dev/fuse for the connection, where the kernel tells (its
+			fdinfo names the connection on recent kernels; root sees every
+			process's). In the table a tab, a newline or a backslash in a
+			name is written \t, \n or \\; --json gives names as they are,
+			and each connection's number (conn), which names its
+			directory under /sys/fs/fuse/connections.
 		`),
 		Example: heredoc.Doc(`
 			$ fusectl ps
@@ -163,6 +178,10 @@ func NewCmdPs(f *Factory, runF func(*PsOptions) error) *cobra.Command {
 	return cmd
 }
 
+// cell escapes what would break a row (a mountpoint may hold a tab or a
+// newline): as C strings write them, a backslash too.
+var cell = strings.NewReplacer(`\`, `\\`, "\t", `\t`, "\n", `\n`).Replace
+
 func runPs(ctx context.Context, opts *PsOptions) error {
 	mounts, err := opts.Mounts()
 	if err != nil {
@@ -179,11 +198,12 @@ func runPs(ctx context.Context, opts *PsOptions) error {
 	}
 	rows := make([]psRow, 0, len(mounts))
 	for _, m := range mounts {
-		row := psRow{Mountpoint: m.Mountpoint, FSType: m.FSType, Source: m.Source, Minor: m.Minor, Holders: holders[m.Conn()]}
+		row := psRow{Mountpoint: m.Mountpoint, FSType: m.FSType, Source: m.Source, Minor: m.Minor, Conn: m.Conn(), Holders: holders[m.Conn()]}
 		if n, err := opts.Waiting(m.Conn()); err == nil {
 			row.Waiting = &n
 		}
-		if st := byMnt[m.Mountpoint]; st != nil && st.Conn == m.Conn() {
+		st := byMnt[m.Mountpoint]
+		if st != nil && st.Conn == m.Conn() {
 			row.Fusectl = true
 			row.Server = st.Server
 			row.ServerPid = st.ServerPid
@@ -195,7 +215,7 @@ func runPs(ctx context.Context, opts *PsOptions) error {
 			if o := st.Oldest; o != nil {
 				row.Oldest = &psPending{Op: abi.Opcode(o.Op).String(), NodeID: o.NodeID, Path: o.Path, Pid: o.Pid, Age: o.Age.Seconds()}
 			}
-		} else if opts.HasSocket != nil && opts.HasSocket(m.Mountpoint) {
+		} else if st == nil && opts.HasSocket != nil && opts.HasSocket(m.Mountpoint) {
 			row.Fusectl, row.NotAnswering = true, true
 			// A killed fusectl holds nothing (and its connection is
 			// dead); one that holds it is stopped or hung.
@@ -205,6 +225,12 @@ func runPs(ctx context.Context, opts *PsOptions) error {
 					st := opts.State(row.FusectlPid)
 					row.Stopped = st == "T" || st == "t"
 				}
+			}
+		} else if m.Source == "fusectl" {
+			// The holder is fusectl, not the server.
+			row.Fusectl, row.Elsewhere = true, true
+			if len(row.Holders) > 0 {
+				row.FusectlPid = row.Holders[0]
 			}
 		} else if len(row.Holders) > 0 {
 			// Several holders are one server's processes (a forked
@@ -247,6 +273,10 @@ func runPs(ctx context.Context, opts *PsOptions) error {
 			server = fmt.Sprintf("(its fusectl, pid %d, does not answer: hung)", r.FusectlPid)
 		case r.NotAnswering:
 			server = "(its fusectl does not answer: stopped, hung or killed)"
+		case r.Elsewhere && r.FusectlPid != 0:
+			server = fmt.Sprintf("(a fusectl mount, pid %d, with its control socket elsewhere)", r.FusectlPid)
+		case r.Elsewhere:
+			server = "(a fusectl mount with its control socket elsewhere)"
 		case r.Fusectl:
 			pid = strconv.Itoa(r.ServerPid)
 			rate = fmt.Sprintf("%.0f/s", *r.Rate)
@@ -256,7 +286,7 @@ func runPs(ctx context.Context, opts *PsOptions) error {
 			pid = strconv.Itoa(r.ServerPid)
 			server = strings.Join(r.Server, " ")
 		}
-		fmt.Fprintln(out, strings.Join([]string{r.Mountpoint, r.FSType, strconv.FormatUint(uint64(r.Minor), 10), waiting, pid, rate, dropped, oldest, server}, "\t"))
+		fmt.Fprintln(out, strings.Join([]string{cell(r.Mountpoint), r.FSType, strconv.FormatUint(uint64(r.Minor), 10), waiting, pid, rate, dropped, cell(oldest), cell(server)}, "\t"))
 	}
 	if tw != nil {
 		return tw.Flush()

@@ -46,12 +46,21 @@ func psFakes(opts *PsOptions) {
 			{Mountpoint: "/mnt/d", FSType: "fuseblk.ntfs-3g", Source: "/dev/loop0", Major: 7, Minor: 0},
 			{Mountpoint: "/mnt/e", FSType: "fuse.demofs", Source: "fusectl", Minor: 44},
 			{Mountpoint: "/mnt/f", FSType: "fuse.demofs", Source: "fusectl", Minor: 45},
+			// A fusectl mount whose control socket is elsewhere
+			// (another user's, another XDG_RUNTIME_DIR): its holder is
+			// fusectl, not its server.
+			{Mountpoint: "/mnt/g", FSType: "fuse.demofs", Source: "fusectl", Minor: 46},
+			// A name with a tab, a newline and a backslash: escaped in
+			// the table, not breaking its row.
+			{Mountpoint: "/mnt/h\tx\ny\\z", FSType: "fuse", Source: "/src", Minor: 47},
 		}, nil
 	}
 	// The fusectls of /mnt/c, /mnt/e and /mnt/f left their sockets and do
 	// not answer: /mnt/c's holds nothing (killed, or a kernel that does
 	// not say), /mnt/e's is stopped, /mnt/f's hangs.
-	opts.HasSocket = func(mnt string) bool { return mnt != "/mnt/b" }
+	opts.HasSocket = func(mnt string) bool {
+		return mnt == "/mnt/a" || mnt == "/mnt/c" || mnt == "/mnt/d" || mnt == "/mnt/e" || mnt == "/mnt/f"
+	}
 	opts.Running = func(context.Context) ([]mount.Running, error) {
 		return []mount.Running{
 			{Socket: "/run/fusectl/a.sock", Status: &mount.Status{
@@ -66,7 +75,7 @@ func psFakes(opts *PsOptions) {
 	// Processes holding /dev/fuse: fusectl for /mnt/a, and bindfs (and
 	// a child of it) for /mnt/b, the one mount fusectl did not make.
 	opts.Holders = func() map[uint32][]int {
-		return map[uint32][]int{41: {99}, 42: {300, 301}, 44: {500}, 45: {600}}
+		return map[uint32][]int{41: {99}, 42: {300, 301}, 44: {500}, 45: {600}, 46: {700}}
 	}
 	opts.State = func(pid int) string {
 		if pid == 500 {
@@ -102,14 +111,18 @@ func TestPsRun(t *testing.T) {
 			"/mnt/c\tfuse.demofs\t43\t-\t-\t-\t-\t-\t(its fusectl does not answer: stopped, hung or killed)\n" +
 			"/mnt/d\tfuseblk.ntfs-3g\t0\t1\t200\t1/s\t0\t1.5ms READ n9 pid 77\tntfs-3g img\n" +
 			"/mnt/e\tfuse.demofs\t44\t-\t-\t-\t-\t-\t(its fusectl, pid 500, is stopped)\n" +
-			"/mnt/f\tfuse.demofs\t45\t-\t-\t-\t-\t-\t(its fusectl, pid 600, does not answer: hung)\n"},
-		{name: "tty", tty: true, want: "MOUNTPOINT  TYPE             MINOR  WAITING  PID  RATE  DROPPED  OLDEST                         SERVER\n" +
-			"/mnt/a      fuse.demofs      41     3        100  12/s  7        2m13s GETATTR /dir/f pid 1234  demofs {}\n" +
-			"/mnt/b      fuse.bindfs      42     -        300  -     -        -                              bindfs /src /mnt/b\n" +
-			"/mnt/c      fuse.demofs      43     -        -    -     -        -                              (its fusectl does not answer: stopped, hung or killed)\n" +
-			"/mnt/d      fuseblk.ntfs-3g  0      1        200  1/s   0        1.5ms READ n9 pid 77           ntfs-3g img\n" +
-			"/mnt/e      fuse.demofs      44     -        -    -     -        -                              (its fusectl, pid 500, is stopped)\n" +
-			"/mnt/f      fuse.demofs      45     -        -    -     -        -                              (its fusectl, pid 600, does not answer: hung)\n"},
+			"/mnt/f\tfuse.demofs\t45\t-\t-\t-\t-\t-\t(its fusectl, pid 600, does not answer: hung)\n" +
+			"/mnt/g\tfuse.demofs\t46\t-\t-\t-\t-\t-\t(a fusectl mount, pid 700, with its control socket elsewhere)\n" +
+			"/mnt/h\\tx\\ny\\\\z\tfuse\t47\t-\t-\t-\t-\t-\t-\n"},
+		{name: "tty", tty: true, want: "MOUNTPOINT       TYPE             MINOR  WAITING  PID  RATE  DROPPED  OLDEST                         SERVER\n" +
+			"/mnt/a           fuse.demofs      41     3        100  12/s  7        2m13s GETATTR /dir/f pid 1234  demofs {}\n" +
+			"/mnt/b           fuse.bindfs      42     -        300  -     -        -                              bindfs /src /mnt/b\n" +
+			"/mnt/c           fuse.demofs      43     -        -    -     -        -                              (its fusectl does not answer: stopped, hung or killed)\n" +
+			"/mnt/d           fuseblk.ntfs-3g  0      1        200  1/s   0        1.5ms READ n9 pid 77           ntfs-3g img\n" +
+			"/mnt/e           fuse.demofs      44     -        -    -     -        -                              (its fusectl, pid 500, is stopped)\n" +
+			"/mnt/f           fuse.demofs      45     -        -    -     -        -                              (its fusectl, pid 600, does not answer: hung)\n" +
+			"/mnt/g           fuse.demofs      46     -        -    -     -        -                              (a fusectl mount, pid 700, with its control socket elsewhere)\n" +
+			"/mnt/h\\tx\\ny\\\\z  fuse             47     -        -    -     -        -                              -\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -134,7 +147,7 @@ func TestPsRun(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &rows); err != nil {
 		t.Fatalf("json: %v\n%s", err, out.String())
 	}
-	if len(rows) != 6 || !rows[3].Fusectl || rows[3].ServerPid != 200 || *rows[3].Waiting != 1 || !rows[0].Fusectl || rows[0].NotAnswering || rows[0].ServerPid != 100 || *rows[0].Waiting != 3 || rows[1].Fusectl || rows[1].Waiting != nil ||
+	if len(rows) != 8 || rows[7].Mountpoint != "/mnt/h\tx\ny\\z" || rows[3].Conn != 7<<20 || rows[0].Conn != 41 || !rows[6].Fusectl || !rows[6].Elsewhere || rows[6].FusectlPid != 700 || rows[6].ServerPid != 0 || rows[6].Server != nil || !rows[3].Fusectl || rows[3].ServerPid != 200 || *rows[3].Waiting != 1 || !rows[0].Fusectl || rows[0].NotAnswering || rows[0].ServerPid != 100 || *rows[0].Waiting != 3 || rows[1].Fusectl || rows[1].Waiting != nil ||
 		rows[1].ServerPid != 300 || !slices.Equal(rows[1].Holders, []int{300, 301}) || !slices.Equal(rows[0].Holders, []int{99}) ||
 		!rows[2].Fusectl || !rows[2].NotAnswering || rows[2].ServerPid != 0 || rows[2].FusectlPid != 0 || rows[2].Stopped ||
 		!rows[4].NotAnswering || !rows[4].Stopped || rows[4].FusectlPid != 500 || !rows[5].NotAnswering || rows[5].Stopped || rows[5].FusectlPid != 600 {
