@@ -253,7 +253,20 @@ func (s *controlServer) accept() {
 	for {
 		c, err := s.ln.AcceptUnix()
 		if err != nil {
-			return
+			select {
+			case <-s.quit:
+				return
+			default:
+			}
+			// Out of descriptors (EMFILE), say: clients that connect
+			// meanwhile wait, and the loop goes on once they are back.
+			s.m.logf("control socket: %v", err)
+			select {
+			case <-s.quit:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
 		}
 		s.mu.Lock()
 		s.conns[c] = true
@@ -377,7 +390,8 @@ func (s *controlServer) close() {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
-	os.Remove(s.path)
+	// The listener unlinked its socket as it closed (SetUnlinkOnClose); a
+	// removal now could take a new fusectl's socket of the same name.
 }
 
 // removeStale removes the control socket at path unless a fusectl answers
