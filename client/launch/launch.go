@@ -2,6 +2,7 @@ package launch
 
 import (
 	"context"
+	"debug/elf"
 	"errors"
 	"fmt"
 	"io"
@@ -625,7 +626,26 @@ func wantsAutoUnmount(x executable, method Method) bool {
 	if x.isGo {
 		return false
 	}
-	return method == ShimNamespace || method == ShimPath && isMergerfs(x.path)
+	if isMergerfs(x.path) {
+		return method == ShimNamespace || method == ShimPath
+	}
+	// Only a program that is libfuse's own takes libfuse's options first:
+	// an interpreter (python3 fs.py, sh -c) would take the -o for its own.
+	return method == ShimNamespace && linksLibfuse(x.path)
+}
+
+// linksLibfuse reports whether the ELF executable at path links libfuse 2
+// or 3.
+func linksLibfuse(path string) bool {
+	f, err := elf.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	libs, _ := f.ImportedLibraries()
+	return slices.ContainsFunc(libs, func(l string) bool {
+		return strings.HasPrefix(l, "libfuse.so") || strings.HasPrefix(l, "libfuse3.so")
+	})
 }
 
 // addAutoUnmount inserts -o auto_unmount right after the program name,

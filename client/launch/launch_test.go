@@ -478,6 +478,15 @@ func TestWantsAutoUnmount(t *testing.T) {
 	if wantsAutoUnmount(bindfs, ShimPath) {
 		t.Error("bindfs gets -o auto_unmount under the path method")
 	}
+	// An interpreter running a libfuse server (fusepy) would take the
+	// -o before its script for its own option.
+	sh, err := inspect(testenv.RequireCommand(t, "sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wantsAutoUnmount(sh, ShimNamespace) {
+		t.Error("sh gets -o auto_unmount under the namespace method")
+	}
 }
 
 // TestIntercept runs the test binary as a server that opens /dev/fuse and
