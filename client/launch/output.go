@@ -52,11 +52,20 @@ func (q *quietEnd) Write(p []byte) (int, error) {
 			q.show(line)
 		}
 	}
+	if len(q.partial) > maxHeldLine {
+		// No line of endOfStreamNoise is this long: a server writing
+		// without newlines is shown as it comes, not held.
+		q.show(q.partial)
+		q.partial = q.partial[:0]
+	}
 	if len(q.partial) == 0 {
 		q.partial = nil // let the array go
 	}
 	return len(p), nil
 }
+
+// maxHeldLine bounds the start of a line quietEnd holds.
+const maxHeldLine = 4096
 
 func (q *quietEnd) show(p []byte) {
 	if !q.broken {

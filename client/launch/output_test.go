@@ -43,6 +43,13 @@ func TestQuietEnd(t *testing.T) {
 	if out.Len() != 0 {
 		t.Errorf("a noise line without newline was shown: %q", out.String())
 	}
+	// Output without newlines is not held without bound.
+	for range 100 {
+		q.Write(bytes.Repeat([]byte("x"), 1000))
+	}
+	if out.Len() < 100*1000-maxHeldLine || len(q.partial) > maxHeldLine {
+		t.Errorf("of 100,000 bytes without a newline, %d shown and %d held", out.Len(), len(q.partial))
+	}
 }
 
 // FuzzQuietEnd: however the output is cut into writes, what is shown after
