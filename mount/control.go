@@ -115,6 +115,12 @@ func SocketPath(dir, mountpoint string) string {
 // HasSocket reports whether a control socket for mountpoint is in dir (""
 // for DefaultControlDir()), whether or not a fusectl answers on it.
 func HasSocket(dir, mountpoint string) bool {
+	if dir == "" {
+		dir = DefaultControlDir()
+	}
+	if privateDir(dir) != nil {
+		return false // not one this user can trust or use
+	}
 	_, err := os.Lstat(SocketPath(dir, mountpoint))
 	return err == nil
 }
@@ -439,6 +445,10 @@ func privateDir(dir string) error {
 		if ok {
 			uid = int(st.Uid)
 		}
+		if os.Geteuid() == 0 && uid > 0 {
+			// sudo -E: root with a user's XDG_RUNTIME_DIR.
+			return fmt.Errorf("control directory %s belongs to uid %d, not root (XDG_RUNTIME_DIR of another user, as under sudo -E?): run without that XDG_RUNTIME_DIR", dir, uid)
+		}
 		return fmt.Errorf("control directory %s is not private (%v, owner uid %d; want a directory of uid %d that only it may write to): remove it", dir, fi.Mode(), uid, os.Geteuid())
 	}
 	return nil
@@ -584,7 +594,8 @@ func FindRunning(ctx context.Context, dir, mountpoint string) (Running, error) {
 		return Running{}, err
 	}
 	var found *Running
-	matchPath(abs, func(p string) bool {
+	fuse, _ := FUSEMounts()
+	matchPath(abs, fuse, func(p string) bool {
 		for i := range all {
 			if all[i].Status.Mountpoint == p {
 				found = &all[i]

@@ -557,7 +557,7 @@ func (m *Mount) serverToKernel() {
 			}
 			if errors.Is(err, transport.ErrPeerGone) {
 				m.stop(ErrServerExited)
-			} else if errors.Is(err, transport.ErrBadFrame) && !m.clamp {
+			} else if errors.Is(err, transport.ErrBadFrame) && m.opts.NoClamp {
 				// Two spliced replies interleaved their pieces, which the
 				// clamp exists to prevent.
 				m.stop(fmt.Errorf("read from server: %w (the server splices its replies: mount it without --no-clamp)", err))
@@ -715,11 +715,11 @@ func (m *Mount) teardown(cause error) error {
 			m.closeDevice()
 		}
 		errs = append(errs, fmt.Errorf("%w: a %s mount covers %s, so fusectl's stays mounted under it, its connection aborted; unmount both (umount %s twice)", ErrCovered, covered, m.km.mountpoint, m.km.mountpoint))
-	case errors.Is(cause, ErrUnmounted) && m.stillMounted():
+	case errors.Is(cause, ErrUnmounted) && m.km.conn != 0 && onTop(m.km.mountpoint, m.km.conn):
 		// The connection ended but the mount is still there (an abort
 		// through the control file system): a dead mount, which the
 		// teardown of a mount must not leave.
-		if _, err := m.km.unmount(); err != nil && m.stillMounted() {
+		if _, err := m.km.unmount(); err != nil && onTop(m.km.mountpoint, m.km.conn) {
 			errs = append(errs, err)
 		}
 	case !errors.Is(cause, ErrUnmounted):

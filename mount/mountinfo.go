@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -108,22 +109,39 @@ func ParseMountinfo(r io.Reader) ([]FUSEMount, error) {
 }
 
 // coveredBy returns the file system type of the mount on top of
-// mountpoint if that is not the FUSE connection conn: a mount stacked on
-// a fusectl mount, which an unmount of the path would take instead. ""
-// when conn's mount is on top or nothing is mounted there.
+// mountpoint if the FUSE connection conn is mounted there under it: a
+// mount stacked on a fusectl mount, which an unmount of the path would
+// take instead. "" when conn's mount is on top, or not at mountpoint at
+// all.
 func coveredBy(mountpoint string, conn uint32) (string, error) {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
+	ours, top, err := readStack(mountpoint, conn)
+	if !ours || err != nil {
 		return "", err
 	}
-	defer f.Close()
-	return topOther(f, mountpoint, conn)
+	return top, nil
 }
 
-// topOther is coveredBy for mountinfo text: its entries are in mount
+// onTop reports whether the FUSE connection conn is the mount on top of
+// mountpoint: the one an unmount of the path takes.
+func onTop(mountpoint string, conn uint32) bool {
+	ours, top, err := readStack(mountpoint, conn)
+	return err == nil && ours && top == ""
+}
+
+// readStack reads mountinfo for the mounts at mountpoint: whether conn is
+// one of them, and the type of the one on top if that is not conn.
+func readStack(mountpoint string, conn uint32) (ours bool, top string, err error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return false, "", err
+	}
+	defer f.Close()
+	return stackAt(f, mountpoint, conn)
+}
+
+// stackAt is readStack for mountinfo text: its entries are in mount
 // order, so the last at a mountpoint is the one on top.
-func topOther(r io.Reader, mountpoint string, conn uint32) (string, error) {
-	top, topConn := "", uint32(0)
+func stackAt(r io.Reader, mountpoint string, conn uint32) (ours bool, top string, err error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -135,12 +153,13 @@ func topOther(r io.Reader, mountpoint string, conn uint32) (string, error) {
 		majS, minS, _ := strings.Cut(f[2], ":")
 		maj, _ := strconv.ParseUint(majS, 10, 32)
 		mnr, _ := strconv.ParseUint(minS, 10, 32)
-		top, topConn = g[0], connNumber(uint32(maj), uint32(mnr))
+		if connNumber(uint32(maj), uint32(mnr)) == conn && launch.IsFUSEType(g[0]) {
+			ours, top = true, ""
+		} else {
+			top = g[0]
+		}
 	}
-	if topConn == conn {
-		return "", sc.Err()
-	}
-	return top, sc.Err()
+	return ours, top, sc.Err()
 }
 
 // unescapeMountinfo undoes the octal escapes (\040 for space, ...) of
@@ -197,7 +216,7 @@ func FindFUSEMount(path string) (FUSEMount, error) {
 		return FUSEMount{}, fmt.Errorf("read mountinfo: %w", err)
 	}
 	var found *FUSEMount
-	matchPath(abs, func(p string) bool {
+	matchPath(abs, all, func(p string) bool {
 		for i := range all {
 			if all[i].Mountpoint == p {
 				found = &all[i]
@@ -213,14 +232,19 @@ func FindFUSEMount(path string) (FUSEMount, error) {
 
 // matchPath calls match with abs, and while it says no, with abs's
 // symbolic links resolved one at a time (a mountpoint named through a
-// link, /var/run for /run): mountinfo names directories. abs is never
-// stat'ed while match may still take it, for a hung mount's root would
-// wait for its server.
-func matchPath(abs string, match func(string) bool) bool {
+// link, /var/run for /run): mountinfo names directories. Nothing on or
+// under a FUSE mount (fuse) is ever stat'ed, for a hung one would wait
+// for its server: such a path is taken as it is.
+func matchPath(abs string, fuse []FUSEMount, match func(string) bool) bool {
 	p := abs
 	for range 40 { // the kernel's limit on links followed
 		if match(p) {
 			return true
+		}
+		for _, m := range fuse {
+			if p == m.Mountpoint || strings.HasPrefix(p, strings.TrimSuffix(m.Mountpoint, "/")+"/") {
+				return false
+			}
 		}
 		if dir, err := filepath.EvalSymlinks(filepath.Dir(p)); err == nil && filepath.Join(dir, filepath.Base(p)) != p {
 			p = filepath.Join(dir, filepath.Base(p))
@@ -262,7 +286,23 @@ func Abort(path string) error {
 		// connection): the unmount is what is left to do.
 		aerr = nil
 	}
-	if top, err := coveredBy(fm.Mountpoint, fm.Conn()); err == nil && top != "" {
+	if fm.Source == "fusectl" && HasSocket("", fm.Mountpoint) {
+		// Its fusectl unmounts it as it sees the abort: it is given the
+		// time to, for two unmounts of one path race, and the second
+		// would take the mount under it.
+		for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if ours, _, err := readStack(fm.Mountpoint, fm.Conn()); err != nil || !ours {
+				break
+			}
+		}
+	}
+	ours, top, err := readStack(fm.Mountpoint, fm.Conn())
+	switch {
+	case err == nil && !ours:
+		// Its fusectl mount saw the abort and unmounted it first.
+		removeStale(SocketPath("", fm.Mountpoint))
+		return aerr
+	case err == nil && top != "":
 		// An unmount of the path would take the other mount.
 		if aerr != nil {
 			return aerr
@@ -275,9 +315,10 @@ func Abort(path string) error {
 	} else {
 		_, uerr = unmountPath(fm.Mountpoint, true)
 	}
-	if uerr != nil {
+	if uerr != nil && onTop(fm.Mountpoint, fm.Conn()) {
 		return errors.Join(aerr, fmt.Errorf("lazy unmount %s: %w", fm.Mountpoint, uerr))
 	}
+	// Else gone meanwhile: its fusectl mount unmounted it on the abort.
 	removeStale(SocketPath("", fm.Mountpoint))
 	if aerr != nil {
 		return fmt.Errorf("%w: %w", ErrNotAborted, aerr)

@@ -1,6 +1,8 @@
 package mount
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -81,4 +83,55 @@ func FuzzParseMountinfo(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestStackAt: which mount is on top of a mountpoint, from mountinfo.
+func TestStackAt(t *testing.T) {
+	const (
+		tmpfs = "30 20 0:40 / /mnt/x rw - tmpfs x rw\n"
+		ours  = "31 30 0:41 / /mnt/x rw - fuse.demofs fusectl rw\n"
+		other = "32 31 0:42 / /mnt/x rw - tmpfs y rw\n"
+		else_ = "33 20 0:43 / /mnt/y rw - fuse.demofs fusectl rw\n"
+	)
+	for _, c := range []struct {
+		info    string
+		ours    bool
+		top     string
+		covered string
+	}{
+		{tmpfs + ours, true, "", ""},
+		{tmpfs + ours + other, true, "tmpfs", "tmpfs"},
+		// Unmounted: the tmpfs that was under it is no cover.
+		{tmpfs + else_, false, "tmpfs", ""},
+	} {
+		ours, top, err := stackAt(strings.NewReader(c.info), "/mnt/x", 41)
+		if err != nil || ours != c.ours || top != c.top {
+			t.Errorf("stackAt of\n%s= %v, %q, %v; want %v, %q", c.info, ours, top, err, c.ours, c.top)
+		}
+		covered := ""
+		if ours {
+			covered = top
+		}
+		if covered != c.covered {
+			t.Errorf("covered %q, want %q", covered, c.covered)
+		}
+	}
+}
+
+// TestMatchPathSparesFUSE: a name is resolved through symbolic links to
+// find its mount, except on or under a FUSE mount, which a stat of a hung
+// one would wait on: there the name is taken as it is.
+func TestMatchPathSparesFUSE(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "target")
+	if err := os.Symlink(target, filepath.Join(dir, "l")); err != nil {
+		t.Fatal(err)
+	}
+	isTarget := func(p string) bool { return p == target }
+	if !matchPath(filepath.Join(dir, "l"), nil, isTarget) {
+		t.Errorf("a link to the mountpoint was not followed")
+	}
+	if matchPath(filepath.Join(dir, "l"), []FUSEMount{{Mountpoint: dir}}, isTarget) {
+		t.Errorf("a link under a FUSE mount was followed")
+	}
 }

@@ -169,12 +169,12 @@ func TestControlDirMustBePrivate(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	ln, err := net.Listen("unix", filepath.Join(dir, "planted.sock"))
+	ln, err := net.Listen("unix", SocketPath(dir, "/mnt/p"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	if paths, err := ControlSockets(dir); err != nil || len(paths) != 1 {
+	if paths, err := ControlSockets(dir); err != nil || len(paths) != 1 || !HasSocket(dir, "/mnt/p") {
 		t.Fatalf("private directory: %q, %v", paths, err)
 	}
 	if err := os.Chmod(dir, 0o777); err != nil {
@@ -187,6 +187,21 @@ func TestControlDirMustBePrivate(t *testing.T) {
 	if s, err := m.listenControl(); err == nil {
 		s.close()
 		t.Errorf("listenControl in a world-writable directory succeeded")
+	}
+	if HasSocket(dir, "/mnt/p") {
+		t.Errorf("HasSocket trusts a world-writable directory")
+	}
+	// Root with a user's XDG_RUNTIME_DIR (sudo -E) is told so.
+	if os.Geteuid() == 0 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(dir, 1, 1); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ControlSockets(dir); err == nil || !strings.Contains(err.Error(), "sudo -E") {
+			t.Errorf("a user's directory, for root: %v; want the sudo -E hint", err)
+		}
 	}
 	// A missing directory is no mount, not an error.
 	if paths, err := ControlSockets(filepath.Join(dir, "none")); err != nil || len(paths) != 0 {
