@@ -415,7 +415,15 @@ func (c *captureFilter) keep(ev *mount.Event) (bool, []byte, capture.Flags) {
 	if ev.Flags&capture.FlagSynthesized != 0 || c.rec.Op == abi.FUSE_INIT {
 		return true, ev.Msg, ev.Flags
 	}
-	if c.match(ev) {
+	var u uint64
+	if len(ev.Msg) >= 16 {
+		u = abi.NativeEndian.Uint64(ev.Msg[8:])
+	}
+	// A reply goes as its request went: one written as synthesized is
+	// followed by its reply under the unique it was given, whatever the
+	// filter says of the reply (--nodeid matches a LOOKUP's reply, not
+	// its request, which names the directory).
+	if _, synth := c.naming[u]; !(ev.Dir == capture.DirReply && synth) && c.match(ev) {
 		return true, ev.Msg, ev.Flags
 	}
 	// Left out: a node-naming request goes in as synthesized, and so
@@ -423,7 +431,6 @@ func (c *captureFilter) keep(ev *mount.Event) (bool, []byte, capture.Flags) {
 	if len(ev.Msg) < 16 {
 		return false, nil, 0
 	}
-	u := abi.NativeEndian.Uint64(ev.Msg[8:])
 	var to uint64
 	switch {
 	case ev.Dir == capture.DirRequest && namesNodes(c.rec.Op):

@@ -95,6 +95,9 @@ func TestCaptureFilter(t *testing.T) {
 		{name: "pid", cli: "--pid 777", want: "INIT> INIT< READ> INTERRUPT> READ<"},
 		// Nor a node: it is kept for the interrupted request's path.
 		{name: "path of an INTERRUPT", cli: "--path /dir/b.txt --op READ", want: "INIT> INIT< READ> INTERRUPT> READ<"},
+		// A LOOKUP's reply names the node, its request the directory: the
+		// reply goes as its request went (synthesized), not alone.
+		{name: "nodeid", cli: "--nodeid 3", want: "INIT> INIT< GETATTR> GETATTR< OPEN> OPEN< READ> READ< INVAL_INODE RELEASE> RELEASE<"},
 	}
 	// The path of every record in a capture of everything, by position.
 	paths := map[int]string{}
@@ -140,6 +143,9 @@ func TestCaptureFilter(t *testing.T) {
 			}
 			if strings.Join(got, " ") != tt.want {
 				t.Errorf("kept\n %s\nwant\n %s", strings.Join(got, " "), tt.want)
+			}
+			if c := s.Counters(); c.Unpaired != 0 || s.Pending() != 0 {
+				t.Errorf("the kept records leave %d replies unpaired and %d requests pending", c.Unpaired, s.Pending())
 			}
 		})
 	}

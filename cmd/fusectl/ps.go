@@ -187,7 +187,11 @@ func runPs(ctx context.Context, opts *PsOptions) error {
 	if err != nil {
 		return fmt.Errorf("list mounts: %w", err)
 	}
-	running, _ := opts.Running(ctx)
+	running, err := opts.Running(ctx)
+	if err != nil {
+		// The mounts are still listed, as mounts of others are.
+		fmt.Fprintf(opts.IO.ErrOut, "fusectl: warning: fusectl mounts: %v\n", err)
+	}
 	byMnt := make(map[string]*mount.Status, len(running))
 	for _, r := range running {
 		byMnt[r.Status.Mountpoint] = r.Status

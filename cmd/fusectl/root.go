@@ -202,9 +202,15 @@ func exitCode(f *Factory, cmd *cobra.Command, err error) int {
 // standard error whose reader went away; a server's socket closing under
 // a write (EPIPE too) is a failure to report.
 func brokenOutput(err error) bool {
-	var pe *fs.PathError
-	return errors.As(err, &pe) && pe.Op == "write" &&
-		(pe.Path == os.Stdout.Name() || pe.Path == os.Stderr.Name()) && errors.Is(pe.Err, syscall.EPIPE)
+	// Along the chain of single wraps only: an error joined with others
+	// (a mount's teardown: the cause, then the capture's) has more to
+	// tell than the broken pipe.
+	for ; err != nil; err = errors.Unwrap(err) {
+		if pe, ok := err.(*fs.PathError); ok {
+			return pe.Op == "write" && (pe.Path == os.Stdout.Name() || pe.Path == os.Stderr.Name()) && errors.Is(pe.Err, syscall.EPIPE)
+		}
+	}
+	return false
 }
 
 // errSilent ends a command with exitError after it has printed its own

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -46,6 +47,8 @@ func TestBrokenOutput(t *testing.T) {
 		{fmt.Errorf("server squashfuse failed to start: init: write message: %w", syscall.EPIPE), false},
 		{&fs.PathError{Op: "write", Path: "s.fcap", Err: syscall.EPIPE}, false},
 		{&fs.PathError{Op: "write", Path: os.Stdout.Name(), Err: syscall.ENOSPC}, false},
+		// A mount's teardown: the cause comes first, and must be told.
+		{errors.Join(errors.New("server exited"), fmt.Errorf("write capture: %w", &fs.PathError{Op: "write", Path: os.Stdout.Name(), Err: syscall.EPIPE})), false},
 	} {
 		if got := brokenOutput(c.err); got != c.want {
 			t.Errorf("brokenOutput(%v) = %v, want %v", c.err, got, c.want)
