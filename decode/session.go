@@ -547,6 +547,8 @@ func (s *Session) track(r *Record, sl *slot) {
 		// a child.
 		if !dotName(sl.name) {
 			s.nodes.add(r.Out.Entry.NodeID, sl.nodeid, sl.name, synth, &s.counters)
+		} else {
+			s.nodes.ref(r.Out.Entry.NodeID) // the kernel counts it
 		}
 	case abi.FUSE_MKNOD, abi.FUSE_MKDIR, abi.FUSE_SYMLINK, abi.FUSE_CREATE:
 		s.nodes.add(r.Out.Entry.NodeID, sl.nodeid, sl.name, synth, &s.counters)

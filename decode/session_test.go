@@ -888,6 +888,13 @@ func TestLookupDots(t *testing.T) {
 			t.Errorf("path of n%d = %q, %v; want %q", id, p, ok, want)
 		}
 	}
+	// Each counted a lookup, as the kernel does: n2's LOOKUP and ".."
+	// are two, so one FORGET leaves it.
+	b.Request(abi.FUSE_FORGET, 2, &abi.ForgetIn{Nlookup: 1})
+	decodeCut(t, s, b, 0)
+	if p, ok := s.Path(3); !ok || p != "/dir/sub" {
+		t.Errorf("after one FORGET of n2, path of n3 = %q, %v; want /dir/sub", p, ok)
+	}
 }
 
 // TestHardLinks: a node keeps a path while any of its names is left.

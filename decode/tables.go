@@ -209,6 +209,15 @@ func (t *nodeTable) add(child, parent uint64, name []byte, synth bool, c *Counte
 	t.m[child] = nd
 }
 
+// ref counts a lookup of a known node that does not name it (LOOKUP of
+// "." or "..").
+func (t *nodeTable) ref(id uint64) {
+	if nd, ok := t.m[id]; ok {
+		nd.nlookup++
+		t.m[id] = nd
+	}
+}
+
 // keepAlt adds old to the other names of id, unless it is the new name
 // (parent, name), which it drops from them.
 func (t *nodeTable) keepAlt(id uint64, old dent, parent uint64, name []byte) {
