@@ -940,7 +940,8 @@ func (s *Server) stopDaemon(ctx context.Context, pid int) error {
 // parent's (which misses a bind mount within one file system).
 func isMountRoot(dir string) (bool, error) {
 	var st unix.Statx_t
-	if err := unix.Statx(unix.AT_FDCWD, dir, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_BASIC_STATS, &st); err != nil {
+	// Cached attributes: a server that mounted dir may be stuck.
+	if err := unix.Statx(unix.AT_FDCWD, dir, unix.AT_SYMLINK_NOFOLLOW|unix.AT_STATX_DONT_SYNC, unix.STATX_BASIC_STATS, &st); err != nil {
 		return false, err
 	}
 	if st.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT != 0 {
