@@ -70,10 +70,40 @@ func TestCancelledReaderPassesOn(t *testing.T) {
 	}
 }
 
-// TestKickMidMessage: a reader whose context ends while it waits for the
-// rest of a spliced message is kicked out, and the next reader finishes
-// that message, so nothing is lost and the stream stays in step.
-func TestKickMidMessage(t *testing.T) {
+// socketServer is the far end of a real socketpair, for tests of what
+// only a socket does (spliced replies in pieces, framing errors): recv
+// reads a request, send writes a message.
+type socketServer struct {
+	t      *testing.T
+	remote *transport.SeqPacket
+}
+
+func (s socketServer) recv() fakeReq {
+	s.t.Helper()
+	m, err := s.remote.ReadMsg(nil)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var r fakeReq
+	rest, err := r.hdr.Unmarshal(m, ne)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	r.body = rest
+	return r
+}
+
+func (s socketServer) send(m []byte) {
+	s.t.Helper()
+	if err := s.remote.WriteMsg(m); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// dialSocket dials a Conn over a new socketpair, answering its INIT from
+// the far end, which it returns. The Conn is nil if Dial failed (the test
+// is failed then).
+func dialSocket(t *testing.T, opts Options) (*Conn, socketServer) {
 	local, rf, err := transport.SocketPair(transport.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -82,42 +112,34 @@ func TestKickMidMessage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer remote.Close()
-	recv := func() fakeReq {
-		t.Helper()
-		m, err := remote.ReadMsg(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var r fakeReq
-		rest, err := r.hdr.Unmarshal(m, ne)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.body = rest
-		return r
-	}
-	send := func(m []byte) {
-		t.Helper()
-		if err := remote.WriteMsg(m); err != nil {
-			t.Fatal(err)
-		}
-	}
-	notes := make(chan Notification, 4)
+	t.Cleanup(func() { remote.Close() })
+	srv := socketServer{t: t, remote: remote}
 	dialed := make(chan *Conn, 1)
 	go func() {
-		c, err := Dial(context.Background(), local, Options{OnNotify: func(n Notification) { notes <- n }, Logf: t.Logf, DestroyTimeout: -1})
+		c, err := Dial(context.Background(), local, opts)
 		if err != nil {
 			t.Error(err)
 		}
 		dialed <- c
 	}()
-	send(initReply(recv(), nil))
+	srv.send(initReply(srv.recv(), nil))
 	c := <-dialed
+	if c != nil {
+		t.Cleanup(func() { c.Close() })
+	}
+	return c, srv
+}
+
+// TestKickMidMessage: a reader whose context ends while it waits for the
+// rest of a spliced message is kicked out, and the next reader finishes
+// that message, so nothing is lost and the stream stays in step.
+func TestKickMidMessage(t *testing.T) {
+	notes := make(chan Notification, 4)
+	c, srv := dialSocket(t, Options{OnNotify: func(n Notification) { notes <- n }, Logf: t.Logf, DestroyTimeout: -1})
+	recv, send := srv.recv, srv.send
 	if c == nil {
 		return
 	}
-	defer c.Close()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
@@ -340,45 +362,12 @@ func TestTransportWithoutReadDeadline(t *testing.T) {
 // instead of leaving a caller without a deadline waiting forever, and the
 // connection goes on.
 func TestUnframedReplyFailsItsCall(t *testing.T) {
-	local, rf, err := transport.SocketPair(transport.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	remote, err := transport.NewSeqPacket(rf, transport.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer remote.Close()
-	recv := func() fakeReq {
-		t.Helper()
-		m, err := remote.ReadMsg(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var r fakeReq
-		rest, err := r.hdr.Unmarshal(m, ne)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.body = rest
-		return r
-	}
-	dialed := make(chan *Conn, 1)
-	go func() {
-		c, err := Dial(context.Background(), local, Options{Logf: t.Logf, DestroyTimeout: -1})
-		if err != nil {
-			t.Error(err)
-		}
-		dialed <- c
-	}()
-	if err := remote.WriteMsg(initReply(recv(), nil)); err != nil {
-		t.Fatal(err)
-	}
-	c := <-dialed
+	c, srv := dialSocket(t, Options{Logf: t.Logf, DestroyTimeout: -1})
 	if c == nil {
 		return
 	}
-	defer c.Close()
+	recv := srv.recv
+	remote := srv.remote
 
 	for _, reader := range []string{"the caller", "the idle reader"} {
 		errc := make(chan error, 1)

@@ -18,15 +18,7 @@ import (
 // record.
 func replay(t *testing.T, s *decode.Session, b *decodetest.Builder) []*decode.Record {
 	t.Helper()
-	var out []*decode.Record
-	var r decode.Record
-	for _, m := range b.Msgs {
-		cr := capture.Record{Time: m.Time, Dir: m.Dir, Flags: m.Flags, Msg: m.Data, OrigLen: len(m.Data), Order: b.O}
-		s.Decode(&cr, &r)
-		out = append(out, r.Clone())
-	}
-	b.Msgs = nil
-	return out
+	return decodeCut(t, s, b, 0)
 }
 
 func TestSessionPathsFollowRenames(t *testing.T) {
