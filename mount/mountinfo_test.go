@@ -81,6 +81,11 @@ func FuzzParseMountinfo(f *testing.F) {
 			if uid, ok := m.Owner(); ok && !strings.Contains(m.Options, "user_id=") {
 				t.Fatalf("owner %d without a user_id option in %q", uid, m.Options)
 			}
+			// Each FUSE mount is in its mountpoint's stack.
+			ours, _, err := stackAt(strings.NewReader(s), m.Mountpoint, m.Conn())
+			if err == nil && !ours {
+				t.Fatalf("%+v not found at its mountpoint", m)
+			}
 		}
 	})
 }
