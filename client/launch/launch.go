@@ -629,21 +629,22 @@ func wantsAutoUnmount(x executable, method Method) bool {
 	if isMergerfs(x.path) {
 		return method == ShimNamespace || method == ShimPath
 	}
-	// Only a program that is libfuse's own takes libfuse's options first:
-	// an interpreter (python3 fs.py, sh -c) would take the -o for its own.
-	return method == ShimNamespace && linksLibfuse(x.path)
+	// An interpreter (python3 fs.py, sh -c ...) would take the -o for its
+	// own option; a script passes its arguments on to its server.
+	return method == ShimNamespace && !interpreter(x.path)
 }
 
-// linksLibfuse reports whether the ELF executable at path links libfuse 2
-// or 3.
-func linksLibfuse(path string) bool {
+// interpreter reports whether the executable at path is a program that
+// does not link libfuse (python3, sh, perl): an ELF file that links no
+// libfuse. A script (#!) is not one.
+func interpreter(path string) bool {
 	f, err := elf.Open(path)
 	if err != nil {
 		return false
 	}
 	defer f.Close()
 	libs, _ := f.ImportedLibraries()
-	return slices.ContainsFunc(libs, func(l string) bool {
+	return !slices.ContainsFunc(libs, func(l string) bool {
 		return strings.HasPrefix(l, "libfuse.so") || strings.HasPrefix(l, "libfuse3.so")
 	})
 }

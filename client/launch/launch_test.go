@@ -487,6 +487,18 @@ func TestWantsAutoUnmount(t *testing.T) {
 	if wantsAutoUnmount(sh, ShimNamespace) {
 		t.Error("sh gets -o auto_unmount under the namespace method")
 	}
+	// A script passes its arguments on to the server it runs.
+	script := filepath.Join(t.TempDir(), "server.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nexec bindfs \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	x, err := inspect(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !wantsAutoUnmount(x, ShimNamespace) {
+		t.Error("a script does not get -o auto_unmount under the namespace method")
+	}
 }
 
 // TestIntercept runs the test binary as a server that opens /dev/fuse and
