@@ -610,6 +610,12 @@ func TestPsAndAbort(t *testing.T) {
 		_, err := mount.FindFUSEMount(direct)
 		return err == nil
 	})
+	// Mounted is not answered: until demofs answers INIT, the kernel
+	// counts it waiting. A stat returns once it has (demofs serves the
+	// mount, not this process).
+	if _, err := os.Stat(direct); err != nil {
+		t.Fatal(err)
+	}
 	controlFSBefore := controlFSMounted(t)
 
 	ps := func() map[string]psRow {
