@@ -13,15 +13,16 @@
 // queue; a subscriber that falls behind loses events, which are counted and
 // reported, and never slows forwarding down.
 //
-// Each mount serves a control socket (0600, under $XDG_RUNTIME_DIR/fusectl or
-// /run/fusectl) with a status query and the live record feed. A feed that
+// Each mount serves a control socket (0600, under $XDG_RUNTIME_DIR/fusectl,
+// else /run/fusectl for root or $TMPDIR/fusectl-UID for a user) with a status query and the live record feed. A feed that
 // attaches mid-session first gets synthesized records (the INIT pair and one
 // LOOKUP pair per node the kernel knows) so that it decodes as well as a
 // capture taken from the start. The interposer keeps only the state needed
 // for that: it decodes headers, INIT, and the entry-creating replies.
 //
-// Teardown (Close, the server exiting, or a fatal error) answers the kernel
-// requests still pending with ENOTCONN, unmounts (lazily if busy, then
-// aborting the connection so nothing stays stuck), stops the server, closes
-// the feed and removes the control socket.
+// Teardown (Close, the server exiting, or a fatal error) takes what the
+// kernel has queued, unmounts (lazily if busy, then aborting the connection
+// so nothing stays stuck), lets a live server answer what it holds, answers
+// with ENOTCONN the requests no server can answer any more, stops the
+// server, closes the feed and removes the control socket.
 package mount

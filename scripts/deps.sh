@@ -3,7 +3,7 @@
 # missing: real FUSE servers to test against (squashfuse, fuse-overlayfs,
 # bindfs, ntfs-3g with its mkntfs, mergerfs, fuse2fs, unionfs-fuse,
 # gocryptfs, rclone), fusermount3, mksquashfs, tshark/capinfos for format
-# interop, and setfattr/getfattr. Does nothing when all are present.
+# interop, setfattr/getfattr, and strace for the benchmarks. Does nothing when all are present.
 set -euo pipefail
 need=(fuse3 squashfuse squashfs-tools fuse-overlayfs bindfs ntfs-3g mergerfs fuse2fs unionfs-fuse gocryptfs rclone tshark attr strace)
 missing=()

@@ -1,6 +1,6 @@
 // Package launch starts a FUSE server on the far end of an AF_UNIX
-// SOCK_SEQPACKET socketpair, so that a userspace client (fusectl's client,
-// replay or interposer) can talk FUSE to it without a kernel mount.
+// SOCK_SEQPACKET socketpair, so that a userspace client (fusectl's client or
+// its interposer) can talk FUSE to it without a kernel mount.
 //
 // Servers cannot be told "use this socket" directly; each FUSE library has
 // its own way of obtaining /dev/fuse, and each [Method] exploits one of them:
@@ -22,7 +22,8 @@
 //     mount succeeds without mounting. The launcher that installs the
 //     filter is this executable too, and the PATH shim is in place as
 //     well, so that Go servers of any library work under it. Auto prefers
-//     it to both shims where it has a filter for the architecture.
+//     it to both shims where it has a filter for the architecture and
+//     the kernel is Linux 5.14 or later.
 //
 // The shim works in rendezvous mode: Start listens on a SOCK_SEQPACKET
 // socket in a private temporary directory and puts its path in the

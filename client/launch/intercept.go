@@ -40,7 +40,7 @@ import (
 // The fake fusermount is first on PATH as well, for servers that run one
 // instead (bazil.org/fuse, go-fuse given a directory).
 //
-// The filter replaces the LD_PRELOAD library of the reference's method D:
+// The filter does what an LD_PRELOAD library wrapping open and mount would:
 // nothing has to be built or shipped beside fusectl, and it works for
 // statically linked servers, which ignore LD_PRELOAD. Its price is a round
 // trip to fusectl on each of the server's opens that asks for O_RDWR (the

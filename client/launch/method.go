@@ -50,8 +50,8 @@ func (m Method) String() string {
 
 // ParseMethod parses a --method flag: auto, devfd, shim-path,
 // shim-namespace or intercept (also accepted: dev-fd, path, namespace, ns,
-// seccomp, and the letters A, B, C, D of the reference; D, an LD_PRELOAD
-// library there, is done by intercept).
+// seccomp, and the letters A to D of the methods' usual order, D being the
+// open-and-mount interception that intercept does).
 func ParseMethod(s string) (Method, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "", "auto":

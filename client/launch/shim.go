@@ -86,7 +86,9 @@ func shimSockBeside(argv0 string) string {
 	return sock
 }
 
-// runShim is the fake fusermount of the reference's §5. mnt, set under
+// runShim is the fake fusermount: it sends its arguments to Start over the
+// rendezvous socket, gets the server's end of the socketpair back, and
+// passes it on through _FUSE_COMMFD as fusermount passes /dev/fuse. mnt, set under
 // the namespace method, is bind-mounted onto itself as the descriptor is
 // handed over: a real fusermount leaves a mount there, and libfuse 2 run as
 // root unmounts its mountpoint itself, printing "fuse: failed to unmount

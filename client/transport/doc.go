@@ -21,6 +21,7 @@
 // the problem by keeping READ requests at 14 pages or less (no splice then
 // needs more than 16 pipe buffers) unless the server is known not to splice.
 //
-// Both transports use the Go runtime poller: Close unblocks a pending
-// ReadMsg, and SetReadDeadline works.
+// Both transports use the Go runtime poller, so Close unblocks a pending
+// ReadMsg. SeqPacket also has read and write deadlines; a DevFuse's are
+// those of its File.
 package transport

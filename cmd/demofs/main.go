@@ -22,7 +22,7 @@ func run(args []string, stderr io.Writer) int {
 	ttl := fl.Duration("ttl", time.Second, "kernel cache timeout for entries and attributes (0: no caching)")
 	maxWrite := fl.Int("max-write", 0, "largest WRITE accepted, bytes (0: go-fuse default)")
 	fl.Usage = func() {
-		fmt.Fprintln(stderr, "usage: demofs [-seed DIR] [-debug] [-ttl DURATION] MOUNTPOINT")
+		fmt.Fprintln(stderr, "usage: demofs [-seed DIR] [-debug] [-ttl DURATION] [-max-write N] MOUNTPOINT")
 		fl.PrintDefaults()
 	}
 	if err := fl.Parse(args); err != nil {
