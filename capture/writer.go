@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -81,6 +82,8 @@ type Writer struct {
 	lost    map[int]uint64 // SetLost's totals, written by Close
 	err     error          // sticky write error
 	closed  bool
+	pending string // CreatePending's file, until Keep renames it to final
+	final   string
 }
 
 // encoder appends the section header and interface blocks to *out.
@@ -118,6 +121,58 @@ func Create(path string, opts WriterOptions) (*Writer, error) {
 	}
 	w.f = f
 	return w, nil
+}
+
+// CreatePending is Create for a capture that should replace the file at
+// path only once the session it records has started: it writes a new file
+// beside path (".NAME.fusectl-*"), which Keep renames into place and Close
+// before Keep removes. A server that cannot be found or fails to mount so
+// leaves an earlier capture at path as it was. path itself is written, as
+// Create writes it, when it is not a regular file (a device, a FIFO); a
+// symbolic link is followed to the file it names.
+func CreatePending(path string, opts WriterOptions) (*Writer, error) {
+	final := path
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		final = real
+	}
+	switch fi, err := os.Stat(final); {
+	case err == nil && !fi.Mode().IsRegular():
+		return Create(path, opts)
+	case err == nil:
+		// Fail now, as Create would, on a file that may not be written.
+		f, err := os.OpenFile(final, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, err
+		}
+		f.Close()
+	}
+	f, err := os.CreateTemp(filepath.Dir(final), "."+filepath.Base(final)+".fusectl-*")
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	w, err := NewWriter(f, opts)
+	if err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, err
+	}
+	w.f, w.pending, w.final = f, f.Name(), final
+	return w, nil
+}
+
+// Keep puts a capture from CreatePending in place: the session it records
+// has started. It does nothing for other Writers, or when called again.
+func (w *Writer) Keep() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.pending == "" {
+		return nil
+	}
+	if err := os.Rename(w.pending, w.final); err != nil {
+		return fmt.Errorf("the capture stays at %s: %w", w.pending, err)
+	}
+	w.pending = ""
+	return nil
 }
 
 // NewWriter writes the section header and the interfaces of opts to w at
@@ -351,7 +406,8 @@ func (w *Writer) SetLost(iface int, n uint64) {
 	w.lost[iface] = n
 }
 
-// Close flushes and, for a Writer from Create, closes the file. It must be
+// Close flushes and, for a Writer from Create, closes the file (and
+// removes one from CreatePending that Keep did not put in place). It must be
 // called: records still buffered are lost otherwise. Calling it again does
 // nothing; other calls after it fail with an error wrapping os.ErrClosed.
 func (w *Writer) Close() error {
@@ -370,6 +426,11 @@ func (w *Writer) Close() error {
 		if cerr := w.f.Close(); err == nil {
 			err = cerr
 		}
+	}
+	if w.pending != "" {
+		// Never kept: the session did not start.
+		os.Remove(w.pending)
+		w.pending = ""
 	}
 	return err
 }

@@ -112,6 +112,7 @@ type Mount struct {
 
 	capSub  *Subscriber
 	capDone chan struct{}
+	capW    *capture.Writer // kept once Start succeeds
 	capErr  error
 
 	ctl *controlServer
@@ -305,6 +306,11 @@ func Start(ctx context.Context, opts Options) (*Mount, error) {
 		}
 	}
 
+	if m.capW != nil {
+		if err := m.capW.Keep(); err != nil {
+			m.warnf("%v", err)
+		}
+	}
 	go m.kernelToServer()
 	go m.serverToKernel()
 	go m.run()
@@ -834,11 +840,14 @@ func (m *Mount) startCapture(path string, to io.Writer) error {
 		w, err = capture.NewWriter(to, wopts)
 		path = "stream"
 	} else {
-		w, err = capture.Create(path, wopts)
+		// A server that cannot start leaves an earlier file at path
+		// as it was.
+		w, err = capture.CreatePending(path, wopts)
 	}
 	if err != nil {
 		return fmt.Errorf("create capture: %w", err)
 	}
+	m.capW = w
 	m.capSub = m.feed.add(SubscribeOptions{QueueLen: 1 << 16, QueueBytes: 256 << 20, SnapLen: m.opts.CaptureSnapLen}, nil)
 	m.capDone = make(chan struct{})
 	go func() {

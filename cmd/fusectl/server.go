@@ -150,7 +150,9 @@ func openSession(ctx context.Context, ios *IOStreams, sf *ServerFlags, start Sta
 	copts := client.Options{Logf: logf}
 	s := &session{}
 	if sf.RecordPath != "" {
-		w, err := capture.Create(sf.RecordPath, capture.WriterOptions{
+		// Put in place once the server has started, so that a failed
+		// start leaves an earlier recording as it was.
+		w, err := capture.CreatePending(sf.RecordPath, capture.WriterOptions{
 			Interfaces: []capture.Interface{{Name: "client", Description: strings.Join(sf.Server, " ")}},
 		})
 		if err != nil {
@@ -180,6 +182,11 @@ func openSession(ctx context.Context, ios *IOStreams, sf *ServerFlags, start Sta
 		return nil, serverStartError(sf.Server, err)
 	}
 	s.conn, s.srv = c, srv
+	if s.rec != nil {
+		if err := s.rec.Keep(); err != nil {
+			fmt.Fprintf(ios.ErrOut, "fusectl: warning: %v\n", err)
+		}
+	}
 	return s, nil
 }
 
