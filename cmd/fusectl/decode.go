@@ -223,8 +223,10 @@ func decodeError(name string, err error) error {
 		return fmt.Errorf("%s: corrupt capture at byte offset %d: %w", name, fe.Offset, fe.Err)
 	}
 	var pe *fs.PathError
-	if errors.As(err, &pe) && pe.Path == name {
-		return err // names the file already
+	if errors.As(err, &pe) && (pe.Path == name || pe.Op == "write") {
+		// Names the file already; a write is to the output, which
+		// is not the capture's fault.
+		return err
 	}
 	return fmt.Errorf("%s: %w", name, err)
 }

@@ -6,8 +6,10 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -467,5 +469,18 @@ func TestDecodeLiveSignal(t *testing.T) {
 			t.Errorf("header %v: decode - still waits on its input 5 s after SIGTERM", header)
 		}
 		in.Close()
+	}
+}
+
+// TestDecodeOutputError: a failed write to the output is reported as
+// such, not as a fault of the capture being read.
+func TestDecodeOutputError(t *testing.T) {
+	session := writeSession(t)
+	full := &fs.PathError{Op: "write", Path: "/dev/stdout", Err: syscall.ENOSPC}
+	opts := &DecodeOptions{Input: session, IO: TestIO(nil, failingWriter{full}, io.Discard, false), Ctx: context.Background()}
+	opts.Open = func(p string) (io.ReadCloser, error) { return os.Open(p) }
+	err := runDecode(opts)
+	if !errors.Is(err, syscall.ENOSPC) || strings.Contains(err.Error(), session) {
+		t.Errorf("error %q, want the write's error without the capture's name", err)
 	}
 }

@@ -290,7 +290,9 @@ func runPs(ctx context.Context, opts *PsOptions) error {
 			pid = strconv.Itoa(r.ServerPid)
 			server = strings.Join(r.Server, " ")
 		}
-		fmt.Fprintln(out, strings.Join([]string{cell(r.Mountpoint), r.FSType, strconv.FormatUint(uint64(r.Minor), 10), waiting, pid, rate, dropped, cell(oldest), cell(server)}, "\t"))
+		if _, err := fmt.Fprintln(out, strings.Join([]string{cell(r.Mountpoint), r.FSType, strconv.FormatUint(uint64(r.Minor), 10), waiting, pid, rate, dropped, cell(oldest), cell(server)}, "\t")); err != nil {
+			return err // a full disk or a closed pipe, as --json reports it
+		}
 	}
 	if tw != nil {
 		return tw.Flush()

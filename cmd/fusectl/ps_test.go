@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"io/fs"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -158,3 +160,21 @@ func TestPsRun(t *testing.T) {
 		t.Errorf("oldest requests %v, %v, %v; want %+v, none, none", rows[0].Oldest, rows[1].Oldest, rows[2].Oldest, want)
 	}
 }
+
+// TestPsOutputError: a failed write of the table is an error, as it is
+// with --json, not an exit 0 with the listing lost.
+func TestPsOutputError(t *testing.T) {
+	full := &fs.PathError{Op: "write", Path: "/dev/stdout", Err: syscall.ENOSPC}
+	for _, tty := range []bool{false, true} {
+		opts := &PsOptions{IO: TestIO(nil, failingWriter{full}, io.Discard, tty)}
+		psFakes(opts)
+		if err := runPs(context.Background(), opts); !errors.Is(err, syscall.ENOSPC) {
+			t.Errorf("tty=%v: error %v, want ENOSPC", tty, err)
+		}
+	}
+}
+
+// failingWriter fails every write with its error.
+type failingWriter struct{ err error }
+
+func (w failingWriter) Write([]byte) (int, error) { return 0, w.err }
