@@ -639,7 +639,11 @@ func notFound(dir, abs string) error {
 		err = fmt.Errorf("%w; the fusectl of %s does not answer (stopped, or killed: fusectl abort clears its mount)", err, strings.Join(dead, ", "))
 	}
 	if len(elsewhere) > 0 {
-		err = fmt.Errorf("%w; %s has no control socket in %s: it runs as another user or with another XDG_RUNTIME_DIR", err, strings.Join(elsewhere, ", "), dir)
+		what := "the fusectl mount on %s has no control socket in %s: it runs"
+		if len(elsewhere) > 1 {
+			what = "the fusectl mounts on %s have no control socket in %s: they run"
+		}
+		err = fmt.Errorf("%w; "+what+" as another user or with another XDG_RUNTIME_DIR", err, strings.Join(elsewhere, ", "), dir)
 	}
 	return err
 }

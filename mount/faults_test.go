@@ -444,7 +444,7 @@ func TestFaultFusectlKilled(t *testing.T) {
 	}
 	other := t.TempDir()
 	_, err = FindRunning(context.Background(), other, "")
-	if !errors.Is(err, ErrNoMount) || !strings.Contains(err.Error(), p.mnt+" has no control socket in "+other) {
+	if !errors.Is(err, ErrNoMount) || !strings.Contains(err.Error(), "the fusectl mount on "+p.mnt+" has no control socket in "+other) {
 		t.Errorf("FindRunning in another directory: %v", err)
 	}
 	if err := Abort(p.mnt); err != nil {

@@ -70,7 +70,12 @@ func NewCmdCapture(f *Factory, runF func(*CaptureOptions) error) *cobra.Command 
 			$ fusectl capture -o - --op LOOKUP,GETATTR | fusectl decode -
 			$ fusectl capture -o big.fcap --mount /mnt/x --snaplen 256 --path /data
 		`),
-		Args: cobra.NoArgs,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return flagErrorf("capture takes no arguments, got %q (a mount is named with --mount MNT)", args[0])
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.Output == "" {
 				return flagErrorf("-o FILE or -o - is required")
@@ -80,8 +85,13 @@ func NewCmdCapture(f *Factory, runF func(*CaptureOptions) error) *cobra.Command 
 					return err
 				}
 			}
-			if opts.Count < 0 || opts.SnapLen < 0 || opts.Duration < 0 {
-				return flagErrorf("-c, --duration and --snaplen take non-negative values")
+			switch {
+			case opts.Count < 0:
+				return flagErrorf("invalid -c %d: must not be negative", opts.Count)
+			case opts.Duration < 0:
+				return flagErrorf("invalid --duration %v: must not be negative", opts.Duration)
+			case opts.SnapLen < 0:
+				return flagErrorf("invalid --snaplen %d: must not be negative", opts.SnapLen)
 			}
 			if opts.SnapLen > 0 && opts.SnapLen < 64 {
 				return flagErrorf("--snaplen %d is too small to keep the headers (minimum 64)", opts.SnapLen)

@@ -37,9 +37,11 @@ func TestNewCmdCapture(t *testing.T) {
 		}},
 		{name: "no output", cli: "", wantErr: "-o FILE or -o - is required"},
 		{name: "bad op", cli: "-o x --op FROB", wantErr: `invalid --op: unknown operation "FROB"`},
-		{name: "negative count", cli: "-o x -c -1", wantErr: "-c, --duration and --snaplen take non-negative values"},
+		{name: "negative count", cli: "-o x -c -1", wantErr: "invalid -c -1: must not be negative"},
+		{name: "negative duration", cli: "-o x --duration -2s", wantErr: "invalid --duration -2s: must not be negative"},
+		{name: "negative snaplen", cli: "-o x --snaplen -5", wantErr: "invalid --snaplen -5: must not be negative"},
 		{name: "tiny snaplen", cli: "-o x --snaplen 10", wantErr: "--snaplen 10 is too small to keep the headers (minimum 64)"},
-		{name: "operand", cli: "-o x y", wantErr: `unknown command "y" for "capture"`},
+		{name: "operand", cli: "-o x y", wantErr: `capture takes no arguments, got "y" (a mount is named with --mount MNT)`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := parseOptions(t, tt.cli, NewCmdCapture)

@@ -28,7 +28,7 @@ type CatOptions struct {
 func NewCmdCat(f *Factory, runF func(*CatOptions) error) *cobra.Command {
 	opts := &CatOptions{IO: f.IO, Start: startServer}
 	cmd := &cobra.Command{
-		Use:   "cat PATH... -- SERVER [ARGS...]",
+		Use:   "cat [flags] PATH... -- SERVER [ARGS...]",
 		Short: "Print files of a FUSE server, without mounting it",
 		Long: heredoc.Doc(`
 			Start SERVER on a socketpair and copy each PATH (relative to the

@@ -20,7 +20,7 @@ type filterFlags struct {
 func (ff *filterFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&ff.Ops, "op", "", "only these operations (with their INTERRUPTs) or notify codes, comma-separated (LOOKUP,READ,INVAL_INODE)")
 	fl.Uint64Var(&ff.NodeID, "nodeid", 0, "only records about this node ID")
-	fl.StringVar(&ff.Path, "path", "", "only records whose path starts with `PATH` or matches it as a glob")
+	fl.StringVar(&ff.Path, "path", "", "only records whose path is `PATH` or under it (whole names: /di does not match /dir), or matches it as a glob")
 	fl.Uint32Var(&ff.PID, "pid", 0, "only requests (and their replies and INTERRUPTs) of this pid, which the kernel gives per thread (capture also keeps a process's other threads)")
 }
 

@@ -40,7 +40,7 @@ type LsOptions struct {
 func NewCmdLs(f *Factory, runF func(*LsOptions) error) *cobra.Command {
 	opts := &LsOptions{IO: f.IO, Start: startServer}
 	cmd := &cobra.Command{
-		Use:   "ls [-l] [--json] [PATH] -- SERVER [ARGS...]",
+		Use:   "ls [-l] [--json] [flags] [PATH] -- SERVER [ARGS...]",
 		Short: "List a directory of a FUSE server, without mounting it",
 		Long: heredoc.Doc(`
 			Start SERVER on a socketpair and list PATH (relative to the

@@ -58,7 +58,7 @@ func NewCmdMount(f *Factory, runF func(*MountOptions) error) *cobra.Command {
 	}
 	var method string
 	cmd := &cobra.Command{
-		Use:   "mount [-o OPTS] [--capture FILE] MNT -- SERVER [ARGS...]",
+		Use:   "mount [-o OPTS] [--capture FILE] [flags] MNT -- SERVER [ARGS...]",
 		Short: "Mount a FUSE server with fusectl in the middle",
 		Long: heredoc.Doc(`
 			Mount SERVER at MNT with fusectl between the kernel and the server:

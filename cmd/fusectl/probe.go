@@ -30,7 +30,7 @@ type ProbeOptions struct {
 func NewCmdProbe(f *Factory, runF func(*ProbeOptions) error) *cobra.Command {
 	opts := &ProbeOptions{IO: f.IO, Start: startServer}
 	cmd := &cobra.Command{
-		Use:   "probe [--json] -- SERVER [ARGS...]",
+		Use:   "probe [--json] [flags] -- SERVER [ARGS...]",
 		Short: "Run the INIT handshake with a server and print what it negotiated",
 		Long: heredoc.Doc(`
 			Start SERVER on a socketpair, as fusectl's own FUSE client, and run

@@ -158,7 +158,7 @@ func NewCmdPs(f *Factory, runF func(*PsOptions) error) *cobra.Command {
 			$ fusectl ps --json | jq '.[] | select(.waiting > 0)'
 			$ fusectl ps --json | jq '.[] | select(.oldest.age_seconds > 10) | .oldest'
 		`),
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
 				return runF(opts)

@@ -23,7 +23,7 @@ func TestNewCmdPs(t *testing.T) {
 	}{
 		{cli: ""},
 		{cli: "--json", json: true},
-		{cli: "x", wantErr: `unknown command "x" for "ps"`},
+		{cli: "x", wantErr: `ps takes no arguments, got "x"`},
 	} {
 		t.Run(tt.cli, func(t *testing.T) {
 			got, err := parseOptions(t, tt.cli, NewCmdPs)

@@ -80,8 +80,34 @@ func NewCmdRoot(f *Factory) *cobra.Command {
 		"{{.Example}}", "{{indentExamples .Example}}", 1))
 
 	addCommands(root, f)
+	root.SetHelpCommand(helpCommand(root))
 	usageArgs(root)
 	return root
+}
+
+// helpCommand is cobra's help command, but an unknown topic is a usage
+// error (exit 2), as an unknown command is, not a help text and exit 0.
+func helpCommand(root *cobra.Command) *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		RunE: func(c *cobra.Command, args []string) error {
+			cmd, _, err := root.Find(args)
+			if err != nil || cmd == nil || (len(args) > 0 && cmd == root) {
+				return flagErrorf("unknown help topic %q", strings.Join(args, " "))
+			}
+			return cmd.Help()
+		},
+	}
+}
+
+// noArgs is cobra.NoArgs with a message that names the command, where
+// cobra's takes the argument for an unknown subcommand.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return flagErrorf("%s takes no arguments, got %q", cmd.Name(), args[0])
+	}
+	return nil
 }
 
 // usageArgs makes every argument check of cmd and its subcommands a

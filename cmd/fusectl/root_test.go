@@ -22,6 +22,8 @@ func TestUsageExitStatus(t *testing.T) {
 		{"decode"},
 		{"abort"},
 		{"ps", "--bogus"},
+		{"help", "bogus"},
+		{"probe", "--", ""},
 	} {
 		var out, errOut bytes.Buffer
 		f := &Factory{IO: TestIO(nil, &out, &errOut, false), Getenv: os.Getenv}

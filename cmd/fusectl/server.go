@@ -90,6 +90,9 @@ func splitAtDash(cmd *cobra.Command, args []string) (operands, server []string, 
 	if len(args) == dash {
 		return nil, nil, flagErrorf("missing server command after --")
 	}
+	if args[dash] == "" {
+		return nil, nil, flagErrorf("empty server command after --")
+	}
 	return args[:dash], args[dash:], nil
 }
 

@@ -34,7 +34,7 @@ type StatOptions struct {
 func NewCmdStat(f *Factory, runF func(*StatOptions) error) *cobra.Command {
 	opts := &StatOptions{IO: f.IO, Start: startServer}
 	cmd := &cobra.Command{
-		Use:   "stat [--json] PATH -- SERVER [ARGS...]",
+		Use:   "stat [--json] [flags] PATH -- SERVER [ARGS...]",
 		Short: "Print the attributes of a file of a FUSE server, without mounting it",
 		Long: heredoc.Doc(`
 			Start SERVER on a socketpair and print the attributes of PATH
