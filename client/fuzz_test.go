@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -83,6 +84,8 @@ func FuzzClientReplies(f *testing.F) {
 		op := fuzzOps[int(data[0])%len(fuzzOps)]
 		patch := data[1]&1 == 1
 		msg := data[2:]
+		var mu sync.Mutex
+		asked := map[uint64]bool{} // uniques of the requests answered with msg
 		h := func(r fakeReq) [][]byte {
 			switch r.hdr.Opcode {
 			case abi.FUSE_INIT:
@@ -95,6 +98,9 @@ func FuzzClientReplies(f *testing.F) {
 			if r.hdr.Unique&abi.FUSE_UNIQUE_RESEND != 0 {
 				return [][]byte{reply(r.hdr.Unique, -5)}
 			}
+			mu.Lock()
+			asked[r.hdr.Unique] = true
+			mu.Unlock()
 			m := append([]byte(nil), msg...)
 			if patch && len(m) >= abi.OutHeaderSize {
 				ne.PutUint64(m[8:], r.hdr.Unique)
@@ -116,6 +122,29 @@ func FuzzClientReplies(f *testing.F) {
 		var fe *Error
 		if err != nil && !errors.As(err, &fe) {
 			t.Fatalf("error %T %v is not an *Error", err, err)
+		}
+		if err != nil {
+			return
+		}
+		// Each request got msg and then an EIO reply: a success can only
+		// have come from msg, which must then be a whole reply without
+		// an error, to a request that was made.
+		mu.Lock()
+		defer mu.Unlock()
+		if len(asked) == 0 {
+			return // the operation needed no answer from the server
+		}
+		if len(msg) < abi.OutHeaderSize {
+			t.Fatalf("success from a %d-byte message", len(msg))
+		}
+		if n := ne.Uint32(msg); int(n) != len(msg) {
+			t.Fatalf("success from a %d-byte message whose length field says %d", len(msg), n)
+		}
+		if e := int32(ne.Uint32(msg[4:])); e != 0 {
+			t.Fatalf("success from a reply with error %d", e)
+		}
+		if u := ne.Uint64(msg[8:]); !patch && !asked[u] {
+			t.Fatalf("success from a reply to unique %#x, which no request had", u)
 		}
 	})
 }

@@ -238,12 +238,40 @@ func FuzzSession(f *testing.F) {
 			}
 		}
 		s.oldest(time.Now())
-		for _, p := range s.synthesize() {
+		pairs := s.synthesize()
+		for _, p := range pairs {
 			for _, m := range p {
 				if len(m) < outHeaderSize {
 					t.Fatalf("synthesized message of %d bytes", len(m))
 				}
 			}
+		}
+		// The INIT pair is the session's own; the LOOKUP pairs after it
+		// are made here, and a decoder takes them as the wire's.
+		uniques := map[uint64]bool{}
+		nodes := map[uint64]bool{}
+		for i, p := range pairs[min(len(pairs), 1):] {
+			req, rep := p[0], p[1]
+			if int(ne.Uint32(req)) != len(req) || int(ne.Uint32(rep)) != len(rep) {
+				t.Fatalf("LOOKUP pair %d: lengths %d and %d say %d and %d", i, len(req), len(rep), ne.Uint32(req), ne.Uint32(rep))
+			}
+			u := ne.Uint64(req[8:])
+			if ne.Uint32(req[4:]) != opLookup || ne.Uint64(rep[8:]) != u || int32(ne.Uint32(rep[4:])) != 0 {
+				t.Fatalf("LOOKUP pair %d: opcode %d, uniques %#x and %#x, error %d", i, ne.Uint32(req[4:]), u, ne.Uint64(rep[8:]), int32(ne.Uint32(rep[4:])))
+			}
+			if uniques[u] || u < synthUniqueBase {
+				t.Fatalf("LOOKUP pair %d: unique %#x repeated or in the live range", i, u)
+			}
+			uniques[u] = true
+			name := req[inHeaderSize:]
+			if len(name) < 2 || name[len(name)-1] != 0 {
+				t.Fatalf("LOOKUP pair %d: name %q not a NUL-terminated name", i, name)
+			}
+			id := ne.Uint64(rep[outHeaderSize:])
+			if nodes[id] || id == 1 {
+				t.Fatalf("LOOKUP pair %d: node %d looked up twice, or the root", i, id)
+			}
+			nodes[id] = true
 		}
 	})
 }
